@@ -1,0 +1,5 @@
+//! The `redwire` command-line tool.
+
+fn main() {
+    println!("redwire {}", env!("CARGO_PKG_VERSION"));
+}

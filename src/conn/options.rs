@@ -1,0 +1,117 @@
+//! Everything needed to open one connection: address, TLS, credentials,
+//! protocol, database, timeouts and limits. Built from a URL by `crate::url`
+//! or by hand; validated when used.
+//!
+//! Pure: no IO.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::resp::DecodeLimits;
+use crate::secret::Secret;
+
+/// The RESP protocol version asked for in the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2 (`AUTH` + `SELECT`; pub/sub on a dedicated connection).
+    #[default]
+    Resp2,
+    /// RESP3 (`HELLO 3`; push frames on the same connection).
+    Resp3,
+}
+
+/// Where the server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// TCP host (name, IPv4 or IPv6 without brackets) and port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+/// TLS settings; certificates are verified unless `insecure`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsOptions {
+    /// Skip certificate verification (URL fragment `#insecure`). Testing only.
+    pub insecure: bool,
+    /// PEM file with CA certificates to trust instead of the webpki roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain, for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub client_key: Option<PathBuf>,
+    /// Server name to verify; defaults to the host.
+    pub server_name: Option<String>,
+}
+
+/// Options for one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectOptions {
+    /// Server address.
+    pub address: Address,
+    /// `Some` for TLS (`rediss://`, `valkeys://`).
+    pub tls: Option<TlsOptions>,
+    /// Database selected after connecting (0 = none sent).
+    pub db: i64,
+    /// ACL user name; `None` means `default`.
+    pub username: Option<String>,
+    /// Password; never printed.
+    pub password: Option<Secret>,
+    /// Protocol version asked for.
+    pub protocol: Protocol,
+    /// `CLIENT SETNAME` value, if any.
+    pub client_name: Option<String>,
+    /// Bound on TCP connect + TLS + handshake.
+    pub connect_timeout: Duration,
+    /// Bound on waiting for a reply; `None` waits for ever (not advised).
+    pub response_timeout: Option<Duration>,
+    /// Most commands in flight on one connection before callers wait.
+    pub max_in_flight: usize,
+    /// TCP keepalive idle time; `None` leaves the OS default.
+    pub tcp_keepalive: Option<Duration>,
+    /// Decoder limits against hostile replies.
+    pub limits: DecodeLimits,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            address: Address::Tcp { host: "127.0.0.1".into(), port: 6379 },
+            tls: None,
+            db: 0,
+            username: None,
+            password: None,
+            protocol: Protocol::Resp2,
+            client_name: None,
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Some(Duration::from_secs(10)),
+            max_in_flight: 65_536,
+            tcp_keepalive: Some(Duration::from_secs(60)),
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Options for a TCP server at `host:port`, everything else default.
+    pub fn tcp(host: impl Into<String>, port: u16) -> ConnectOptions {
+        ConnectOptions { address: Address::Tcp { host: host.into(), port }, ..ConnectOptions::default() }
+    }
+
+    /// A printable description of the target (no credentials).
+    pub fn describe(&self) -> String {
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        match &self.address {
+            Address::Tcp { host, port } if host.contains(':') => {
+                format!("{scheme}://[{host}]:{port}")
+            }
+            Address::Tcp { host, port } => format!("{scheme}://{host}:{port}"),
+            Address::Unix(p) => format!("unix://{}", p.display()),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! redwire: a Redis/Valkey client built to be fast and hard to break.
+//!
+//! Layers, bottom to top; each uses only the layers below it:
+//!
+//! | layer | module | IO? |
+//! |---|---|---|
+//! | errors, secrets | [`error`], [`secret`] | pure |
+//! | wire format | [`resp`] (frame, decode, encode) | pure |
+//! | commands | [`cmd`] (builder, reply conversion) | pure |
+//! | retry timing | [`backoff`] | pure |
+//! | one connection | [`conn`] (transport, handshake, driver) | tokio |
+//! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
+//! | what users call | [`store`] | tokio |
+//! | configuration | [`config`], [`url`] | pure |
+//!
+//! See `ARCHITECTURE.md` for the data flow of one GET and the invariants.
+
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod cmd;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod resp;
+pub mod route;
+pub mod secret;
+pub mod store;
+pub mod url;
+
+pub use cmd::{cmd, Cmd, FromReply, ToArg};
+pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
+pub use resp::Frame;
+pub use secret::Secret;
