@@ -8,7 +8,9 @@
 //! | wire format | [`resp`] (frame, decode, encode) | pure |
 //! | commands | [`cmd`] (builder, reply conversion) | pure |
 //! | retry timing | [`backoff`] | pure |
-//! | one connection | [`conn`] (transport, handshake, driver) | tokio |
+//! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
+//! | exclusive connections | [`pool`] | tokio |
+//! | standalone client | [`client`] | tokio |
 //! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
 //! | what users call | [`store`] | tokio |
 //! | configuration | [`config`], [`url`] | pure |
@@ -18,17 +20,22 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod pool;
 pub mod resp;
 pub mod route;
 pub mod secret;
 pub mod store;
 pub mod url;
 
+pub use client::Client;
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
+pub use conn::{ConnectOptions, Connection};
+pub use pool::{Pool, PoolOptions};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use resp::Frame;
 pub use secret::Secret;

@@ -1,7 +1,229 @@
 //! One multiplexed, auto-pipelined connection shared by many tasks.
 //!
-//! Lives here: options (`options`). Transport, handshake and driver land with issue 4.
+//! Lives here: [`Connection`] (a cheap cloneable handle), its options, the
+//! transport (TCP/Unix/TLS), the handshake and the driver tasks. A
+//! `Connection` is one socket for its whole life: when it breaks it stays
+//! closed and says why; reconnecting is the job of [`Reconnecting`] (in
+//! `reconnect`), which the client and the pool use. Not here: routing, pools.
+//!
+//! # Failure semantics
+//! - A command that was never written to the socket fails with
+//!   [`Error::NotSent`]: it did not run, and is safe to send again.
+//! - A command written but unanswered when the connection breaks fails with
+//!   [`Error::OutcomeUnknown`]: it may have run.
+//! - No reply for longer than the response timeout while commands wait closes
+//!   the connection; its waiters fail with `OutcomeUnknown` (cause
+//!   [`Error::Timeout`]) or `NotSent`.
+//! - Malformed bytes from the server close the connection with
+//!   [`Error::Protocol`] as the cause, for every waiter.
+//! - Dropping a caller's future never desynchronises the connection: its
+//!   reply is read and discarded.
 
+mod driver;
+mod handshake;
 mod options;
+mod reconnect;
+mod transport;
 
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+pub use driver::PushSink;
+pub use handshake::Negotiated;
 pub use options::{Address, ConnectOptions, Protocol, TlsOptions};
+pub use reconnect::Reconnecting;
+pub use transport::client_config;
+
+use crate::cmd::{Cmd, FromReply};
+use crate::error::Error;
+use crate::resp::{Decoder, Frame};
+use driver::Shared;
+
+/// A handle to one multiplexed connection. Clones share the socket.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+    protocol: Protocol,
+}
+
+/// Closes the connection when the last handle goes.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.fail(Error::Closed);
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("protocol", &self.protocol)
+            .field("closed", &self.shared.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connects, runs the handshake and starts the driver tasks. Push frames
+    /// (RESP3) go to `push`, or are dropped when it is `None`.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::ConnectTimeout`] past `opts.connect_timeout`; [`Error::Io`],
+    /// [`Error::Tls`], [`Error::Auth`] or [`Error::Server`] from the steps.
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the half-open socket; nothing leaks.
+    pub async fn connect(opts: &ConnectOptions, push: Option<PushSink>) -> Result<Connection, Error> {
+        let setup = async {
+            let mut transport = transport::connect(opts).await?;
+            let mut decoder = Decoder::with_limits(opts.limits);
+            let mut rbuf = BytesMut::with_capacity(16 * 1024);
+            let negotiated = handshake::handshake(&mut transport, opts, &mut decoder, &mut rbuf).await?;
+            Ok::<_, Error>((transport, decoder, rbuf, negotiated))
+        };
+        let (transport, decoder, rbuf, negotiated) =
+            tokio::time::timeout(opts.connect_timeout, setup).await.map_err(|_| Error::ConnectTimeout)??;
+        let shared = Shared::new(opts.max_in_flight);
+        let (r, w) = transport.split();
+        let reader = tokio::spawn(driver::run_reader(shared.clone(), r, decoder, rbuf, push));
+        tokio::spawn(driver::run_writer(shared.clone(), w, reader.abort_handle()));
+        if let Some(timeout) = opts.response_timeout {
+            tokio::spawn(driver::run_watchdog(Arc::downgrade(&shared), timeout));
+        }
+        Ok(Connection { _owner: Arc::new(Owner(shared.clone())), shared, protocol: negotiated.protocol })
+    }
+
+    /// Sends one command and waits for its reply frame (errors from the server
+    /// come back as `Ok(Frame::SimpleError)`; use [`Connection::query`] for typed results).
+    ///
+    /// # Errors
+    /// See the module's failure semantics.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping the future abandons the reply, which the driver
+    /// reads and discards; the connection stays in sync.
+    pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
+        let _blocking = cmd.is_blocking().then(|| self.shared.blocking_guard());
+        let rx = self.shared.enqueue(1, cmd.encoded_len(), |buf| cmd.write_to(buf)).await?;
+        match rx.await {
+            Ok(reply) => reply,
+            Err(_) => Err(self.lost()),
+        }
+    }
+
+    /// Sends one command and converts its reply.
+    ///
+    /// # Errors
+    /// As [`Connection::send`], plus [`Error::Server`] for an error reply and
+    /// [`Error::Type`] for a reply of another shape.
+    ///
+    /// # Cancel safety
+    /// As [`Connection::send`].
+    pub async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T, Error> {
+        T::from_reply(self.send(cmd).await?)
+    }
+
+    /// Sends several commands in one write and waits for all their replies,
+    /// returned in order (error replies included as frames). No other
+    /// caller's command is interleaved between them.
+    ///
+    /// # Errors
+    /// As [`Connection::send`], for the pipeline as a whole.
+    ///
+    /// # Cancel safety
+    /// As [`Connection::send`].
+    pub async fn send_pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let len: usize = cmds.iter().map(Cmd::encoded_len).sum();
+        let n = u32::try_from(cmds.len()).map_err(|_| Error::Other("pipeline too long".into()))?;
+        let rx = self
+            .shared
+            .enqueue(n, len, |buf| {
+                for c in cmds {
+                    c.write_to(buf);
+                }
+            })
+            .await?;
+        let frame = match rx.await {
+            Ok(reply) => reply?,
+            Err(_) => return Err(self.lost()),
+        };
+        match frame {
+            Frame::Array(frames) if n > 1 => Ok(frames),
+            single => Ok(vec![single]),
+        }
+    }
+
+    /// Runs `cmds` inside `MULTI` / `EXEC` atomically and returns EXEC's
+    /// replies (one per command). A command the server refused to queue
+    /// aborts the transaction: the error says which.
+    ///
+    /// # Errors
+    /// [`Error::Server`] with `EXECABORT` or the queueing error; otherwise as
+    /// [`Connection::send_pipeline`].
+    ///
+    /// # Cancel safety
+    /// As [`Connection::send`]: the whole transaction is in one write.
+    pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
+        let mut all = Vec::with_capacity(cmds.len() + 2);
+        all.push(crate::cmd::cmd("MULTI"));
+        all.extend(cmds.iter().cloned());
+        all.push(crate::cmd::cmd("EXEC"));
+        let mut replies = self.send_pipeline(&all).await?;
+        let exec = replies.pop().unwrap_or(Frame::Null);
+        for r in replies.iter().skip(1) {
+            if let Frame::SimpleError(e) | Frame::BlobError(e) = r {
+                if let Frame::SimpleError(exec_err) | Frame::BlobError(exec_err) = &exec {
+                    return Err(Error::Other(format!("{exec_err} (queued command failed: {e})")));
+                }
+                return Err(Error::Server(e.clone()));
+            }
+        }
+        match exec {
+            Frame::Array(items) => Ok(items),
+            Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
+            f if f.is_null() => Err(Error::Other("transaction aborted: a watched key changed".into())),
+            other => Err(Error::Type { expected: "EXEC array", got: other.type_name().into() }),
+        }
+    }
+
+    fn lost(&self) -> Error {
+        match self.shared.closed_reason() {
+            Some(cause) => Error::OutcomeUnknown { cause },
+            None => Error::Closed,
+        }
+    }
+
+    /// True once the connection broke or was closed; it never reopens.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Why the connection closed, if it did.
+    pub fn closed_reason(&self) -> Option<Arc<Error>> {
+        self.shared.closed_reason()
+    }
+
+    /// Commands sent or queued and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+
+    /// The protocol the handshake settled on.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Closes the connection now: waiting commands fail (`NotSent` or
+    /// `OutcomeUnknown`, cause [`Error::Closed`]).
+    pub fn close(&self) {
+        self.shared.fail(Error::Closed);
+    }
+}

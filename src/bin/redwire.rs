@@ -1,5 +1,0 @@
-//! The `redwire` command-line tool.
-
-fn main() {
-    println!("redwire {}", env!("CARGO_PKG_VERSION"));
-}

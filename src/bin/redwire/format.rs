@@ -1,0 +1,184 @@
+//! Printing replies exactly as `redis-cli --no-raw` prints them.
+//!
+//! Status lines plain, `(error) ...`, `(integer) N`, bulk strings quoted and
+//! escaped, `(nil)`, `(empty array)`, numbered nested aggregates with
+//! redis-cli's indentation (`)` arrays and pushes, `~` sets, `#` maps with
+//! `key => value`), `(double) ...`, `(true)`/`(false)`, `(big number) ...`,
+//! verbatim strings raw. Attributes are not printed.
+
+use redwire::Frame;
+
+/// The reply as redis-cli would print it, ending with a newline.
+pub fn format_reply(frame: &Frame) -> String {
+    let mut out = String::new();
+    write_reply(&mut out, frame, "");
+    out
+}
+
+fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
+    match frame {
+        Frame::Attributed { frame, .. } => write_reply(out, frame, prefix),
+        Frame::SimpleString(s) => {
+            out.push_str(&String::from_utf8_lossy(s));
+            out.push('\n');
+        }
+        Frame::SimpleError(e) | Frame::BlobError(e) => {
+            out.push_str("(error) ");
+            out.push_str(&String::from_utf8_lossy(e.line()));
+            out.push('\n');
+        }
+        Frame::Integer(i) => {
+            out.push_str("(integer) ");
+            out.push_str(&i.to_string());
+            out.push('\n');
+        }
+        Frame::Double(d) => {
+            out.push_str("(double) ");
+            out.push_str(&format_double(*d));
+            out.push('\n');
+        }
+        Frame::BulkString(b) => {
+            quote(out, b);
+            out.push('\n');
+        }
+        Frame::VerbatimString { data, .. } => {
+            out.push_str(&String::from_utf8_lossy(data));
+            out.push('\n');
+        }
+        Frame::BigNumber(n) => {
+            out.push_str("(big number) ");
+            out.push_str(&String::from_utf8_lossy(n));
+            out.push('\n');
+        }
+        Frame::Boolean(b) => out.push_str(if *b { "(true)\n" } else { "(false)\n" }),
+        Frame::Null | Frame::NullBulk | Frame::NullArray => out.push_str("(nil)\n"),
+        Frame::Array(items) => write_list(out, items, prefix, ')', "(empty array)\n"),
+        Frame::Push(items) => write_list(out, items, prefix, ')', "(empty push)\n"),
+        Frame::Set(items) => write_list(out, items, prefix, '~', "(empty set)\n"),
+        Frame::Map(pairs) => {
+            if pairs.is_empty() {
+                out.push_str("(empty hash)\n");
+                return;
+            }
+            let width = digits(pairs.len());
+            let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                out.push_str(if i == 0 { "" } else { prefix });
+                out.push_str(&format!("{:>width$}# ", i + 1));
+                write_reply(out, k, &child_prefix);
+                out.pop();
+                out.push_str(" => ");
+                write_reply(out, v, &child_prefix);
+            }
+        }
+    }
+}
+
+fn write_list(out: &mut String, items: &[Frame], prefix: &str, sep: char, empty: &str) {
+    if items.is_empty() {
+        out.push_str(empty);
+        return;
+    }
+    let width = digits(items.len());
+    let child_prefix = format!("{prefix}{}", " ".repeat(width + 2));
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "" } else { prefix });
+        out.push_str(&format!("{:>width$}{sep} ", i + 1));
+        write_reply(out, item, &child_prefix);
+    }
+}
+
+fn digits(mut n: usize) -> usize {
+    let mut d = 0;
+    loop {
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
+fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{d}")
+    }
+}
+
+/// redis-cli's `sdscatrepr`: quoted, with C-style escapes for the rest.
+fn quote(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use redwire::ServerError;
+
+    fn bulk(s: &[u8]) -> Frame {
+        Frame::BulkString(Bytes::copy_from_slice(s))
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(format_reply(&Frame::SimpleString(Bytes::from_static(b"OK"))), "OK\n");
+        assert_eq!(format_reply(&Frame::Integer(-3)), "(integer) -3\n");
+        assert_eq!(format_reply(&bulk(b"a\"b\\\n\x01\xff")), "\"a\\\"b\\\\\\n\\x01\\xff\"\n");
+        assert_eq!(format_reply(&Frame::NullBulk), "(nil)\n");
+        assert_eq!(format_reply(&Frame::Boolean(true)), "(true)\n");
+        assert_eq!(format_reply(&Frame::Double(1.5)), "(double) 1.5\n");
+        assert_eq!(format_reply(&Frame::Double(f64::NEG_INFINITY)), "(double) -inf\n");
+        let e = ServerError::from_line("ERR unknown command 'FOO'").unwrap();
+        assert_eq!(format_reply(&Frame::SimpleError(e)), "(error) ERR unknown command 'FOO'\n");
+        assert_eq!(format_reply(&Frame::BigNumber(Bytes::from_static(b"123"))), "(big number) 123\n");
+        assert_eq!(
+            format_reply(&Frame::VerbatimString { format: *b"txt", data: Bytes::from_static(b"raw\ntext") }),
+            "raw\ntext\n"
+        );
+        assert_eq!(format_reply(&Frame::Array(vec![])), "(empty array)\n");
+    }
+
+    #[test]
+    fn nested_like_redis_cli() {
+        let f = Frame::Array(vec![
+            bulk(b"a"),
+            Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![bulk(b"x"), bulk(b"y")])]),
+            Frame::NullBulk,
+        ]);
+        assert_eq!(format_reply(&f), "1) \"a\"\n2) 1) (integer) 1\n   2) 1) \"x\"\n      2) \"y\"\n3) (nil)\n");
+        let items: Vec<Frame> = (0..10).map(Frame::Integer).collect();
+        let text = format_reply(&Frame::Array(items));
+        assert!(text.starts_with(" 1) (integer) 0\n 2) (integer) 1\n"), "{text}");
+        assert!(text.ends_with("10) (integer) 9\n"), "{text}");
+        let m = Frame::Map(vec![
+            (bulk(b"server"), bulk(b"valkey")),
+            (bulk(b"modules"), Frame::Array(vec![])),
+            (bulk(b"nested"), Frame::Map(vec![(bulk(b"k"), Frame::Integer(1))])),
+        ]);
+        assert_eq!(
+            format_reply(&m),
+            "1# \"server\" => \"valkey\"\n2# \"modules\" => (empty array)\n3# \"nested\" => 1# \"k\" => (integer) 1\n"
+        );
+        let s = Frame::Set(vec![bulk(b"a"), bulk(b"b")]);
+        assert_eq!(format_reply(&s), "1~ \"a\"\n2~ \"b\"\n");
+    }
+}

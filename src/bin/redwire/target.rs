@@ -1,0 +1,34 @@
+//! What the CLI talks to: a standalone client (and, with later layers, the
+//! cluster router or a configured store), behind one small get/set/send API.
+
+use bytes::Bytes;
+use redwire::{Client, Cmd, Error, Frame};
+
+/// The thing `cmd` and `bench` send to.
+pub enum Target {
+    /// One server through `redwire::Client`.
+    Client(Client),
+}
+
+impl Target {
+    /// Sends one raw command.
+    pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        match self {
+            Target::Client(client) => client.send(c).await,
+        }
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
+        match self {
+            Target::Client(client) => client.get(key).await,
+        }
+    }
+
+    /// `SET key value`.
+    pub async fn set(&self, key: &[u8], value: Bytes) -> Result<(), Error> {
+        match self {
+            Target::Client(client) => client.set(key, value).await,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! A connection that reconnects: the current [`Connection`], replaced when it breaks.
+//!
+//! The hot path is one uncontended lock and an `Arc` clone to get the live
+//! connection. When it is closed, one caller reconnects (others wait for that
+//! same attempt, no storm), with exponential backoff and jitter between failed
+//! attempts; each caller makes at most one attempt, so a dead server gives a
+//! prompt error instead of a hang. A rejected password is returned at once.
+//!
+//! Retries: a command that was never written ([`Error::NotSent`]) is sent
+//! again on the next connection; one whose outcome is unknown is sent again
+//! only if it is marked idempotent or is a known read-only command.
+//! Not here: the socket and driver (`driver`), pools (`crate::pool`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{ConnectOptions, Connection, PushSink};
+use crate::cmd::{Cmd, FromReply};
+use crate::error::Error;
+use crate::resp::Frame;
+
+/// Called after every successful (re)connect with the new connection, before
+/// any caller uses it (pub/sub resubscribes from here).
+pub type OnConnect = Arc<dyn Fn(&Connection) + Send + Sync>;
+
+/// A self-healing handle to one server. Clones share the connection.
+#[derive(Clone)]
+pub struct Reconnecting {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    opts: ConnectOptions,
+    push: Option<PushSink>,
+    on_connect: Option<OnConnect>,
+    current: Mutex<Option<Connection>>,
+    connecting: tokio::sync::Mutex<Backoff>,
+    generation: AtomicU64,
+}
+
+struct Backoff {
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(10);
+const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(2);
+/// Most sends of one command after `NotSent` (each on a new connection).
+const MAX_RESENDS: u32 = 3;
+
+impl std::fmt::Debug for Reconnecting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconnecting").field("target", &self.inner.opts.describe()).finish()
+    }
+}
+
+impl Reconnecting {
+    /// A handle that connects on first use.
+    pub fn new(opts: ConnectOptions, push: Option<PushSink>, on_connect: Option<OnConnect>) -> Reconnecting {
+        Reconnecting {
+            inner: Arc::new(Inner {
+                opts,
+                push,
+                on_connect,
+                current: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(Backoff { failures: 0, next_attempt: None }),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Connects now, so that a wrong address or password shows at start-up.
+    ///
+    /// # Errors
+    /// As [`Connection::connect`].
+    pub async fn connect(
+        opts: ConnectOptions,
+        push: Option<PushSink>,
+        on_connect: Option<OnConnect>,
+    ) -> Result<Reconnecting, Error> {
+        let r = Reconnecting::new(opts, push, on_connect);
+        r.connection().await?;
+        Ok(r)
+    }
+
+    /// The options every connection is opened with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.inner.opts
+    }
+
+    /// How many connections have been opened so far.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    fn live(&self) -> Option<Connection> {
+        let cur = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
+        cur.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    /// The live connection, reconnecting if it broke.
+    ///
+    /// # Errors
+    /// The connect error when this caller's reconnect attempt fails.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe; a reconnect in progress continues for other callers only
+    /// if one of them is waiting.
+    pub async fn connection(&self) -> Result<Connection, Error> {
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        let mut backoff = self.inner.connecting.lock().await;
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        if let Some(at) = backoff.next_attempt {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        match Connection::connect(&self.inner.opts, self.inner.push.clone()).await {
+            Ok(conn) => {
+                backoff.failures = 0;
+                backoff.next_attempt = None;
+                if let Some(hook) = &self.inner.on_connect {
+                    hook(&conn);
+                }
+                self.inner.generation.fetch_add(1, Ordering::AcqRel);
+                *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                backoff.failures = backoff.failures.saturating_add(1);
+                backoff.next_attempt = Some(Instant::now() + reconnect_delay(backoff.failures));
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends one command, reconnecting and resending as the failure semantics allow.
+    ///
+    /// # Errors
+    /// [`Error::NotSent`] when no connection could be made; [`Error::OutcomeUnknown`]
+    /// when the connection broke after sending a non-idempotent command;
+    /// otherwise as [`Connection::send`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe (see [`Connection::send`]).
+    pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
+        let mut resends = 0u32;
+        let mut retried_unknown = false;
+        loop {
+            let conn = match self.connection().await {
+                Ok(c) => c,
+                Err(e @ (Error::Auth(_) | Error::Tls(_))) => return Err(e),
+                Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
+            };
+            match conn.send(cmd).await {
+                Err(Error::NotSent { cause }) if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) => {
+                    resends += 1;
+                }
+                Err(Error::OutcomeUnknown { .. }) if !retried_unknown && is_safe_to_repeat(cmd) => {
+                    retried_unknown = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one command and converts its reply.
+    ///
+    /// # Errors
+    /// As [`Reconnecting::send`], plus conversion errors.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
+    pub async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T, Error> {
+        T::from_reply(self.send(cmd).await?)
+    }
+
+    /// Closes the current connection (the next command reconnects).
+    pub fn reset(&self) {
+        if let Some(c) = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            c.close();
+        }
+    }
+}
+
+fn reconnect_delay(failures: u32) -> Duration {
+    // Equal jitter: half the exponential step fixed, half random.
+    let exp = MIN_RECONNECT_WAIT.saturating_mul(1u32 << failures.min(16)).min(MAX_RECONNECT_WAIT);
+    let half = exp / 2;
+    half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
+}
+
+/// Commands that read only, or whose repetition changes nothing.
+fn is_safe_to_repeat(cmd: &Cmd) -> bool {
+    if cmd.is_idempotent() {
+        return true;
+    }
+    const SAFE: &[&str] = &[
+        "GET", "MGET", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE", "PING", "ECHO", "INFO", "DBSIZE", "SCAN",
+        "HGET", "HGETALL", "HMGET", "HLEN", "LRANGE", "LLEN", "SMEMBERS", "SISMEMBER", "SCARD", "ZRANGE",
+        "ZSCORE", "ZCARD", "GETRANGE", "PFCOUNT", "KEYS",
+    ];
+    SAFE.iter().any(|name| cmd.is(name))
+}
