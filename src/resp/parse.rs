@@ -1,0 +1,289 @@
+//! Parsers for the text inside one RESP line: lengths, integers, doubles,
+//! booleans and big numbers.
+//!
+//! Each takes the bytes between the type byte and the CRLF (or, for lengths,
+//! the buffer and an offset, because a header is parsed before its line is
+//! known to be complete) and returns a value or the precise
+//! [`ProtocolError`]. Finding lines, limits and framing live in `decode`.
+//!
+//! Pure: no IO.
+
+use crate::error::ProtocolError;
+
+/// A declared length or element count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Len {
+    /// `N`: a count of bytes or elements.
+    Count(u64),
+    /// `-1`: RESP2 null.
+    Null,
+    /// `?`: a streamed string or aggregate.
+    Streamed,
+}
+
+/// Parses the header `<len>\r\n` that starts at `at` (just after the type byte).
+///
+/// Returns `Ok(None)` when the buffer ends before the header does, else the
+/// length and the offset just past the CRLF. Lengths are plain decimal digits
+/// (leading zeros allowed), `-1` or `?`; a sign, an empty length, any other
+/// byte or a value past `u64::MAX` is [`ProtocolError::BadLength`]; a CR not
+/// followed by LF is [`ProtocolError::MissingCrlf`]. At most 22 bytes are
+/// examined, so re-parsing an incomplete header is cheap.
+#[inline]
+pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, ProtocolError> {
+    let mut i = at;
+    let len = match buf.get(i) {
+        None => return Ok(None),
+        Some(b'?') => {
+            i += 1;
+            Len::Streamed
+        }
+        Some(b'-') => {
+            match buf.get(i + 1) {
+                None => return Ok(None),
+                Some(b'1') => {}
+                Some(_) => return Err(ProtocolError::BadLength),
+            }
+            i += 2;
+            Len::Null
+        }
+        Some(_) => {
+            let mut n: u64 = 0;
+            loop {
+                match buf.get(i) {
+                    None => return Ok(None),
+                    Some(&d @ b'0'..=b'9') => {
+                        n = n
+                            .checked_mul(10)
+                            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                            .ok_or(ProtocolError::BadLength)?;
+                        i += 1;
+                    }
+                    Some(_) => break,
+                }
+            }
+            if i == at {
+                return Err(ProtocolError::BadLength);
+            }
+            Len::Count(n)
+        }
+    };
+    match buf.get(i) {
+        None => return Ok(None),
+        Some(b'\r') => {}
+        Some(_) => return Err(ProtocolError::BadLength),
+    }
+    match buf.get(i + 1) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some((len, i + 2))),
+        Some(_) => Err(ProtocolError::MissingCrlf),
+    }
+}
+
+/// Parses the text of an integer reply: an optional `+` or `-`, then digits,
+/// within `i64`.
+#[inline]
+pub(crate) fn integer(text: &[u8]) -> Result<i64, ProtocolError> {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return Err(ProtocolError::BadInteger);
+    }
+    // Accumulate towards the sign so that i64::MIN parses.
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(ProtocolError::BadInteger);
+        }
+        let d = i64::from(d - b'0');
+        n = n.checked_mul(10).ok_or(ProtocolError::BadInteger)?;
+        n = if negative { n.checked_sub(d) } else { n.checked_add(d) }.ok_or(ProtocolError::BadInteger)?;
+    }
+    Ok(n)
+}
+
+/// Parses the text of a double reply.
+///
+/// Accepted: `inf`, `+inf`, `-inf`, `nan`, and the RESP3 grammar
+/// `[+|-]digits[.digits][(e|E)[+|-]digits]`. Rejected (as
+/// [`ProtocolError::BadDouble`]): anything else, including `.5`, `1.`,
+/// `infinity`, `NaN` and surrounding spaces, which Rust's own float parser
+/// would take.
+pub(crate) fn double(text: &[u8]) -> Result<f64, ProtocolError> {
+    match text {
+        b"inf" | b"+inf" => return Ok(f64::INFINITY),
+        b"-inf" => return Ok(f64::NEG_INFINITY),
+        b"nan" => return Ok(f64::NAN),
+        _ => {}
+    }
+    let unsigned = match text {
+        [b'-' | b'+', rest @ ..] => rest,
+        _ => text,
+    };
+    let int_len = digits_len(unsigned);
+    if int_len == 0 {
+        return Err(ProtocolError::BadDouble);
+    }
+    let mut rest = unsigned.get(int_len..).unwrap_or_default();
+    if let [b'.', frac @ ..] = rest {
+        let n = digits_len(frac);
+        if n == 0 {
+            return Err(ProtocolError::BadDouble);
+        }
+        rest = frac.get(n..).unwrap_or_default();
+    }
+    if let [b'e' | b'E', exp @ ..] = rest {
+        let exp = match exp {
+            [b'-' | b'+', e @ ..] => e,
+            _ => exp,
+        };
+        let n = digits_len(exp);
+        if n == 0 {
+            return Err(ProtocolError::BadDouble);
+        }
+        rest = exp.get(n..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        return Err(ProtocolError::BadDouble);
+    }
+    // Only ASCII passed the checks above, so this is valid UTF-8 and valid
+    // input for the standard (correctly rounding) parser.
+    std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or(ProtocolError::BadDouble)
+}
+
+fn digits_len(text: &[u8]) -> usize {
+    text.iter().take_while(|d| d.is_ascii_digit()).count()
+}
+
+/// Parses the text of a boolean reply: exactly `t` or `f`.
+#[inline]
+pub(crate) fn boolean(text: &[u8]) -> Result<bool, ProtocolError> {
+    match text {
+        b"t" => Ok(true),
+        b"f" => Ok(false),
+        _ => Err(ProtocolError::BadBoolean),
+    }
+}
+
+/// Checks the text of a big number: an optional sign, then one or more digits.
+pub(crate) fn big_number(text: &[u8]) -> Result<(), ProtocolError> {
+    let digits = match text {
+        [b'-' | b'+', rest @ ..] => rest,
+        _ => text,
+    };
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        Ok(())
+    } else {
+        Err(ProtocolError::BadBigNumber)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        assert_eq!(header(b"$3\r\n", 1), Ok(Some((Len::Count(3), 4))));
+        assert_eq!(header(b"0\r\nxx", 0), Ok(Some((Len::Count(0), 3))));
+        assert_eq!(header(b"007\r\n", 0), Ok(Some((Len::Count(7), 5))));
+        assert_eq!(header(b"-1\r\n", 0), Ok(Some((Len::Null, 4))));
+        assert_eq!(header(b"?\r\n", 0), Ok(Some((Len::Streamed, 3))));
+        assert_eq!(header(b"18446744073709551615\r\n", 0), Ok(Some((Len::Count(u64::MAX), 22))));
+        for partial in [&b""[..], b"1", b"12", b"12\r", b"-", b"-1", b"-1\r", b"?", b"?\r"] {
+            assert_eq!(header(partial, 0), Ok(None), "{partial:?}");
+        }
+        for bad in [
+            &b"\r\n"[..],
+            b"+3\r\n",
+            b"-2\r\n",
+            b"-0\r\n",
+            b"-11\r\n",
+            b"1a\r\n",
+            b" 1\r\n",
+            b"1 \r\n",
+            b"??\r\n",
+            b"18446744073709551616\r\n",
+            b"99999999999999999999999",
+        ] {
+            assert_eq!(header(bad, 0), Err(ProtocolError::BadLength), "{bad:?}");
+        }
+        assert_eq!(header(b"3\rx", 0), Err(ProtocolError::MissingCrlf));
+        assert_eq!(header(b"-1\rx", 0), Err(ProtocolError::MissingCrlf));
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(integer(b"0"), Ok(0));
+        assert_eq!(integer(b"1000"), Ok(1000));
+        assert_eq!(integer(b"-42"), Ok(-42));
+        assert_eq!(integer(b"+42"), Ok(42));
+        assert_eq!(integer(b"9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(integer(b"-9223372036854775808"), Ok(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+",
+            b"1.0",
+            b"12a",
+            b" 1",
+            b"--1",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+        ] {
+            assert_eq!(integer(bad), Err(ProtocolError::BadInteger), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(double(b"1.23"), Ok(1.23));
+        assert_eq!(double(b"1"), Ok(1.0));
+        assert_eq!(double(b"-1.5e10"), Ok(-1.5e10));
+        assert_eq!(double(b"+2E-3"), Ok(2e-3));
+        assert_eq!(double(b"1e+300"), Ok(1e300));
+        assert_eq!(double(b"inf"), Ok(f64::INFINITY));
+        assert_eq!(double(b"+inf"), Ok(f64::INFINITY));
+        assert_eq!(double(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert!(double(b"nan").is_ok_and(f64::is_nan));
+        assert_eq!(double(b"-0").map(f64::to_bits), Ok((-0.0f64).to_bits()));
+        assert_eq!(double(b"0.1").map(f64::to_bits), Ok(0.1f64.to_bits()));
+        for bad in [
+            &b""[..],
+            b"-",
+            b".5",
+            b"1.",
+            b"1e",
+            b"1e+",
+            b"e5",
+            b"1.5.5",
+            b"1,5",
+            b"infinity",
+            b"NaN",
+            b"-nan",
+            b" 1",
+            b"0x10",
+            b"1_000",
+        ] {
+            assert_eq!(double(bad), Err(ProtocolError::BadDouble), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_and_big_numbers() {
+        assert_eq!(boolean(b"t"), Ok(true));
+        assert_eq!(boolean(b"f"), Ok(false));
+        for bad in [&b""[..], b"T", b"true", b"1", b"tt"] {
+            assert_eq!(boolean(bad), Err(ProtocolError::BadBoolean), "{bad:?}");
+        }
+        for good in [&b"3492890328409238509324850943850943825024385"[..], b"-1", b"+7", b"0"] {
+            assert_eq!(big_number(good), Ok(()), "{good:?}");
+        }
+        for bad in [&b""[..], b"-", b"1.5", b"12a", b"--1", b" 1"] {
+            assert_eq!(big_number(bad), Err(ProtocolError::BadBigNumber), "{bad:?}");
+        }
+    }
+}
