@@ -358,7 +358,12 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::query`].
-    pub async fn scan(&self, cursor: u64, pattern: Option<&[u8]>, count: Option<u32>) -> Result<ScanPage, Error> {
+    pub async fn scan(
+        &self,
+        cursor: u64,
+        pattern: Option<&[u8]>,
+        count: Option<u32>,
+    ) -> Result<ScanPage, Error> {
         let mut c = cmd("SCAN").arg(cursor);
         if let Some(p) = pattern {
             c = c.arg("MATCH").arg(p);
@@ -430,7 +435,11 @@ mod tests {
 
     #[test]
     fn set_options_encode() {
-        let o = SetOptions { expiry: Some(Expiry::Seconds(5)), condition: Some(SetCondition::IfAbsent), get: true };
+        let o = SetOptions {
+            expiry: Some(Expiry::Seconds(5)),
+            condition: Some(SetCondition::IfAbsent),
+            get: true,
+        };
         let c = o.apply(cmd("SET").arg("k").arg("v"));
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args, vec![&b"SET"[..], b"k", b"v", b"EX", b"5", b"NX", b"GET"]);

@@ -35,7 +35,7 @@ pub mod url;
 pub use client::Client;
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
 pub use conn::{ConnectOptions, Connection};
-pub use pool::{Pool, PoolOptions};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
+pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
 pub use secret::Secret;

@@ -164,8 +164,9 @@ impl Pool {
             return Ok(Pooled::new(idle.conn, permit, self.inner.clone()));
         }
         let opts = &self.inner.opts;
-        let conn = bounded(self.inner.pool.timeout_create, PoolTimeout::Create, Connection::connect(opts, None))
-            .await?;
+        let conn =
+            bounded(self.inner.pool.timeout_create, PoolTimeout::Create, Connection::connect(opts, None))
+                .await?;
         Ok(Pooled::new(conn, permit, self.inner.clone()))
     }
 

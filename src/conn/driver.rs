@@ -223,6 +223,9 @@ pub(crate) async fn run_writer(shared: Arc<Shared>, mut w: WriteHalf, reader: to
         };
         let Some(start_seq) = start_seq else {
             shared.wake_writer.notified().await;
+            // Let callers woken by the same reply batch queue their next
+            // commands first, so that they share this write.
+            tokio::task::yield_now().await;
             continue;
         };
         let mut off = 0usize;

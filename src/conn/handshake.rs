@@ -72,7 +72,8 @@ pub async fn handshake(
         }
         if let Some(name) = &opts.client_name {
             if !authenticated {
-                if let Some(e) = error_of(request(t, &cmd("CLIENT").arg("SETNAME").arg(name), decoder, rbuf).await?)
+                if let Some(e) =
+                    error_of(request(t, &cmd("CLIENT").arg("SETNAME").arg(name), decoder, rbuf).await?)
                 {
                     return Err(Error::Server(e));
                 }

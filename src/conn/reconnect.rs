@@ -156,7 +156,9 @@ impl Reconnecting {
                 Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
             };
             match conn.send(cmd).await {
-                Err(Error::NotSent { cause }) if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) => {
+                Err(Error::NotSent { cause })
+                    if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) =>
+                {
                     resends += 1;
                 }
                 Err(Error::OutcomeUnknown { .. }) if !retried_unknown && is_safe_to_repeat(cmd) => {
@@ -199,9 +201,33 @@ fn is_safe_to_repeat(cmd: &Cmd) -> bool {
         return true;
     }
     const SAFE: &[&str] = &[
-        "GET", "MGET", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE", "PING", "ECHO", "INFO", "DBSIZE", "SCAN",
-        "HGET", "HGETALL", "HMGET", "HLEN", "LRANGE", "LLEN", "SMEMBERS", "SISMEMBER", "SCARD", "ZRANGE",
-        "ZSCORE", "ZCARD", "GETRANGE", "PFCOUNT", "KEYS",
+        "GET",
+        "MGET",
+        "EXISTS",
+        "TTL",
+        "PTTL",
+        "STRLEN",
+        "TYPE",
+        "PING",
+        "ECHO",
+        "INFO",
+        "DBSIZE",
+        "SCAN",
+        "HGET",
+        "HGETALL",
+        "HMGET",
+        "HLEN",
+        "LRANGE",
+        "LLEN",
+        "SMEMBERS",
+        "SISMEMBER",
+        "SCARD",
+        "ZRANGE",
+        "ZSCORE",
+        "ZCARD",
+        "GETRANGE",
+        "PFCOUNT",
+        "KEYS",
     ];
     SAFE.iter().any(|name| cmd.is(name))
 }

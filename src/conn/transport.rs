@@ -87,7 +87,9 @@ async fn connect_tcp(host: &str, port: u16, keepalive: Option<Duration>) -> Resu
     }
     Err(match last_err {
         Some(e) => Error::from(e),
-        None => Error::from(io::Error::new(io::ErrorKind::NotFound, format!("{host} resolved to no address"))),
+        None => {
+            Error::from(io::Error::new(io::ErrorKind::NotFound, format!("{host} resolved to no address")))
+        }
     })
 }
 

@@ -56,9 +56,9 @@ struct Shared {
     first_failure: Mutex<Option<String>>,
 }
 
-fn new_hist() -> Histogram<u64> {
-    // 1 µs .. 60 s at 3 significant figures; the bounds are constants, so this cannot fail.
-    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_default())
+/// 1 µs .. 60 s at 3 significant figures.
+fn new_hist() -> Result<Histogram<u64>, Error> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| Error::Other(format!("histogram: {e}")))
 }
 
 fn key_name(i: u64) -> Vec<u8> {
@@ -99,9 +99,12 @@ fn cpu_time() -> Duration {
 }
 
 /// Runs the bench and prints the summary. Returns the process exit code.
-pub async fn run(target: Target, args: BenchArgs) -> i32 {
+pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
+    let template = new_hist()?;
     let shared = Arc::new(Shared {
-        keys: (0..args.keys).map(|_| KeyState { issued: AtomicU64::new(0), acked: AtomicU64::new(0) }).collect(),
+        keys: (0..args.keys)
+            .map(|_| KeyState { issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
+            .collect(),
         ops: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         verify_failures: AtomicU64::new(0),
@@ -137,7 +140,10 @@ pub async fn run(target: Target, args: BenchArgs) -> i32 {
         let shared = shared.clone();
         let target = target.clone();
         let args = args.clone();
-        tasks.push(tokio::spawn(async move { worker(t as u64, target, shared, args, start, deadline).await }));
+        let hist = template.clone();
+        tasks.push(tokio::spawn(async move {
+            worker(t as u64, target, shared, args, start, deadline, hist).await
+        }));
     }
     if let Some(pb) = &progress {
         let mut last = 0;
@@ -156,7 +162,7 @@ pub async fn run(target: Target, args: BenchArgs) -> i32 {
         }
         let _ = last;
     }
-    let mut total = new_hist();
+    let mut total = template.clone();
     for t in tasks {
         if let Ok(h) = t.await {
             let _ = total.add(&h);
@@ -173,7 +179,7 @@ pub async fn run(target: Target, args: BenchArgs) -> i32 {
     let ops_per_sec = ops as f64 / elapsed.as_secs_f64().max(1e-9);
     let cpu_per_op = if ops > 0 { cpu.as_secs_f64() * 1e6 / ops as f64 } else { 0.0 };
     let by_kind = shared.errors_by_kind.lock().map(|m| m.clone()).unwrap_or_default();
-    let seconds = shared.seconds.lock().map(|s| std::mem::take(&mut *s)).unwrap_or_default();
+    let seconds = shared.seconds.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
     let timeline: Vec<serde_json::Value> = seconds
         .iter()
         .enumerate()
@@ -206,7 +212,13 @@ pub async fn run(target: Target, args: BenchArgs) -> i32 {
         });
         println!("{summary}");
     } else {
-        println!("clients {}  duration {:.1}s  keys {}  value {} B", args.clients, elapsed.as_secs_f64(), args.keys, args.value_size);
+        println!(
+            "clients {}  duration {:.1}s  keys {}  value {} B",
+            args.clients,
+            elapsed.as_secs_f64(),
+            args.keys,
+            args.value_size
+        );
         println!("ops {ops}  ops/s {ops_per_sec:.0}  errors {errors}  verify_failures {verify_failures}");
         println!(
             "latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
@@ -224,11 +236,7 @@ pub async fn run(target: Target, args: BenchArgs) -> i32 {
             println!("first verify failure: {f}");
         }
     }
-    if verify_failures > 0 {
-        2
-    } else {
-        0
-    }
+    Ok(if verify_failures > 0 { 2 } else { 0 })
 }
 
 async fn worker(
@@ -238,21 +246,24 @@ async fn worker(
     args: BenchArgs,
     start: Instant,
     deadline: Instant,
+    template: Histogram<u64>,
 ) -> Histogram<u64> {
     let mut rng = fastrand::Rng::with_seed(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xdead_beef);
-    let mut total = new_hist();
+    let mut total = template.clone();
     let mut current_sec = 0usize;
-    let mut sec_hist = new_hist();
+    let mut sec_hist = template;
     let mut sec_ops = 0u64;
     let mut sec_errors = 0u64;
     let ratio_total = (args.get_ratio + args.set_ratio).max(1);
+    // One clock read per operation: the end of one is the start of the next.
+    let mut now = Instant::now();
     loop {
-        let now = Instant::now();
         if now >= deadline {
             break;
         }
         let sec = (now - start).as_secs() as usize;
         if sec != current_sec {
+            let _ = total.add(&sec_hist);
             flush_second(&shared, current_sec, sec_ops, sec_errors, &mut sec_hist);
             sec_ops = 0;
             sec_errors = 0;
@@ -261,15 +272,18 @@ async fn worker(
         let k = rng.u64(0..args.keys.max(1));
         let key = key_name(k);
         let is_get = rng.u32(0..ratio_total) < args.get_ratio;
-        let t0 = Instant::now();
+        let t0 = now;
         let result: Result<(), Error> = if is_get {
             let lower = shared.keys.get(k as usize).map(|s| s.acked.load(Ordering::Acquire)).unwrap_or(0);
             match target.get(&key).await {
                 Ok(value) => {
-                    let upper = shared.keys.get(k as usize).map(|s| s.issued.load(Ordering::Acquire)).unwrap_or(0);
+                    let upper =
+                        shared.keys.get(k as usize).map(|s| s.issued.load(Ordering::Acquire)).unwrap_or(0);
                     let ok = match &value {
                         Some(v) => match parse_value(v, args.value_size) {
-                            Some((vk, ver)) if vk == k && ver <= upper && ver < lower && args.stale_reads_ok => {
+                            Some((vk, ver))
+                                if vk == k && ver <= upper && ver < lower && args.stale_reads_ok =>
+                            {
                                 shared.stale_reads.fetch_add(1, Ordering::Relaxed);
                                 true
                             }
@@ -284,7 +298,9 @@ async fn worker(
                             if f.is_none() {
                                 *f = Some(format!(
                                     "key {k}: got {:?}, expected version in {lower}..={upper}",
-                                    value.as_ref().map(|v| String::from_utf8_lossy(&v[..v.len().min(40)]).into_owned())
+                                    value
+                                        .as_ref()
+                                        .map(|v| String::from_utf8_lossy(&v[..v.len().min(40)]).into_owned())
                                 ));
                             }
                         }
@@ -306,8 +322,8 @@ async fn worker(
                 Err(e) => Err(e),
             }
         };
-        let us = t0.elapsed().as_micros().max(1) as u64;
-        let _ = total.record(us.min(60_000_000));
+        now = Instant::now();
+        let us = now.saturating_duration_since(t0).as_micros().max(1) as u64;
         let _ = sec_hist.record(us.min(60_000_000));
         match result {
             Ok(()) => {
@@ -322,9 +338,11 @@ async fn worker(
                 }
                 // Do not spin on a dead server.
                 tokio::time::sleep(Duration::from_millis(1)).await;
+                now = Instant::now();
             }
         }
     }
+    let _ = total.add(&sec_hist);
     flush_second(&shared, current_sec, sec_ops, sec_errors, &mut sec_hist);
     total
 }

@@ -68,9 +68,23 @@ fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
                 write_reply(out, k, &child_prefix);
                 out.pop();
                 out.push_str(" => ");
+                if is_nonempty_aggregate(v) {
+                    // redis-cli starts a nested aggregate value on its own line.
+                    out.push('\n');
+                    out.push_str(&child_prefix);
+                }
                 write_reply(out, v, &child_prefix);
             }
         }
+    }
+}
+
+fn is_nonempty_aggregate(frame: &Frame) -> bool {
+    match frame {
+        Frame::Attributed { frame, .. } => is_nonempty_aggregate(frame),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => !items.is_empty(),
+        Frame::Map(pairs) => !pairs.is_empty(),
+        _ => false,
     }
 }
 
@@ -103,7 +117,11 @@ fn format_double(d: f64) -> String {
     if d.is_nan() {
         "nan".into()
     } else if d.is_infinite() {
-        if d > 0.0 { "inf".into() } else { "-inf".into() }
+        if d > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         format!("{d}")
     }
@@ -164,7 +182,10 @@ mod tests {
             Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![bulk(b"x"), bulk(b"y")])]),
             Frame::NullBulk,
         ]);
-        assert_eq!(format_reply(&f), "1) \"a\"\n2) 1) (integer) 1\n   2) 1) \"x\"\n      2) \"y\"\n3) (nil)\n");
+        assert_eq!(
+            format_reply(&f),
+            "1) \"a\"\n2) 1) (integer) 1\n   2) 1) \"x\"\n      2) \"y\"\n3) (nil)\n"
+        );
         let items: Vec<Frame> = (0..10).map(Frame::Integer).collect();
         let text = format_reply(&Frame::Array(items));
         assert!(text.starts_with(" 1) (integer) 0\n 2) (integer) 1\n"), "{text}");
@@ -176,7 +197,7 @@ mod tests {
         ]);
         assert_eq!(
             format_reply(&m),
-            "1# \"server\" => \"valkey\"\n2# \"modules\" => (empty array)\n3# \"nested\" => 1# \"k\" => (integer) 1\n"
+            "1# \"server\" => \"valkey\"\n2# \"modules\" => (empty array)\n3# \"nested\" => \n   1# \"k\" => (integer) 1\n"
         );
         let s = Frame::Set(vec![bulk(b"a"), bulk(b"b")]);
         assert_eq!(format_reply(&s), "1~ \"a\"\n2~ \"b\"\n");

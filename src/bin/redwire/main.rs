@@ -1,0 +1,196 @@
+//! The `redwire` command-line tool: send one command (`cmd`) or run a verified
+//! load (`bench`) against a server.
+//!
+//! Global options pick the target: `--url URL` (standalone). Exit codes: 0 on
+//! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
+
+mod bench;
+mod format;
+mod target;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use redwire::conn::Protocol;
+use redwire::{Client, Cmd, ConnectOptions, Error, PoolOptions, Secret};
+
+use target::Target;
+
+#[derive(Parser, Debug)]
+#[command(name = "redwire", version, about = "A fast, hard-to-break Redis/Valkey client")]
+struct Cli {
+    /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Use RESP3 (HELLO 3).
+    #[arg(short = '3', long = "resp3", global = true)]
+    resp3: bool,
+    /// ACL user name (overrides the URL's).
+    #[arg(long, global = true)]
+    user: Option<String>,
+    /// Password (overrides the URL's). Prefer the REDWIRE_PASSWORD environment variable.
+    #[arg(long, global = true, env = "REDWIRE_PASSWORD", hide_env_values = true)]
+    pass: Option<String>,
+    /// Connect and response timeout, e.g. 500ms, 2s (no unit = seconds).
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Send one command and print the reply as `redis-cli --no-raw` does.
+    Cmd {
+        /// The command and its arguments.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Run a verified GET/SET load and print latency, throughput and CPU per op.
+    Bench {
+        /// Concurrent tasks sharing the client.
+        #[arg(long, default_value_t = 128)]
+        clients: usize,
+        /// How long to run, e.g. 10s.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Number of distinct keys.
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        /// Value size in bytes.
+        #[arg(long, default_value_t = 64)]
+        value_size: usize,
+        /// GET:SET ratio, e.g. 80:20.
+        #[arg(long, default_value = "80:20", value_parser = parse_ratio)]
+        ratio: (u32, u32),
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {text:?}"))?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => return Err(format!("unknown unit in {text:?} (use ms, s, m, h or d)")),
+    };
+    ms.map(Duration::from_millis).ok_or_else(|| format!("duration {text:?} is too large"))
+}
+
+fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
+    let (g, s) = text.split_once(':').ok_or_else(|| format!("ratio {text:?} must look like 80:20"))?;
+    let g: u32 = g.trim().parse().map_err(|_| format!("bad GET share in {text:?}"))?;
+    let s: u32 = s.trim().parse().map_err(|_| format!("bad SET share in {text:?}"))?;
+    if g + s == 0 {
+        return Err("ratio must not be 0:0".into());
+    }
+    Ok((g, s))
+}
+
+fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
+    let mut opts = match &cli.url {
+        Some(url) => redwire::url::parse_url(url)?,
+        None => ConnectOptions::default(),
+    };
+    if cli.resp3 {
+        opts.protocol = Protocol::Resp3;
+    }
+    if let Some(user) = &cli.user {
+        opts.username = Some(user.clone());
+    }
+    if let Some(pass) = &cli.pass {
+        opts.password = Some(Secret::new(pass.clone()));
+    }
+    opts.connect_timeout = cli.timeout;
+    opts.response_timeout = Some(cli.timeout);
+    Ok(opts)
+}
+
+async fn open_target(cli: &Cli) -> Result<Target, Error> {
+    let opts = connect_options(cli)?;
+    let client = Client::connect(opts, PoolOptions::default()).await?;
+    Ok(Target::Client(client))
+}
+
+async fn run(cli: Cli) -> Result<i32, Error> {
+    match &cli.command {
+        Command::Cmd { args } => {
+            let mut c = Cmd::new(&args[0]);
+            for a in &args[1..] {
+                c.push_arg(a.as_str());
+            }
+            // One bound on the whole exchange, whatever the server does.
+            let deadline = cli.timeout.saturating_mul(2) + Duration::from_millis(100);
+            let reply = tokio::time::timeout(deadline, async {
+                let target = open_target(&cli).await?;
+                target.send(&c).await
+            })
+            .await
+            .map_err(|_| Error::Timeout)??;
+            print!("{}", format::format_reply(&reply));
+            Ok(0)
+        }
+        Command::Bench { clients, duration, keys, value_size, ratio, json } => {
+            let target = open_target(&cli).await?;
+            let args = bench::BenchArgs {
+                clients: (*clients).max(1),
+                duration: *duration,
+                keys: (*keys).max(1),
+                value_size: *value_size,
+                get_ratio: ratio.0,
+                set_ratio: ratio.1,
+                json: *json,
+                stale_reads_ok: false,
+            };
+            bench::run(target, args).await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("redwire: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Do not wait for connection tasks that are still parked.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("redwire: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ratios() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1M"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("1x").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(parse_ratio("80:20"), Ok((80, 20)));
+        assert!(parse_ratio("80").is_err());
+        assert!(parse_ratio("0:0").is_err());
+    }
+}
