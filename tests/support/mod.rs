@@ -5,7 +5,7 @@
 //! - [`resp_client`]: a tiny blocking RESP2/RESP3 client with its own parser. It never uses
 //!   redwire's codec, so the harness keeps working while the codec under test is broken.
 //! - [`server`]: one standalone Valkey (`Server`), optionally with an ACL user.
-//! - [`cluster`]: a 3 primary + 3 replica Valkey cluster (`Cluster`), formed by hand.
+//! - [`cluster`], [`cluster_node`]: a 3 primary + 3 replica Valkey cluster (`Cluster`), formed by hand.
 //! - [`tls`]: Debian's `redis-server` with TLS (`TlsServer`); [`certs`] makes a CA and certificates.
 //! - [`fake`]: `FakeServer`, which follows a script, for what a real server will not do.
 //! - [`ports`], [`scratch`], [`process`]: free ports, scratch dirs, child processes.
@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod cluster_node;
 pub mod fake;
 pub mod ports;
 pub mod process;
