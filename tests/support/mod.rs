@@ -1,0 +1,34 @@
+//! Test support shared by the integration tests: real servers, a blocking RESP client and a
+//! scripted fake server. Each test file pulls it in with `mod support;`.
+//!
+//! What lives here:
+//! - [`resp_client`]: a tiny blocking RESP2/RESP3 client with its own parser. It never uses
+//!   redwire's codec, so the harness keeps working while the codec under test is broken.
+//! - [`server`]: one standalone Valkey (`Server`), optionally with an ACL user.
+//! - [`cluster`], [`cluster_node`]: a 3 primary + 3 replica Valkey cluster (`Cluster`), formed by hand.
+//! - [`tls`]: Debian's `redis-server` with TLS (`TlsServer`); [`certs`] makes a CA and certificates.
+//! - [`fake`]: `FakeServer`, which follows a script, for what a real server will not do.
+//! - [`ports`], [`scratch`], [`process`]: free ports, scratch dirs, child processes.
+//!
+//! What does not: anything from redwire itself. Every helper panics with a useful message on
+//! failure (this is test code); servers are killed and scratch dirs removed on drop.
+
+#![allow(dead_code, unused_imports)]
+
+pub mod certs;
+pub mod cluster;
+pub mod cluster_node;
+pub mod fake;
+pub mod ports;
+pub mod process;
+pub mod resp_client;
+pub mod scratch;
+pub mod server;
+pub mod tls;
+
+pub use certs::TestCerts;
+pub use cluster::{Cluster, ClusterNode, ClusterOptions, Role};
+pub use fake::{FakeServer, Step};
+pub use resp_client::{Client, Reply};
+pub use server::{Server, ServerOptions};
+pub use tls::{TlsAuthClients, TlsOptions, TlsServer};
