@@ -34,7 +34,9 @@ async fn handshake_resp2_and_resp3() {
         // HELLO without arguments reports the protocol in force.
         let hello = conn.send(&cmd("HELLO")).await.expect("hello");
         let proto = match hello {
-            Frame::Map(pairs) => pairs.into_iter().find(|(k, _)| k.as_bytes().map(|b| &b[..]) == Some(b"proto")),
+            Frame::Map(pairs) => {
+                pairs.into_iter().find(|(k, _)| k.as_bytes().map(|b| &b[..]) == Some(b"proto"))
+            }
             Frame::Array(items) => {
                 let mut it = items.into_iter();
                 let mut found = None;
@@ -85,9 +87,10 @@ async fn acl_user_and_wrong_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_database_from_url() {
     let server = Server::start();
-    let client = Client::connect(opts(&format!("{}/3", server.url()), Protocol::Resp2), PoolOptions::default())
-        .await
-        .expect("connect");
+    let client =
+        Client::connect(opts(&format!("{}/3", server.url()), Protocol::Resp2), PoolOptions::default())
+            .await
+            .expect("connect");
     client.set("in-db-3", "yes").await.expect("set");
     let mut raw = server.client();
     assert_eq!(raw.cmd(&["GET", "in-db-3"]).as_text(), None, "must not land in db 0");
@@ -101,7 +104,8 @@ async fn select_database_from_url() {
 
 async fn many_callers(protocol: Protocol) {
     let server = Server::start();
-    let client = Client::connect(opts(&server.url(), protocol), PoolOptions::default()).await.expect("connect");
+    let client =
+        Client::connect(opts(&server.url(), protocol), PoolOptions::default()).await.expect("connect");
     let mut tasks = Vec::new();
     for t in 0..100u32 {
         let client = client.clone();
@@ -138,7 +142,8 @@ async fn ten_thousand_concurrent_commands_resp3() {
 async fn pipeline_and_transaction() {
     let server = Server::start();
     for protocol in [Protocol::Resp2, Protocol::Resp3] {
-        let client = Client::connect(opts(&server.url(), protocol), PoolOptions::default()).await.expect("connect");
+        let client =
+            Client::connect(opts(&server.url(), protocol), PoolOptions::default()).await.expect("connect");
         let replies = client
             .pipeline(&[
                 cmd("SET").arg("p1").arg("a"),
@@ -155,7 +160,11 @@ async fn pipeline_and_transaction() {
         assert_eq!(replies[3], Frame::Integer(1));
 
         let results = client
-            .transaction(&[cmd("SET").arg("t1").arg("1"), cmd("INCRBY").arg("t1").arg(41), cmd("GET").arg("t1")])
+            .transaction(&[
+                cmd("SET").arg("t1").arg("1"),
+                cmd("INCRBY").arg("t1").arg(41),
+                cmd("GET").arg("t1"),
+            ])
             .await
             .expect("transaction");
         assert_eq!(results.len(), 3);
@@ -167,7 +176,10 @@ async fn pipeline_and_transaction() {
             .transaction(&[cmd("SET").arg("t2").arg("1"), cmd("NOSUCHCOMMAND")])
             .await
             .expect_err("EXECABORT");
-        assert!(err.to_string().contains("EXECABORT") || err.to_string().contains("unknown command"), "{err}");
+        assert!(
+            err.to_string().contains("EXECABORT") || err.to_string().contains("unknown command"),
+            "{err}"
+        );
         assert_eq!(client.get("t2").await.expect("get"), None, "aborted transaction must not write");
     }
 }
@@ -175,7 +187,8 @@ async fn pipeline_and_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_kill_then_reconnect() {
     let server = Server::start();
-    let client = Client::connect(opts(&server.url(), Protocol::Resp3), PoolOptions::default()).await.expect("connect");
+    let client =
+        Client::connect(opts(&server.url(), Protocol::Resp3), PoolOptions::default()).await.expect("connect");
     client.set("before", "1").await.expect("set");
     let id_before: i64 = client.query(&cmd("CLIENT").arg("ID")).await.expect("id");
     let mut raw = server.client();
@@ -201,7 +214,8 @@ async fn client_kill_then_reconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_mid_load() {
     let server = Server::start();
-    let client = Client::connect(opts(&server.url(), Protocol::Resp2), PoolOptions::default()).await.expect("connect");
+    let client =
+        Client::connect(opts(&server.url(), Protocol::Resp2), PoolOptions::default()).await.expect("connect");
     let wrong = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
     let unknown = Arc::new(AtomicU64::new(0));
