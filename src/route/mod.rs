@@ -1,3 +1,5 @@
 //! Routing: which node a command goes to, and what to do when the server redirects.
 
+pub mod keys;
 pub mod slot;
+pub mod split;
