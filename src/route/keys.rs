@@ -110,7 +110,7 @@ impl CommandInfo {
         CommandInfo { keys, flags, fan_out: None }
     }
 
-    const fn fan_out(policy: FanOut, flags: Flags) -> CommandInfo {
+    const fn to_all(policy: FanOut, flags: Flags) -> CommandInfo {
         CommandInfo { keys: KeySpec::None, flags, fan_out: Some(policy) }
     }
 
@@ -313,24 +313,24 @@ fn lookup(cmd: &Cmd) -> CommandInfo {
         },
 
         // Keyless commands that must reach every primary.
-        b"FLUSHALL" | b"FLUSHDB" => CommandInfo::fan_out(FanOut::AllOk, W),
-        b"DBSIZE" => CommandInfo::fan_out(FanOut::Sum, R),
-        b"KEYS" => CommandInfo::fan_out(FanOut::Concat, R),
-        b"SCAN" => CommandInfo::fan_out(FanOut::PerNodeCursor, R),
+        b"FLUSHALL" | b"FLUSHDB" => CommandInfo::to_all(FanOut::AllOk, W),
+        b"DBSIZE" => CommandInfo::to_all(FanOut::Sum, R),
+        b"KEYS" => CommandInfo::to_all(FanOut::Concat, R),
+        b"SCAN" => CommandInfo::to_all(FanOut::PerNodeCursor, R),
         b"SCRIPT" => match sub(cmd, &mut buf) {
-            Some(b"LOAD") => CommandInfo::fan_out(FanOut::AllSame, N),
-            Some(b"FLUSH") => CommandInfo::fan_out(FanOut::AllOk, N),
-            Some(b"EXISTS") => CommandInfo::fan_out(FanOut::And, R),
+            Some(b"LOAD") => CommandInfo::to_all(FanOut::AllSame, N),
+            Some(b"FLUSH") => CommandInfo::to_all(FanOut::AllOk, N),
+            Some(b"EXISTS") => CommandInfo::to_all(FanOut::And, R),
             _ => info(NONE, N),
         },
         b"FUNCTION" => match sub(cmd, &mut buf) {
-            Some(b"LOAD") => CommandInfo::fan_out(FanOut::AllSame, W),
-            Some(b"FLUSH" | b"DELETE" | b"RESTORE") => CommandInfo::fan_out(FanOut::AllOk, W),
+            Some(b"LOAD") => CommandInfo::to_all(FanOut::AllSame, W),
+            Some(b"FLUSH" | b"DELETE" | b"RESTORE") => CommandInfo::to_all(FanOut::AllOk, W),
             Some(b"LIST" | b"DUMP" | b"STATS") => info(NONE, R),
             _ => info(NONE, N),
         },
         b"CONFIG" => match sub(cmd, &mut buf) {
-            Some(b"SET" | b"RESETSTAT") => CommandInfo::fan_out(FanOut::AllOk, N),
+            Some(b"SET" | b"RESETSTAT") => CommandInfo::to_all(FanOut::AllOk, N),
             Some(b"GET") => info(NONE, R),
             _ => info(NONE, N),
         },
@@ -753,6 +753,67 @@ mod tests {
         assert!(matches!(slot_of(&c(&["EVAL", "s", "2", "foo", "bar"])), Err(Error::CrossSlot)));
         assert_eq!(slot_of(&c(&["EVAL", "s", "1", "foo", "bar"])).unwrap(), Some(12182));
         assert_eq!(slot_of(&c(&["PING"])).unwrap(), None);
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "GET",
+                    "MGET",
+                    "MSET",
+                    "EVAL",
+                    "ZUNIONSTORE",
+                    "ZUNION",
+                    "BLMPOP",
+                    "XREAD",
+                    "XREADGROUP",
+                    "BLPOP",
+                    "RENAME",
+                    "OBJECT",
+                    "MEMORY",
+                    "XINFO",
+                    "SCRIPT",
+                    "BITOP",
+                    "PING",
+                    "JSON.GET",
+                ])
+                .prop_map(String::from),
+                "[A-Za-z_.]{0,30}",
+            ]
+        }
+
+        fn arg() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[0-9]{1,3}",
+                "-?[0-9]{1,22}",
+                prop::sample::select(vec![
+                    "STREAMS", "COUNT", "BLOCK", "GROUP", "NOACK", "ENCODING", "USAGE", "LOAD"
+                ])
+                .prop_map(String::from),
+                ".{0,8}",
+            ]
+        }
+
+        proptest! {
+            /// Any argument list: no panic, and every key is one of the arguments
+            /// (never the name), in argument order.
+            #[test]
+            fn keys_are_arguments(name in name(), args in prop::collection::vec(arg(), 0..12)) {
+                let command = cmd(&name).args_from(args.iter());
+                let found: Vec<&[u8]> = keys(&command).collect();
+                let mut rest = args.iter().map(|a| a.as_bytes());
+                for key in &found {
+                    prop_assert!(rest.any(|a| a == *key), "key {:?} out of order or not an argument", key);
+                }
+                let _ = slot_of(&command);
+                let _ = command_info(&command);
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! a verb of the routing loop:
 //!
 //! - [`slot`]: the hash slot of a key (CRC16 with hash tags);
-//! - [`keys`]: what a command is: where its keys are, read-only or not,
+//! - [`keys`](mod@keys): what a command is: where its keys are, read-only or not,
 //!   blocking, pub/sub, fan-out;
 //! - [`split`]: multi-key commands whose keys span slots, split per slot, and
 //!   the merging of their replies (and of fan-out replies);

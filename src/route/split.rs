@@ -514,6 +514,68 @@ mod tests {
         assert_eq!(merged, Frame::Array(vec![node("0", "a"), node("17", "b")]));
     }
 
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Keys from a small alphabet, so lists repeat keys and share slots;
+        /// some carry a hash tag.
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof!["[a-f]{1,2}", "\\{[a-c]\\}[a-f]",]
+        }
+
+        proptest! {
+            #[test]
+            fn mget_split_then_merge_restores_caller_order(keys in prop::collection::vec(key(), 1..40)) {
+                let command = cmd("MGET").args_from(keys.iter());
+                let replies_for = |parts: &[Part]| -> Vec<(Vec<usize>, Frame)> {
+                    parts.iter().map(|p| {
+                        // Each node answers with the key itself, so order mistakes show.
+                        let values = p.cmd.args().skip(1).map(|k| Frame::BulkString(Bytes::copy_from_slice(k))).collect();
+                        (p.positions.clone(), Frame::Array(values))
+                    }).collect()
+                };
+                let expected = Frame::Array(keys.iter().map(|k| bulk(k)).collect());
+                match split_by_slot(&command).unwrap() {
+                    Split::Single(slot) => prop_assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot)),
+                    Split::Multi { kind, parts } => {
+                        prop_assert!(parts.len() > 1);
+                        for part in &parts {
+                            prop_assert!(part.cmd.args().skip(1).all(|k| key_slot(k) == part.slot));
+                            prop_assert!(part.positions.windows(2).all(|w| w[0] < w[1]));
+                        }
+                        prop_assert_eq!(merge(kind, replies_for(&parts)).unwrap(), expected);
+                    }
+                    Split::Keyless => prop_assert!(false, "MGET with keys is never keyless"),
+                }
+            }
+
+            #[test]
+            fn mset_parts_keep_every_pair(keys in prop::collection::vec(key(), 1..30)) {
+                let mut command = cmd("MSET");
+                for (n, k) in keys.iter().enumerate() {
+                    command = command.arg(k).arg(n);
+                }
+                if let Split::Multi { parts, .. } = split_by_slot(&command).unwrap() {
+                    let mut seen = Vec::new();
+                    for part in &parts {
+                        let args: Vec<&[u8]> = part.cmd.args().skip(1).collect();
+                        prop_assert_eq!(args.len(), part.positions.len() * 2);
+                        for (pair, &position) in args.chunks(2).zip(&part.positions) {
+                            prop_assert_eq!(pair[0], keys[position].as_bytes());
+                            let value = position.to_string();
+                            prop_assert_eq!(pair[1], value.as_bytes());
+                            seen.push(position);
+                        }
+                    }
+                    seen.sort_unstable();
+                    prop_assert_eq!(seen, (0..keys.len()).collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+
     #[test]
     fn attributes_are_ignored() {
         let attributed = Frame::Attributed {

@@ -361,7 +361,24 @@ impl SlotMap {
         Ok(builder.map)
     }
 
-    /// The number of shards, placeholders from redirects included.
+    /// Builds a map from shards and the inclusive slot ranges each serves
+    /// (for tests, fakes, and a standalone server seen as one shard).
+    ///
+    /// # Errors
+    /// [`Error::Type`] for a slot out of range, a range whose start is past
+    /// its end, or a slot given to two shards.
+    pub fn from_ranges(shards: Vec<(Shard, Vec<(u16, u16)>)>) -> Result<SlotMap, Error> {
+        let mut builder = Builder::new();
+        for (shard, ranges) in shards {
+            let index = builder.push(shard)?;
+            for range in ranges {
+                builder.assign(index, range)?;
+            }
+        }
+        Ok(builder.map)
+    }
+
+    /// The shards, placeholders from redirects included.
     pub fn shards(&self) -> &[Shard] {
         &self.shards
     }
@@ -975,6 +992,93 @@ mod tests {
         assert!(picked.is_complete());
         let picked = SlotMap::pick_consensus(vec![three(), partial]).unwrap();
         assert!(picked.is_complete());
+    }
+
+    #[test]
+    fn from_ranges_builds_and_checks() {
+        let shard = |port| Shard { primary: Node::from_addr(addr(port)), replicas: Vec::new() };
+        let map =
+            SlotMap::from_ranges(vec![(shard(1), vec![(0, 99), (200, 16383)]), (shard(2), vec![(100, 199)])])
+                .unwrap();
+        assert!(map.is_complete());
+        assert_eq!(map.primary_for_slot(150), Some(&addr(2)));
+        assert_eq!(map.primary_for_slot(99), Some(&addr(1)));
+        assert!(SlotMap::from_ranges(vec![(shard(1), vec![(0, 16384)])]).is_err());
+        assert!(SlotMap::from_ranges(vec![(shard(1), vec![(0, 5)]), (shard(2), vec![(5, 6)])]).is_err());
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Frames shaped roughly like topology replies: the right field names,
+        /// numbers near the slot bounds, nesting, and garbage.
+        fn frame() -> impl Strategy<Value = Frame> {
+            let leaf = prop_oneof![
+                prop::sample::select(vec![
+                    "slots",
+                    "nodes",
+                    "id",
+                    "port",
+                    "tls-port",
+                    "ip",
+                    "endpoint",
+                    "role",
+                    "master",
+                    "replica",
+                    "health",
+                    "online",
+                    "failed",
+                    "replication-offset",
+                    "?",
+                    "",
+                    "h",
+                    "0",
+                    "16383",
+                ])
+                .prop_map(b),
+                prop::sample::select(vec![-1i64, 0, 1, 100, 5460, 16383, 16384, 65535, 65536, i64::MAX])
+                    .prop_map(i),
+                Just(Frame::Null),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..8).prop_map(Frame::Array),
+                    prop::collection::vec((inner.clone(), inner), 0..5).prop_map(Frame::Map),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Hostile or broken replies give a map or an error, never a panic,
+            /// and a map never points a slot at a shard that does not exist.
+            #[test]
+            fn parsing_never_panics(reply in frame()) {
+                for map in [SlotMap::from_shards(&reply, "a", false), SlotMap::from_slots(&reply, "a")].into_iter().flatten() {
+                    for slot in 0..SLOTS {
+                        if let Some(index) = map.shard_index(slot) {
+                            prop_assert!(index < map.shards().len());
+                        }
+                    }
+                    prop_assert_eq!(map.assigned_slots(), (0..SLOTS).filter(|&s| map.shard_index(s).is_some()).count());
+                }
+            }
+
+            /// A stream of redirects keeps the per-shard counts true.
+            #[test]
+            fn moved_keeps_counts(moves in prop::collection::vec((0u16..16400, 30000u16..30010), 0..50)) {
+                let mut map = three();
+                for (slot, port) in moves {
+                    map.apply_moved(slot, addr(port));
+                }
+                for (index, &owned) in map.owned.iter().enumerate() {
+                    let counted = (0..SLOTS).filter(|&s| map.shard_index(s) == Some(index)).count();
+                    prop_assert_eq!(owned as usize, counted);
+                }
+                prop_assert!(map.is_complete());
+            }
+        }
     }
 
     #[test]
