@@ -189,71 +189,26 @@ fn lookup(cmd: &Cmd) -> CommandInfo {
     };
     let info = CommandInfo::new;
     match name {
-        // Reads of one key.
-        b"GET"
-        | b"STRLEN"
-        | b"GETRANGE"
-        | b"SUBSTR"
-        | b"GETBIT"
-        | b"BITCOUNT"
-        | b"BITPOS"
-        | b"BITFIELD_RO"
-        | b"TTL"
-        | b"PTTL"
-        | b"EXPIRETIME"
-        | b"PEXPIRETIME"
-        | b"TYPE"
-        | b"DUMP"
-        | b"HGET"
-        | b"HGETALL"
-        | b"HMGET"
-        | b"HEXISTS"
-        | b"HLEN"
-        | b"HKEYS"
-        | b"HVALS"
-        | b"HSTRLEN"
-        | b"HRANDFIELD"
-        | b"HSCAN"
-        | b"HTTL"
-        | b"HPTTL"
-        | b"HEXPIRETIME"
-        | b"HPEXPIRETIME"
-        | b"LRANGE"
-        | b"LLEN"
-        | b"LINDEX"
-        | b"LPOS"
-        | b"SMEMBERS"
-        | b"SISMEMBER"
-        | b"SMISMEMBER"
-        | b"SCARD"
-        | b"SRANDMEMBER"
-        | b"SSCAN"
-        | b"ZRANGE"
-        | b"ZRANGEBYSCORE"
-        | b"ZRANGEBYLEX"
-        | b"ZREVRANGE"
-        | b"ZREVRANGEBYSCORE"
-        | b"ZREVRANGEBYLEX"
-        | b"ZSCORE"
-        | b"ZMSCORE"
-        | b"ZCARD"
-        | b"ZCOUNT"
-        | b"ZLEXCOUNT"
-        | b"ZRANK"
-        | b"ZREVRANK"
-        | b"ZRANDMEMBER"
-        | b"ZSCAN"
-        | b"XRANGE"
-        | b"XREVRANGE"
-        | b"XLEN"
-        | b"XPENDING"
-        | b"GEOPOS"
-        | b"GEODIST"
-        | b"GEOHASH"
-        | b"GEORADIUS_RO"
-        | b"GEORADIUSBYMEMBER_RO"
-        | b"GEOSEARCH"
+        // Reads of one key: strings and the keyspace,
+        b"GET" | b"STRLEN" | b"GETRANGE" | b"SUBSTR" | b"GETBIT" | b"BITCOUNT" | b"BITPOS"
+        | b"BITFIELD_RO" | b"TTL" | b"PTTL" | b"EXPIRETIME" | b"PEXPIRETIME" | b"TYPE" | b"DUMP"
         | b"SORT_RO" => info(At(1), R),
+        // hashes,
+        b"HGET" | b"HGETALL" | b"HMGET" | b"HEXISTS" | b"HLEN" | b"HKEYS" | b"HVALS" | b"HSTRLEN"
+        | b"HRANDFIELD" | b"HSCAN" | b"HTTL" | b"HPTTL" | b"HEXPIRETIME" | b"HPEXPIRETIME" => info(At(1), R),
+        // lists and sets,
+        b"LRANGE" | b"LLEN" | b"LINDEX" | b"LPOS" | b"SMEMBERS" | b"SISMEMBER" | b"SMISMEMBER" | b"SCARD"
+        | b"SRANDMEMBER" | b"SSCAN" => info(At(1), R),
+        // sorted sets,
+        b"ZRANGE" | b"ZRANGEBYSCORE" | b"ZRANGEBYLEX" | b"ZREVRANGE" | b"ZREVRANGEBYSCORE"
+        | b"ZREVRANGEBYLEX" | b"ZSCORE" | b"ZMSCORE" | b"ZCARD" | b"ZCOUNT" | b"ZLEXCOUNT" | b"ZRANK"
+        | b"ZREVRANK" | b"ZRANDMEMBER" | b"ZSCAN" => info(At(1), R),
+        // streams,
+        b"XRANGE" | b"XREVRANGE" | b"XLEN" | b"XPENDING" => info(At(1), R),
+        // geo.
+        b"GEOPOS" | b"GEODIST" | b"GEOHASH" | b"GEORADIUS_RO" | b"GEORADIUSBYMEMBER_RO" | b"GEOSEARCH" => {
+            info(At(1), R)
+        }
         // Reads of several keys.
         b"MGET" | b"EXISTS" | b"TOUCH" | b"SINTER" | b"SUNION" | b"SDIFF" | b"PFCOUNT" => info(ALL, R),
         b"LCS" => info(Pair(1), R),
