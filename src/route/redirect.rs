@@ -57,7 +57,10 @@ impl Default for RetryPolicy {
     /// average with jitter: long enough to ride out a primary restart or a
     /// quick failover, short enough that a caller is not held for minutes.
     /// 8 ms is a few round trips, not a spin; 1 s matches Stalwart's default
-    /// `maxRetryWait`.
+    /// `maxRetryWait`. Stalwart's other defaults (3 retries from 500 ms) are
+    /// sized for reconnecting, and would make every MOVED during a
+    /// resharding cost half a second; the config layer applies them only
+    /// when a user sets them.
     fn default() -> Self {
         RetryPolicy {
             max_retries: 16,
