@@ -58,7 +58,7 @@ impl Default for RetryPolicy {
     /// quick failover, short enough that a caller is not held for minutes.
     /// 8 ms is a few round trips, not a spin; 1 s matches Stalwart's default
     /// `maxRetryWait`. Stalwart's other defaults (3 retries from 500 ms) are
-    /// sized for reconnecting, and would make every MOVED during a
+    /// sized for reconnecting, and would make every TRYAGAIN during a
     /// resharding cost half a second; the config layer applies them only
     /// when a user sets them.
     fn default() -> Self {
