@@ -17,7 +17,7 @@
 //! | `redis+unix:///path`, `valkey+unix:///path` | synonyms of `unix://` |
 //!
 //! On every form the query may carry `protocol=resp3` (also `3`, `resp2`, `2`).
-//! Unix forms also take `db=`, `user=`, `pass=` (or `password=`), since they have
+//! Unix forms also take `db=`, `user=` (or `username=`), `pass=` (or `password=`), since they have
 //! no user-info or path to put them in. The fragment `#insecure` turns off TLS
 //! certificate verification; on a non-TLS URL it is rejected rather than ignored,
 //! because someone who wrote it believes the connection is encrypted.
@@ -105,21 +105,25 @@ pub fn redact_url(url: &str) -> String {
     let is_unix = scheme.to_ascii_lowercase().contains("unix");
     let mut out = String::with_capacity(url.len());
     out.push_str(scheme);
+    // For TCP forms the last '@' ends the user-info even when '/', '?' or '#' were left
+    // unencoded in the password: hiding too much is better than leaking part of it. Unix
+    // forms have no user-info (their query may hold an '@'), so look only before the path.
+    let userinfo_end = if is_unix {
+        rest.split('/').next().and_then(|authority| authority.rfind('@'))
+    } else {
+        rest.rfind('@')
+    };
     let mut tail = rest;
-    if !is_unix {
-        // The last '@' ends the user-info even when '/', '?' or '#' were left unencoded in
-        // the password: hiding too much is better than leaking part of it.
-        if let Some(at) = rest.rfind('@') {
-            let (userinfo, after) = rest.split_at(at);
-            match userinfo.split_once(':') {
-                Some((user, pass)) if !pass.is_empty() => {
-                    out.push_str(user);
-                    out.push_str(":***");
-                }
-                _ => out.push_str(userinfo),
+    if let Some(at) = userinfo_end {
+        let (userinfo, after) = rest.split_at(at);
+        match userinfo.split_once(':') {
+            Some((user, pass)) if !pass.is_empty() => {
+                out.push_str(user);
+                out.push_str(":***");
             }
-            tail = after;
+            _ => out.push_str(userinfo),
         }
+        tail = after;
     }
     redact_query(tail, &mut out);
     out
@@ -711,6 +715,8 @@ mod tests {
             ("unix:///s?db=1&pass=hunter2&protocol=3", "unix:///s?db=1&pass=***&protocol=3"),
             ("unix:///s?PASSWORD=hunter2#x", "unix:///s?PASSWORD=***#x"),
             ("unix:///s?user=a@b", "unix:///s?user=a@b"),
+            ("unix://u:hunter2@/s?user=a@b", "unix://u:***@/s?user=a@b"),
+            ("redis+unix:///s@x?pass=p", "redis+unix:///s@x?pass=***"),
             ("not a url u:hunter2@h", "not a url u:***@h"),
             ("", ""),
         ] {
