@@ -189,45 +189,11 @@ impl Reconnecting {
 }
 
 fn reconnect_delay(failures: u32) -> Duration {
-    // Equal jitter: half the exponential step fixed, half random.
-    let exp = MIN_RECONNECT_WAIT.saturating_mul(1u32 << failures.min(16)).min(MAX_RECONNECT_WAIT);
-    let half = exp / 2;
-    half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
+    crate::backoff::backoff(failures, MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT, fastrand::u64(..))
 }
 
-/// Commands that read only, or whose repetition changes nothing.
+/// Commands that only read, or that the caller marked idempotent. The
+/// command table is the pure one the router uses (`route::keys`).
 fn is_safe_to_repeat(cmd: &Cmd) -> bool {
-    if cmd.is_idempotent() {
-        return true;
-    }
-    const SAFE: &[&str] = &[
-        "GET",
-        "MGET",
-        "EXISTS",
-        "TTL",
-        "PTTL",
-        "STRLEN",
-        "TYPE",
-        "PING",
-        "ECHO",
-        "INFO",
-        "DBSIZE",
-        "SCAN",
-        "HGET",
-        "HGETALL",
-        "HMGET",
-        "HLEN",
-        "LRANGE",
-        "LLEN",
-        "SMEMBERS",
-        "SISMEMBER",
-        "SCARD",
-        "ZRANGE",
-        "ZSCORE",
-        "ZCARD",
-        "GETRANGE",
-        "PFCOUNT",
-        "KEYS",
-    ];
-    SAFE.iter().any(|name| cmd.is(name))
+    crate::route::is_retry_safe(cmd, &crate::route::command_info(cmd))
 }

@@ -22,12 +22,14 @@
 //!    the map, or return;
 //! 4. for fan-outs and splits, merge the replies ([`merge_fan_out`], [`merge`]).
 
+pub mod cluster;
 pub mod keys;
 pub mod redirect;
 pub mod slot;
 pub mod split;
 pub mod topology;
 
+pub use cluster::{ClusterClient, ClusterOptions};
 pub use keys::{command_info, keys, slot_of, CommandInfo, Flags, KeySpec};
 pub use redirect::{classify, is_retry_safe, RetryAction, RetryPolicy};
 pub use slot::{key_slot, SLOTS};
