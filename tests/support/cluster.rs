@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 pub use super::cluster_node::{ClusterNode, Role};
-use super::process::{StartError, READY_TIMEOUT};
 use super::resp_client::Client;
 use super::server::{answers_ping, Credentials};
 
@@ -117,22 +116,6 @@ pub fn slot_ranges(n: usize) -> Vec<(u16, u16)> {
         .collect()
 }
 
-/// Retries `check` every 50 ms until it is `Ok` or `timeout` passes; then panics with `what` and
-/// the last reason.
-#[track_caller]
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(reason) if Instant::now() >= deadline => {
-                panic!("cluster: timed out after {timeout:?} waiting for {what}: {reason}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
 /// A running cluster; every node is killed (and its dir removed) on drop.
 pub struct Cluster {
     nodes: Vec<ClusterNode>,
@@ -177,7 +160,7 @@ impl Cluster {
             assert!(reply.is_ok(), "CLUSTER MEET {}: {reply:?}", node.addr());
         }
         let total = self.nodes.len();
-        self.wait("every node to know every other node", || {
+        self.wait("every node to know every other node", true, || {
             for node in &self.nodes {
                 let view = self.view_of(node)?;
                 let known = view
@@ -192,14 +175,14 @@ impl Cluster {
         });
         for (i, replica) in self.nodes[self.opts.primaries..].iter().enumerate() {
             let primary = &self.nodes[i % self.opts.primaries];
-            self.wait("CLUSTER REPLICATE to be accepted", || {
+            self.wait("CLUSTER REPLICATE to be accepted", true, || {
                 match replica.client().cmd(&["CLUSTER", "REPLICATE", &primary.id]) {
                     r if r.is_ok() => Ok(()),
                     r => Err(format!("CLUSTER REPLICATE on {}: {r:?}", replica.addr())),
                 }
             });
         }
-        self.wait("the cluster to be formed", || {
+        self.wait("the cluster to be formed", true, || {
             for node in &self.nodes {
                 let known = self.info_field(node, "cluster", "cluster_known_nodes")?;
                 if known != total.to_string() {
@@ -224,23 +207,30 @@ impl Cluster {
         });
     }
 
-    fn wait(&self, what: &str, check: impl FnMut() -> Result<(), String>) {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_until(what, CLUSTER_TIMEOUT, check)
-        }));
-        if let Err(panic) = result {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            let logs: String = self
-                .nodes
-                .iter()
-                .map(|n| format!("=== node {} (id {}) ===\n{}", n.addr(), n.id, n.log_tail()))
-                .collect();
-            panic!("{msg}\n{logs}");
-        }
+    /// Retries `check` every 50 ms until it is `Ok`; panics with the last reason and every node's
+    /// log tail after [`CLUSTER_TIMEOUT`], or at once when no node (or, if `all`, some node) is
+    /// running, since waiting cannot help then.
+    fn wait(&self, what: &str, all: bool, mut check: impl FnMut() -> Result<(), String>) {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        let reason = loop {
+            let running = self.nodes.iter().filter(|n| n.is_running()).count();
+            if running == 0 || (all && running < self.nodes.len()) {
+                break format!("only {running} of {} nodes are running", self.nodes.len());
+            }
+            match check() {
+                Ok(()) => return,
+                Err(reason) if Instant::now() >= deadline => {
+                    break format!("timed out after {CLUSTER_TIMEOUT:?}: {reason}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        let logs: String = self
+            .nodes
+            .iter()
+            .map(|n| format!("=== node {} (id {}) ===\n{}", n.addr(), n.id, n.log_tail()))
+            .collect();
+        panic!("cluster: waiting for {what}: {reason}\n{logs}");
     }
 
     fn view_of(&self, node: &ClusterNode) -> Result<Vec<NodeView>, String> {
@@ -323,7 +313,7 @@ impl Cluster {
     /// Waits (up to 60 s) until the running nodes form a usable cluster again: `cluster_state:ok`
     /// everywhere, one agreed slot map, every slot on a running primary, replicas in sync.
     pub fn wait_ok(&self) {
-        self.wait("the cluster to be ok", || self.check_ok());
+        self.wait("the cluster to be ok", false, || self.check_ok());
     }
 
     /// Every node, in start order (primaries first, then replicas, as formed).
@@ -416,14 +406,8 @@ impl Cluster {
     /// answers PING. Call [`Cluster::wait_ok`] to wait for the cluster to take it back.
     pub fn restart_node(&self, i: usize) {
         let node = &self.nodes[i];
-        node.process.kill();
-        let result = node.process.respawn().and_then(|()| {
-            let pid = node.process.pid();
-            node.process.wait_ready(READY_TIMEOUT, || answers_ping(node.port, node.creds.as_ref(), pid))
-        });
-        if let Err(StartError::PortInUse(msg) | StartError::Failed(msg)) = result {
-            panic!("cluster node {} failed to restart: {msg}", node.addr());
-        }
+        let what = format!("cluster node {}", node.addr());
+        node.process.restart(&what, |pid| answers_ping(node.port, node.creds.as_ref(), pid));
     }
 
     /// Promotes `replica` with `CLUSTER FAILOVER` and waits until it is a primary, its old primary
@@ -439,6 +423,7 @@ impl Cluster {
             // A manual failover that has not happened in 10 s was abandoned: ask again.
             let attempt_deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < attempt_deadline.min(deadline) {
+                assert!(replica.is_running(), "cluster: {} died during its failover", replica.addr());
                 let swapped = replica.role() == Role::Primary
                     && old_primary
                         .map_or(true, |p| !p.is_running() || p.primary_port() == Some(replica.port));
