@@ -116,6 +116,11 @@ pub fn slot_ranges(n: usize) -> Vec<(u16, u16)> {
         .collect()
 }
 
+/// The value of `field` in parsed `INFO` output.
+fn field_of(info: &[(String, String)], field: &str) -> Option<String> {
+    info.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone())
+}
+
 /// A running cluster; every node is killed (and its dir removed) on drop.
 pub struct Cluster {
     nodes: Vec<ClusterNode>,
@@ -240,18 +245,20 @@ impl Cluster {
         Ok(parse_cluster_nodes(&text.ok_or_else(|| format!("CLUSTER NODES on {}: {reply:?}", node.addr()))?))
     }
 
-    fn info_field(&self, node: &ClusterNode, section: &str, field: &str) -> Result<String, String> {
+    /// `CLUSTER INFO` (section `"cluster"`) or `INFO <section>`, as `field -> value` pairs.
+    fn info(&self, node: &ClusterNode, section: &str) -> Result<Vec<(String, String)>, String> {
         let mut c = node.try_client().map_err(|e| format!("{}: {e}", node.addr()))?;
-        let text =
+        let reply =
             if section == "cluster" { c.call(&["CLUSTER", "INFO"]) } else { c.call(&["INFO", section]) }
-                .map_err(|e| format!("{}: {e}", node.addr()))?
-                .as_text()
-                .unwrap_or_default();
-        super::resp_client::parse_info(&text)
-            .into_iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, v)| v)
-            .ok_or_else(|| format!("{} has no {field} in {section}", node.addr()))
+                .map_err(|e| format!("{}: {e}", node.addr()))?;
+        match reply.as_text() {
+            Some(text) if !reply.is_error() => Ok(super::resp_client::parse_info(&text)),
+            _ => Err(format!("INFO {section} on {}: {reply:?}", node.addr())),
+        }
+    }
+
+    fn info_field(&self, node: &ClusterNode, section: &str, field: &str) -> Result<String, String> {
+        field_of(&self.info(node, section)?, field).ok_or_else(|| format!("{} has no {field}", node.addr()))
     }
 
     /// `Ok` when the running nodes form a usable cluster: every one says `cluster_state:ok`, all
@@ -290,17 +297,15 @@ impl Cluster {
             return Err(format!("{covered} of {SLOTS} slots are served"));
         }
         for node in self.nodes.iter().filter(|n| n.is_running()) {
-            if self.info_field(node, "replication", "role")? != "slave" {
+            let info = self.info(node, "replication")?;
+            let field = |name: &str| field_of(&info, name).unwrap_or_default();
+            if field("role") != "slave" {
                 continue;
             }
-            let primary_port = self.info_field(node, "replication", "master_port")?;
+            let primary_port = field("master_port");
             let primary_up = self.nodes.iter().any(|n| n.port.to_string() == primary_port && n.is_running());
-            if !primary_up {
-                continue;
-            }
-            let link = self.info_field(node, "replication", "master_link_status")?;
-            let syncing = self.info_field(node, "replication", "master_sync_in_progress")?;
-            if link != "up" || syncing != "0" {
+            let (link, syncing) = (field("master_link_status"), field("master_sync_in_progress"));
+            if primary_up && (link != "up" || syncing != "0") {
                 return Err(format!(
                     "replica {} of port {primary_port}: master_link_status:{link} master_sync_in_progress:{syncing}",
                     node.addr()
