@@ -94,8 +94,8 @@ impl Sharded {
     pub async fn key_delete_prefix(&self, prefix: &[u8]) -> Result<u64> {
         let prefix: Arc<[u8]> = prefix.into();
         let mut tasks = JoinSet::new();
-        for shard in self.shards.iter().cloned() {
-            let prefix = prefix.clone();
+        for shard in self.shards.iter() {
+            let (shard, prefix) = (shard.clone(), prefix.clone());
             tasks.spawn(async move { shard.key_delete_prefix(&prefix).await });
         }
         let mut deleted = 0u64;
