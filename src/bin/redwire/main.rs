@@ -1,13 +1,19 @@
-//! The `redwire` command-line tool: send one command (`cmd`) or run a verified
-//! load (`bench`) against a server.
+//! The `redwire` command-line tool: send one command (`cmd`), run a verified
+//! load (`bench`), use the store API (`store`, `demo`) or check a store
+//! configuration (`config check`).
 //!
-//! Global options pick the target: `--url URL` (standalone). Exit codes: 0 on
-//! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
+//! Global options pick the target: `--url URL` (standalone), `--cluster URL...`
+//! or `--config FILE` (Stalwart's store JSON); the store commands use the
+//! embedded store when none is given. Exit codes: 0 on success, 1 on an error
+//! (one line on stderr), 2 when `bench` or `demo` saw wrong answers.
 
 mod bench;
+mod demo;
 mod format;
+mod store_cmd;
 mod target;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -23,6 +29,12 @@ struct Cli {
     /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
     #[arg(long, global = true)]
     url: Option<String>,
+    /// Cluster seed URLs (repeat, or separate with commas): a RedisCluster store.
+    #[arg(long, global = true, value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// A store configuration file (Stalwart's InMemoryStore JSON).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     /// Use RESP3 (HELLO 3).
     #[arg(short = '3', long = "resp3", global = true)]
     resp3: bool,
@@ -68,6 +80,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A scripted run of what a mail server does with its store, checking every result.
+    Demo,
+    /// One store operation (get, set, incr, rate, lock ...).
+    Store {
+        #[command(subcommand)]
+        op: store_cmd::StoreOp,
+    },
+    /// Store configuration files.
+    Config {
+        #[command(subcommand)]
+        op: store_cmd::ConfigOp,
+    },
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
@@ -98,7 +122,12 @@ fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
 }
 
 fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
-    let mut opts = match &cli.url {
+    connect_options_for(cli, cli.url.as_deref())
+}
+
+/// The options for `url` (the default server when `None`) with the global overrides applied.
+fn connect_options_for(cli: &Cli, url: Option<&str>) -> Result<ConnectOptions, Error> {
+    let mut opts = match url {
         Some(url) => redwire::url::parse_url(url)?,
         None => ConnectOptions::default(),
     };
@@ -117,6 +146,9 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
+    if cli.config.is_some() || !cli.cluster.is_empty() {
+        return Err(Error::Config("cmd sends raw commands to one server: use --url".into()));
+    }
     let opts = connect_options(cli)?;
     let client = Client::connect(opts, PoolOptions::default()).await?;
     Ok(Target::Client(client))
@@ -141,7 +173,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Bench { clients, duration, keys, value_size, ratio, json } => {
-            let target = open_target(&cli).await?;
+            let target = match &cli.url {
+                Some(_) => open_target(&cli).await?,
+                None => Target::Store(store_cmd::open_store(&cli).await?),
+            };
             let args = bench::BenchArgs {
                 clients: (*clients).max(1),
                 duration: *duration,
@@ -154,6 +189,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             };
             bench::run(target, args).await
         }
+        Command::Demo => demo::run(&store_cmd::open_store(&cli).await?).await,
+        Command::Store { op } => store_cmd::run_store(&store_cmd::open_store(&cli).await?, op).await,
+        Command::Config { op } => Ok(store_cmd::run_config(op)),
     }
 }
 
