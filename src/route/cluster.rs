@@ -238,7 +238,7 @@ impl ClusterClient {
                 let mut set = tokio::task::JoinSet::new();
                 for part in parts {
                     let me = self.clone();
-                    let info = plan.info.clone();
+                    let info = plan.info;
                     set.spawn(async move {
                         let reply = me.send_slot(&part.cmd, part.slot, &info).await;
                         (part.positions, reply)
@@ -461,7 +461,7 @@ impl ClusterClient {
         for (i, slot) in slots.into_iter().enumerate() {
             let me = self.clone();
             let c = c.clone();
-            let info = info.clone();
+            let info = *info;
             set.spawn(async move { (i, me.send_slot(&c, slot, &info).await) });
         }
         let mut replies: Vec<(usize, Frame)> = Vec::new();
