@@ -33,10 +33,9 @@ async fn client(cluster: &Cluster, read_from_replicas: bool) -> ClusterClient {
         .expect("cluster connect")
 }
 
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impl std::future::Future<Output = T> {
-    async move { tokio::task::spawn_blocking(f).await.expect("blocking task") }
+/// Runs `f` on the blocking pool, starting now (not when awaited).
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +164,6 @@ async fn replica_reads_reach_replicas_and_fall_back() {
 struct Stats {
     ok: u64,
     wrong: Vec<String>,
-    stale: u64,
     errors: BTreeMap<String, u64>,
     error_times: Vec<Instant>,
 }
@@ -295,6 +293,43 @@ fn check(stats: &Mutex<Stats>, key: &str, value: Option<&[u8]>) {
     }
 }
 
+/// Writes `key` every 5 ms and remembers when each write succeeded.
+struct Probe {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Instant>>,
+}
+
+impl Probe {
+    fn start(c: &ClusterClient, key: &str) -> Probe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, key, stop2) = (c.clone(), key.to_string(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut ok = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                if c.query::<()>(&cmd("SET").arg(&key).arg(value_for(&key, 0))).await.is_ok() {
+                    ok.push(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            ok
+        });
+        Probe { stop, task }
+    }
+
+    /// The longest time without a successful write after `from`.
+    async fn longest_stall(self, from: Instant) -> Duration {
+        self.stop.store(true, Ordering::Relaxed);
+        let times = self.task.await.expect("probe");
+        let mut last = from;
+        let mut worst = Duration::ZERO;
+        for t in times.into_iter().filter(|t| *t >= from) {
+            worst = worst.max(t - last);
+            last = t;
+        }
+        worst
+    }
+}
+
 /// Writes to `key` every 10 ms until one succeeds after `since`; returns when.
 async fn first_write_after(
     c: &ClusterClient,
@@ -366,17 +401,18 @@ async fn drill_manual_failover_under_load() {
         .replica_of(cluster.nodes().iter().find(|n| n.port() == primary_port).expect("primary"))
         .expect("replica")
         .port();
-    let fault = Instant::now();
     let nodes: Vec<u16> = cluster.nodes().iter().map(|n| n.port()).collect();
     let idx = nodes.iter().position(|&p| p == replica_port).expect("replica index");
     let cluster = Arc::new(cluster);
     let cl = cluster.clone();
-    let failover = blocking(move || cl.failover(cl.node(idx)));
-    let recovery = first_write_after(&c, probe, fault, Duration::from_secs(20)).await;
-    failover.await;
+    let prober = Probe::start(&c, probe);
+    let fault = Instant::now();
+    blocking(move || cl.failover(cl.node(idx))).await.expect("failover");
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let stall = prober.longest_stall(fault).await;
     let stats = load.finish().await;
-    report("manual-failover", recovery, &stats, fault);
+    let recovery = Some(stall);
+    report("manual-failover (longest write stall)", recovery, &stats, fault);
     assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
     assert!(recovery.is_some());
     for kind in stats.errors.keys() {
@@ -395,6 +431,7 @@ async fn drill_migrate_slots_under_load() {
         (0..10).flat_map(|t| (0..40).map(move |k| key_slot(format!("load:{t}:{k}").as_bytes()))).collect();
     slots.sort_unstable();
     slots.dedup();
+    let prober = Probe::start(&c, "load:0:0");
     let fault = Instant::now();
     let cl = cluster.clone();
     let moved = blocking(move || {
@@ -408,11 +445,13 @@ async fn drill_migrate_slots_under_load() {
         }
         moved
     })
-    .await;
-    let recovery = Some(fault.elapsed());
+    .await
+    .expect("migration");
+    eprintln!("migration of {moved} slots took {:?}", fault.elapsed());
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let stall = prober.longest_stall(fault).await;
     let stats = load.finish().await;
-    report(&format!("migrate-{moved}-slots"), recovery, &stats, fault);
+    report(&format!("migrate-{moved}-slots (longest write stall)"), Some(stall), &stats, fault);
     assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
     assert!(stats.errors.is_empty(), "errors surfaced during migration: {:?}", stats.errors);
     assert!(c.refresh_count() < 200, "refresh storm: {}", c.refresh_count());
@@ -469,7 +508,8 @@ async fn drill_restart_a_killed_node_under_load() {
         cl.restart_node(victim);
         cl.wait_ok();
     })
-    .await;
+    .await
+    .expect("restart");
     let recovery = first_write_after(&c, probe, fault, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stats = load.finish().await;

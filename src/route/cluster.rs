@@ -108,7 +108,8 @@ struct Inner {
     template: ConnectOptions,
     routing: RwLock<Arc<Routing>>,
     nodes: std::sync::Mutex<HashMap<NodeAddr, NodeConn>>,
-    refresh_wanted: Notify,
+    /// Shared with the refresh task, which holds only a `Weak` to the rest.
+    refresh_wanted: Arc<Notify>,
     refresh_pending: AtomicBool,
     refreshes: AtomicU64,
     round_robin: AtomicUsize,
@@ -160,7 +161,7 @@ impl ClusterClient {
                 replicas: Vec::new(),
             })),
             nodes: std::sync::Mutex::new(HashMap::new()),
-            refresh_wanted: Notify::new(),
+            refresh_wanted: Arc::new(Notify::new()),
             refresh_pending: AtomicBool::new(false),
             refreshes: AtomicU64::new(0),
             round_robin: AtomicUsize::new(0),
@@ -184,7 +185,7 @@ impl ClusterClient {
         if let Some(e) = last_err {
             return Err(e);
         }
-        tokio::spawn(refresh_task(Arc::downgrade(&client.inner)));
+        tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
         Ok(client)
     }
 
@@ -237,7 +238,7 @@ impl ClusterClient {
                 let mut set = tokio::task::JoinSet::new();
                 for part in parts {
                     let me = self.clone();
-                    let info = plan.info.clone();
+                    let info = plan.info;
                     set.spawn(async move {
                         let reply = me.send_slot(&part.cmd, part.slot, &info).await;
                         (part.positions, reply)
@@ -460,7 +461,7 @@ impl ClusterClient {
         for (i, slot) in slots.into_iter().enumerate() {
             let me = self.clone();
             let c = c.clone();
-            let info = info.clone();
+            let info = *info;
             set.spawn(async move { (i, me.send_slot(&c, slot, &info).await) });
         }
         let mut replies: Vec<(usize, Frame)> = Vec::new();
@@ -646,22 +647,19 @@ async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
     Ok(map)
 }
 
-/// Runs refreshes when asked (coalesced, spaced) and periodically.
-async fn refresh_task(inner: Weak<Inner>) {
+/// Runs refreshes when asked (coalesced, spaced) and periodically; ends
+/// when the client is dropped (its `Drop` wakes this task).
+async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
     let (interval, gap) = match inner.upgrade() {
         Some(i) => (i.opts.refresh_interval, i.opts.min_refresh_gap),
         None => return,
     };
     let mut last = Instant::now();
     loop {
-        let notified = {
-            let Some(i) = inner.upgrade() else { return };
-            let wait = async move {
-                let _ = tokio::time::timeout(interval, i.refresh_wanted.notified()).await;
-            };
-            wait
-        };
-        notified.await;
+        let _ = tokio::time::timeout(interval, wanted.notified()).await;
+        if inner.strong_count() == 0 {
+            return;
+        }
         let since = last.elapsed();
         if since < gap {
             tokio::time::sleep(gap - since).await;
@@ -670,6 +668,13 @@ async fn refresh_task(inner: Weak<Inner>) {
         i.refresh_pending.store(false, Ordering::Release);
         let _ = i.refresh().await;
         i.refreshes.fetch_add(1, Ordering::Relaxed);
+        drop(i);
         last = Instant::now();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.refresh_wanted.notify_one();
     }
 }
