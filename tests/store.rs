@@ -209,9 +209,9 @@ macro_rules! store_suite {
 store_suite!(default, open_embedded);
 store_suite!(redis, open_redis);
 store_suite!(redis7, open_redis7);
-store_suite!(redis_cluster, open_cluster, #[ignore = "needs the cluster router (issue 5)"]);
+store_suite!(redis_cluster, open_cluster);
 store_suite!(sharded_valkey, open_sharded_valkey);
-store_suite!(sharded_valkey_and_cluster, open_sharded_mixed, #[ignore = "needs the cluster router (issue 5)"]);
+store_suite!(sharded_valkey_and_cluster, open_sharded_mixed);
 
 /// The cases: each takes a fresh store and a key prefix of its own.
 mod suite {

@@ -88,6 +88,11 @@ pub async fn handshake(
             });
         }
     }
+    if opts.readonly {
+        if let Some(e) = error_of(request(t, &cmd("READONLY"), decoder, rbuf).await?) {
+            return Err(Error::Server(e));
+        }
+    }
     Ok(Negotiated { protocol })
 }
 

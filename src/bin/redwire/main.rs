@@ -2,9 +2,9 @@
 //! load (`bench`), use the store API (`store`, `demo`) or check a store
 //! configuration (`config check`).
 //!
-//! Global options pick the target: `--url URL` (standalone), `--cluster URL...`
-//! or `--config FILE` (Stalwart's store JSON); the store commands use the
-//! embedded store when none is given. Exit codes: 0 on success, 1 on an error
+//! Global options pick the target: `--url URL` (standalone), `--cluster URL,...`
+//! or `--config FILE` (Stalwart's store JSON); `store`, `demo` and `bench` use
+//! the embedded store when none is given. Exit codes: 0 on success, 1 on an error
 //! (one line on stderr), 2 when `bench` or `demo` saw wrong answers.
 
 mod bench;
@@ -29,9 +29,12 @@ struct Cli {
     /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
     #[arg(long, global = true)]
     url: Option<String>,
-    /// Cluster seed URLs (repeat, or separate with commas): a RedisCluster store.
+    /// Cluster seed URLs, comma separated (any may be down).
     #[arg(long, global = true, value_delimiter = ',')]
     cluster: Vec<String>,
+    /// With --cluster: send read-only commands to replicas.
+    #[arg(long, global = true)]
+    read_from_replicas: bool,
     /// A store configuration file (Stalwart's InMemoryStore JSON).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
@@ -122,15 +125,14 @@ fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
 }
 
 fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
-    connect_options_for(cli, cli.url.as_deref())
-}
-
-/// The options for `url` (the default server when `None`) with the global overrides applied.
-fn connect_options_for(cli: &Cli, url: Option<&str>) -> Result<ConnectOptions, Error> {
-    let mut opts = match url {
+    let opts = match &cli.url {
         Some(url) => redwire::url::parse_url(url)?,
         None => ConnectOptions::default(),
     };
+    Ok(apply_overrides(cli, opts))
+}
+
+fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> ConnectOptions {
     if cli.resp3 {
         opts.protocol = Protocol::Resp3;
     }
@@ -142,12 +144,26 @@ fn connect_options_for(cli: &Cli, url: Option<&str>) -> Result<ConnectOptions, E
     }
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
-    Ok(opts)
+    opts
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
-    if cli.config.is_some() || !cli.cluster.is_empty() {
-        return Err(Error::Config("cmd sends raw commands to one server: use --url".into()));
+    if cli.config.is_some() {
+        return Err(Error::Config("--config names a store: use the store commands, or --url".into()));
+    }
+    if !cli.cluster.is_empty() {
+        let mut seeds = Vec::with_capacity(cli.cluster.len());
+        for url in &cli.cluster {
+            seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?));
+        }
+        let opts = redwire::route::ClusterOptions {
+            seeds,
+            read_from_replicas: cli.read_from_replicas,
+            // The bench measures raw replica reads (stale ones are counted, not failed).
+            read_your_writes: false,
+            ..redwire::route::ClusterOptions::default()
+        };
+        return Ok(Target::Cluster(redwire::route::ClusterClient::connect(opts).await?));
     }
     let opts = connect_options(cli)?;
     let client = Client::connect(opts, PoolOptions::default()).await?;
@@ -173,9 +189,11 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Bench { clients, duration, keys, value_size, ratio, json } => {
-            let target = match &cli.url {
-                Some(_) => open_target(&cli).await?,
-                None => Target::Store(store_cmd::open_store(&cli).await?),
+            // --url and --cluster bench the raw clients; --config (or nothing) a store.
+            let target = if cli.url.is_some() || !cli.cluster.is_empty() {
+                open_target(&cli).await?
+            } else {
+                Target::Store(store_cmd::open_store(&cli).await?)
             };
             let args = bench::BenchArgs {
                 clients: (*clients).max(1),
@@ -185,7 +203,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 get_ratio: ratio.0,
                 set_ratio: ratio.1,
                 json: *json,
-                stale_reads_ok: false,
+                // Replica reads may trail the primary; anything else must be exact.
+                stale_reads_ok: cli.read_from_replicas,
             };
             bench::run(target, args).await
         }

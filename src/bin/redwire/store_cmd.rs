@@ -17,7 +17,9 @@ use redwire::route::ClusterOptions;
 use redwire::store::LockToken;
 use redwire::{Error, PoolOptions, Store};
 
-use crate::{connect_options_for, parse_duration, Cli};
+use redwire::url::parse_url;
+
+use crate::{apply_overrides, connect_options, parse_duration, Cli};
 
 /// `redwire store <op>`.
 #[derive(Subcommand, Debug)]
@@ -94,13 +96,20 @@ pub async fn open_store(cli: &Cli) -> Result<Store, Error> {
             .map_err(|errors| Error::Config(format!("{}:\n{errors}", path.display())))?;
         return Store::from_config(&config).await;
     }
-    if let Some(url) = &cli.url {
-        return Store::redis(connect_options_for(cli, Some(url))?, PoolOptions::default()).await;
+    if cli.url.is_some() {
+        return Store::redis(connect_options(cli)?, PoolOptions::default()).await;
     }
     if !cli.cluster.is_empty() {
-        let seeds =
-            cli.cluster.iter().map(|url| connect_options_for(cli, Some(url))).collect::<Result<_, _>>()?;
-        return Store::cluster(ClusterOptions { seeds, ..ClusterOptions::default() }).await;
+        let seeds = cli
+            .cluster
+            .iter()
+            .map(|url| Ok(apply_overrides(cli, parse_url(url.trim())?)))
+            .collect::<Result<_, Error>>()?;
+        // Reads of a slot this client just wrote stay on its primary (the default): the store
+        // semantics promise a reader sees its own writes.
+        let opts =
+            ClusterOptions { seeds, read_from_replicas: cli.read_from_replicas, ..ClusterOptions::default() };
+        return Store::cluster(opts).await;
     }
     Ok(Store::embedded())
 }
