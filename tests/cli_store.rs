@@ -1,6 +1,7 @@
 //! The `redwire` binary's store commands, run as a user runs them: `demo` on the embedded store,
-//! on a Valkey `--url` and from a `--config` file; `store ...` operations against Valkey and their
-//! output; `config check` on good and bad files with its exit codes; `bench` on the embedded store.
+//! on a Valkey `--url`, from a `--config` file and on a cluster (`--cluster`); `store ...`
+//! operations and their output; `config check` on good and bad files with its exit codes; `bench`
+//! on the embedded store.
 
 mod support;
 
@@ -211,4 +212,16 @@ fn bench_runs_through_the_embedded_store() {
     assert!(report["ops"].as_u64().is_some_and(|n| n > 1000), "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["verify_failures"], 0, "{report}");
+}
+
+#[test]
+fn demo_on_a_cluster_by_seed_urls() {
+    let cluster = support::Cluster::start();
+    let seeds = cluster.seed_urls().join(",");
+    let out = redwire(&["--cluster", &seeds, "demo"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("on the RedisCluster store"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("all 18 checks passed"), "{}", stdout(&out));
+    assert_eq!(store_line(&["--cluster", &seeds], &["incr", "hits", "5"]), "5");
+    assert_eq!(store_line(&["--cluster", &seeds], &["counter-get", "hits"]), "5");
 }
