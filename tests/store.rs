@@ -96,6 +96,8 @@ async fn open_redis7() -> Store {
 async fn open_cluster() -> Store {
     let store = from_json(&cluster_json()).await;
     assert_eq!(store.kind(), StoreKind::RedisCluster);
+    let shown = format!("{store:?}");
+    assert!(!shown.contains(CLUSTER_USER.1), "the cluster password shows in Debug: {shown}");
     store
 }
 
