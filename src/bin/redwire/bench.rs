@@ -34,6 +34,7 @@ pub struct BenchArgs {
 }
 
 struct KeyState {
+    name: Vec<u8>,
     issued: AtomicU64,
     acked: AtomicU64,
 }
@@ -103,7 +104,7 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
     let template = new_hist()?;
     let shared = Arc::new(Shared {
         keys: (0..args.keys)
-            .map(|_| KeyState { issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
+            .map(|i| KeyState { name: key_name(i), issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
             .collect(),
         ops: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -270,12 +271,12 @@ async fn worker(
             current_sec = sec;
         }
         let k = rng.u64(0..args.keys.max(1));
-        let key = key_name(k);
+        let Some(key) = shared.keys.get(k as usize).map(|s| s.name.as_slice()) else { break };
         let is_get = rng.u32(0..ratio_total) < args.get_ratio;
         let t0 = now;
         let result: Result<(), Error> = if is_get {
             let lower = shared.keys.get(k as usize).map(|s| s.acked.load(Ordering::Acquire)).unwrap_or(0);
-            match target.get(&key).await {
+            match target.get(key).await {
                 Ok(value) => {
                     let upper =
                         shared.keys.get(k as usize).map(|s| s.issued.load(Ordering::Acquire)).unwrap_or(0);
@@ -312,7 +313,7 @@ async fn worker(
         } else {
             let state = shared.keys.get(k as usize);
             let version = state.map(|s| s.issued.fetch_add(1, Ordering::AcqRel) + 1).unwrap_or(0);
-            match target.set(&key, make_value(k, version, args.value_size)).await {
+            match target.set(key, make_value(k, version, args.value_size)).await {
                 Ok(()) => {
                     if let Some(s) = state {
                         s.acked.fetch_max(version, Ordering::AcqRel);
