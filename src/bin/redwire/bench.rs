@@ -270,9 +270,24 @@ async fn worker(
             sec_errors = 0;
             current_sec = sec;
         }
-        let k = rng.u64(0..args.keys.max(1));
+        // Each key has one writer (the task `key % clients`), so a key's
+        // versions reach the server in the order they were issued and the
+        // newest acknowledged version is a sound lower bound for reads.
+        let keys = args.keys.max(1);
+        let clients = args.clients.max(1) as u64;
+        let owns_keys = id < keys;
+        let mut is_get = rng.u32(0..ratio_total) < args.get_ratio || !owns_keys;
+        let k = if is_get {
+            rng.u64(0..keys)
+        } else {
+            let own = (keys - id - 1) / clients + 1;
+            id + clients * rng.u64(0..own)
+        };
+        if k >= keys {
+            is_get = true;
+        }
+        let k = k.min(keys - 1);
         let Some(key) = shared.keys.get(k as usize).map(|s| s.name.as_slice()) else { break };
-        let is_get = rng.u32(0..ratio_total) < args.get_ratio;
         let t0 = now;
         let result: Result<(), Error> = if is_get {
             let lower = shared.keys.get(k as usize).map(|s| s.acked.load(Ordering::Acquire)).unwrap_or(0);
