@@ -281,11 +281,20 @@ impl Pooled {
             || c.is("AUTH")
             || c.is("READONLY")
             || c.is("READWRITE")
-            || (c.is("CLIENT") && c.arg_at(1).is_some_and(|a| !a.eq_ignore_ascii_case(b"SETNAME")))
+            || (c.is("CLIENT") && !c.arg_at(1).is_some_and(is_read_only_client_subcommand))
         {
             self.dirty = true;
         }
     }
+}
+
+/// `CLIENT` subcommands that only report and leave the connection as it was.
+/// Every other one (SETNAME, REPLY, TRACKING, CACHING, NO-EVICT ...) may
+/// change what the next user of the connection would see.
+fn is_read_only_client_subcommand(sub: &[u8]) -> bool {
+    [&b"ID"[..], b"INFO", b"GETNAME", b"LIST", b"GETREDIR", b"TRACKINGINFO", b"HELP"]
+        .iter()
+        .any(|name| sub.eq_ignore_ascii_case(name))
 }
 
 impl Drop for Pooled {
