@@ -17,8 +17,9 @@
 //!   (`None` = no limit). Each gives [`Error::Pool`] with the kind.
 //! - No round trip on checkout: a connection idle for less than
 //!   `health_check_after` is handed out as is. One idle for longer, or
-//!   returned after an error, is pinged first (bounded by `timeout_recycle`)
-//!   and replaced when the ping fails.
+//!   returned after an error, is pinged first: it is replaced when the ping
+//!   fails, and the checkout fails with [`PoolTimeout::Recycle`] when no
+//!   answer comes within `timeout_recycle`.
 //! - A connection comes back dirty (inside MULTI or WATCH, subscribed,
 //!   SELECTed to another db, a blocking command unfinished or abandoned,
 //!   closed) is discarded, never handed to the next caller.
@@ -156,9 +157,18 @@ impl Pool {
                     idle.conn.query::<Frame>(&cmd("PING")).await
                 })
                 .await;
-                if ping.is_err() {
-                    idle.conn.close();
-                    continue;
+                match ping {
+                    Ok(_) => {}
+                    // The server did not answer in time: say so rather than
+                    // open a new connection to a server that is not answering.
+                    Err(e @ Error::Pool(PoolTimeout::Recycle)) => {
+                        idle.conn.close();
+                        return Err(e);
+                    }
+                    Err(_) => {
+                        idle.conn.close();
+                        continue;
+                    }
                 }
             }
             return Ok(Pooled::new(idle.conn, permit, self.inner.clone()));
