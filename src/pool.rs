@@ -199,6 +199,8 @@ pub struct Pooled {
     watching: bool,
     dirty: bool,
     errored: bool,
+    /// A send is under way; still set if its future was dropped.
+    pending: bool,
 }
 
 impl std::fmt::Debug for Pooled {
@@ -217,6 +219,7 @@ impl Pooled {
             watching: false,
             dirty: false,
             errored: false,
+            pending: false,
         }
     }
 
@@ -230,6 +233,7 @@ impl Pooled {
     /// True when the connection will be discarded instead of reused.
     pub fn is_dirty(&self) -> bool {
         self.dirty
+            || self.pending
             || self.in_multi
             || self.watching
             || self.conn.as_ref().is_none_or(|c| c.is_closed() || c.in_flight() > 0)
@@ -241,11 +245,14 @@ impl Pooled {
     /// As [`Connection::send`].
     ///
     /// # Cancel safety
-    /// Dropping the future leaves a reply pending: the connection is then
-    /// discarded on return, never reused out of sync.
+    /// Dropping the future abandons the reply: the connection is then
+    /// discarded on return, even if the reply came meanwhile (whatever the
+    /// command did, a popped element for one, was never seen by anyone).
     pub async fn send(&mut self, command: &Cmd) -> Result<Frame, Error> {
         let conn = self.conn.as_ref().ok_or(Error::Closed)?;
+        self.pending = true;
         let result = conn.send(command).await;
+        self.pending = false;
         match &result {
             Ok(frame) if !frame.is_error() => self.track(command),
             Ok(_) => {
