@@ -1,13 +1,15 @@
 //! The `redwire` command-line tool: send one command (`cmd`) or run a verified
 //! load (`bench`) against a server.
 //!
-//! Global options pick the target: `--url URL` (standalone). Exit codes: 0 on
+//! Global options pick the target: `--url URL` (standalone), with `--tls-ca`,
+//! `--tls-cert` and `--tls-key` for TLS URLs. Exit codes: 0 on
 //! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
 
 mod bench;
 mod format;
 mod target;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -32,6 +34,15 @@ struct Cli {
     /// Password (overrides the URL's). Prefer the REDWIRE_PASSWORD environment variable.
     #[arg(long, global = true, env = "REDWIRE_PASSWORD", hide_env_values = true)]
     pass: Option<String>,
+    /// PEM file of CA certificates to trust instead of the webpki roots (TLS URLs only).
+    #[arg(long = "tls-ca", global = true, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key; TLS URLs only).
+    #[arg(long = "tls-cert", global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Connect and response timeout, e.g. 500ms, 2s (no unit = seconds).
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
@@ -110,6 +121,22 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
     }
     if let Some(pass) = &cli.pass {
         opts.password = Some(Secret::new(pass.clone()));
+    }
+    if cli.tls_ca.is_some() || cli.tls_cert.is_some() || cli.tls_key.is_some() {
+        let Some(tls) = opts.tls.as_mut() else {
+            return Err(Error::Other(
+                "--tls-ca, --tls-cert and --tls-key need a TLS URL (rediss:// or valkeys://)".into(),
+            ));
+        };
+        if let Some(ca) = &cli.tls_ca {
+            tls.ca_file = Some(ca.clone());
+        }
+        if let Some(cert) = &cli.tls_cert {
+            tls.client_cert = Some(cert.clone());
+        }
+        if let Some(key) = &cli.tls_key {
+            tls.client_key = Some(key.clone());
+        }
     }
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
