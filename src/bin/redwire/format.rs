@@ -113,18 +113,61 @@ fn digits(mut n: usize) -> usize {
     }
 }
 
+/// A double as Valkey writes it in a RESP3 `,` reply (redis-cli prints that
+/// text as is, and the frame keeps only the number): integral values up to
+/// 2^62 as integers; otherwise the shortest digits that read back exactly,
+/// in plain notation for moderate exponents and as `1.5e+20` / `2.5e-10`
+/// beyond. Older servers (Redis 7.0 uses `%.17g`) may write more digits.
 fn format_double(d: f64) -> String {
+    const TWO_POW_62: f64 = 4_611_686_018_427_387_904.0;
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".into()
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.fract() == 0.0 && d.abs() <= TWO_POW_62 {
+        return (d as i64).to_string();
+    }
+    // Shortest round-trip digits and the decimal exponent, e.g. "1.2345e-6".
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let ndigits = digits.len() as i32;
+    // The value is digits * 10^k.
+    let k = exp - (ndigits - 1);
+    let mut out = String::with_capacity(32);
+    if d < 0.0 {
+        out.push('-');
+    }
+    if k >= 0 && exp < ndigits + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || exp.abs() < 4) {
+        let int_len = ndigits + k;
+        if int_len <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-int_len) as usize));
+            out.push_str(&digits);
         } else {
-            "-inf".into()
+            let (int_part, frac) = digits.split_at(int_len as usize);
+            out.push_str(int_part);
+            out.push('.');
+            out.push_str(frac);
         }
     } else {
-        format!("{d}")
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.abs().to_string());
     }
+    out
 }
 
 /// redis-cli's `sdscatrepr`: quoted, with C-style escapes for the rest.
@@ -173,6 +216,46 @@ mod tests {
             "raw\ntext\n"
         );
         assert_eq!(format_reply(&Frame::Array(vec![])), "(empty array)\n");
+    }
+
+    #[test]
+    fn doubles_as_valkey_writes_them() {
+        // (value, what `redis-cli -3 ZSCORE` printed against Valkey 9 after `ZADD z <value> m`)
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (3.0, "3"),
+            (-0.0, "0"),
+            (1e-5, "0.00001"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-6, "1.5e-6"),
+            (0.000123, "0.000123"),
+            (1.25e-5, "1.25e-5"),
+            (1234.5e-9, "1.2345e-6"),
+            (2.5e-10, "2.5e-10"),
+            (-2.5e-10, "-2.5e-10"),
+            (5e-324, "5e-324"),
+            (123456789.123, "123456789.123"),
+            (1e16, "10000000000000000"),
+            (1e18, "1000000000000000000"),
+            (4.6e18, "4600000000000000000"),
+            (4_611_686_018_427_387_904.0, "4611686018427387904"),
+            (-4_611_686_018_427_387_904.0, "-4611686018427387904"),
+            (4.7e18, "4.7e+18"),
+            (-5e18, "-5e+18"),
+            (1e19, "1e+19"),
+            (1e20, "1e+20"),
+            (1.5e20, "1.5e+20"),
+            (-1e20, "-1e+20"),
+            (12345678901234567890123.0, "12345678901234568000000"),
+            (1234567890123456789e5, "123456789012345690000000"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (9007199254740993.0, "9007199254740992"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(format_double(*value), *expected, "for {value:e}");
+        }
     }
 
     #[test]

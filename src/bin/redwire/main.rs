@@ -9,6 +9,8 @@ mod bench;
 mod format;
 mod target;
 
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,9 +56,9 @@ struct Cli {
 enum Command {
     /// Send one command and print the reply as `redis-cli --no-raw` does.
     Cmd {
-        /// The command and its arguments.
+        /// The command and its arguments (any bytes, as redis-cli takes them).
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
-        args: Vec<String>,
+        args: Vec<OsString>,
     },
     /// Run a verified GET/SET load and print latency, throughput and CPU per op.
     Bench {
@@ -96,6 +98,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {text:?} (use ms, s, m, h or d)")),
     };
     ms.map(Duration::from_millis).ok_or_else(|| format!("duration {text:?} is too large"))
+}
+
+/// An argument's bytes, exactly as given on Unix.
+fn os_bytes(arg: &OsStr) -> Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        Cow::Borrowed(std::os::unix::ffi::OsStrExt::as_bytes(arg))
+    }
+    #[cfg(not(unix))]
+    {
+        match arg.to_string_lossy() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }
+    }
 }
 
 fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
@@ -152,9 +169,12 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
 async fn run(cli: Cli) -> Result<i32, Error> {
     match &cli.command {
         Command::Cmd { args } => {
-            let mut c = Cmd::new(&args[0]);
-            for a in &args[1..] {
-                c.push_arg(a.as_str());
+            let Some((name, rest)) = args.split_first() else {
+                return Err(Error::Other("no command given".into()));
+            };
+            let mut c = Cmd::new(&name.to_string_lossy());
+            for a in rest {
+                c.push_bytes(os_bytes(a).as_ref());
             }
             // One bound on the whole exchange, whatever the server does.
             let deadline = cli.timeout.saturating_mul(2) + Duration::from_millis(100);
