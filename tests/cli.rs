@@ -156,7 +156,11 @@ fn hello_prints_like_redis_cli_but_for_per_connection_fields() {
     let keep = |out: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(out)
             .lines()
-            .filter(|l| ["\"server\"", "\"version\"", "\"proto\"", "\"modules\"", "\"mode\""].iter().any(|f| l.contains(f)))
+            .filter(|l| {
+                ["\"server\"", "\"version\"", "\"proto\"", "\"modules\"", "\"mode\""]
+                    .iter()
+                    .any(|f| l.contains(f))
+            })
             .map(str::to_string)
             .collect()
     };
@@ -194,7 +198,11 @@ fn fails_cleanly(what: &str, args: &[&str]) -> String {
 
 #[test]
 fn malformed_reply_fails_cleanly() {
-    let server = FakeServer::start(vec![Step::expect("GET"), Step::send(b"?what\r\n"), Step::stall(Duration::from_secs(10))]);
+    let server = FakeServer::start(vec![
+        Step::expect("GET"),
+        Step::send(b"?what\r\n"),
+        Step::stall(Duration::from_secs(10)),
+    ]);
     let err = fails_cleanly("malformed", &["--url", &server.url(), "--timeout", "2s", "cmd", "GET", "k"]);
     assert!(err.contains("unknown RESP type byte 0x3f"), "{err}");
 }
@@ -202,7 +210,8 @@ fn malformed_reply_fails_cleanly() {
 #[test]
 fn close_mid_reply_fails_cleanly() {
     let server = FakeServer::start(vec![Step::expect("GET"), Step::send(b"$10\r\nhalf"), Step::Close]);
-    let err = fails_cleanly("close mid-reply", &["--url", &server.url(), "--timeout", "2s", "cmd", "GET", "k"]);
+    let err =
+        fails_cleanly("close mid-reply", &["--url", &server.url(), "--timeout", "2s", "cmd", "GET", "k"]);
     assert!(err.contains("closed"), "{err}");
 }
 
@@ -224,7 +233,16 @@ fn push_frame_before_the_reply_is_not_printed() {
         Step::send(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$7\r\npayload\r\n$5\r\nvalue\r\n"),
         Step::stall(Duration::from_secs(10)),
     ]);
-    let out = redwire(&[os("--url"), os(&server.url()), os("-3"), os("--timeout"), os("2s"), os("cmd"), os("GET"), os("k")]);
+    let out = redwire(&[
+        os("--url"),
+        os(&server.url()),
+        os("-3"),
+        os("--timeout"),
+        os("2s"),
+        os("cmd"),
+        os("GET"),
+        os("k"),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "\"value\"\n");
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));

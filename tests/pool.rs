@@ -79,7 +79,8 @@ async fn max_connections_is_respected_and_a_waiter_gets_the_returned_one() {
 
     let returned = Instant::now();
     drop(a);
-    let id_c = tokio::time::timeout(Duration::from_secs(2), waiter).await.expect("waiter woke").expect("task");
+    let id_c =
+        tokio::time::timeout(Duration::from_secs(2), waiter).await.expect("waiter woke").expect("task");
     assert!(returned.elapsed() < Duration::from_millis(500), "took {:?}", returned.elapsed());
     assert_eq!(id_c, id_a, "the waiter reuses the returned connection instead of opening one");
     drop(b);
@@ -130,11 +131,7 @@ async fn recycle_timeout_when_the_server_is_paused() {
     let recycle = Duration::from_millis(300);
     let pool = Pool::new(
         opts(&server),
-        PoolOptions {
-            timeout_recycle: Some(recycle),
-            health_check_after: Duration::ZERO,
-            ..pool_opts(2)
-        },
+        PoolOptions { timeout_recycle: Some(recycle), health_check_after: Duration::ZERO, ..pool_opts(2) },
     );
     let mut p = pool.get().await.expect("get");
     let id_before = client_id(&mut p).await;
@@ -174,8 +171,7 @@ async fn fresh_checkout_sends_no_ping_and_a_stale_one_does() {
     assert_eq!(calls(&server, "ping"), 0, "a fresh connection must be handed out without a round trip");
 
     // With the health check due at once, each checkout of an idle connection pings.
-    let stale =
-        Pool::new(opts(&server), PoolOptions { health_check_after: Duration::ZERO, ..pool_opts(1) });
+    let stale = Pool::new(opts(&server), PoolOptions { health_check_after: Duration::ZERO, ..pool_opts(1) });
     drop(stale.get().await.expect("first, new: no ping"));
     for _ in 0..3 {
         drop(stale.get().await.expect("idle: pinged"));
@@ -187,7 +183,9 @@ async fn fresh_checkout_sends_no_ping_and_a_stale_one_does() {
 /// gives the id of the next checkout's connection.
 async fn id_after<F>(pool: &Pool, dirty: F) -> (i64, i64)
 where
-    F: for<'a> FnOnce(&'a mut redwire::pool::Pooled) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+    F: for<'a> FnOnce(
+        &'a mut redwire::pool::Pooled,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
 {
     let mut p = pool.get().await.expect("get");
     let before = client_id(&mut p).await;

@@ -168,7 +168,11 @@ async fn rediss_urls_parse_into_tls_options() {
 }
 
 fn cli(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_redwire")).args(args).env_remove("REDWIRE_PASSWORD").output().expect("run")
+    Command::new(env!("CARGO_BIN_EXE_redwire"))
+        .args(args)
+        .env_remove("REDWIRE_PASSWORD")
+        .output()
+        .expect("run")
 }
 
 #[test]
@@ -187,7 +191,19 @@ fn cli_over_tls() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n");
     let out = cli(&[
-        "--url", &url, "-3", "--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key, "cmd", "SET", "k", "v",
+        "--url",
+        &url,
+        "-3",
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "cmd",
+        "SET",
+        "k",
+        "v",
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n", "{}", String::from_utf8_lossy(&out.stderr));
 
