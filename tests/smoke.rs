@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -117,6 +118,42 @@ fn extra_args_reach_the_server() {
     let server = Server::start_with(ServerOptions::new().args(["--maxmemory", "7mb"]));
     let reply = server.client().cmd(&["CONFIG", "GET", "maxmemory"]);
     assert_eq!(reply, Reply::Array(vec![bulk("maxmemory"), bulk(&(7 * 1024 * 1024).to_string())]));
+}
+
+#[test]
+fn a_taken_port_is_reported_as_such_and_retried() {
+    use support::process::{base_args, launch, valkey_binary, Process, StartError, READY_TIMEOUT};
+    use support::scratch::ScratchDir;
+
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let dir = ScratchDir::new("servers");
+    let mut args = base_args(&dir);
+    args.extend(["--port".to_string(), port.to_string(), "--protected-mode".into(), "no".into()]);
+    let process = Process::spawn(&valkey_binary(), args, dir).unwrap();
+    let result = process.wait_ready(READY_TIMEOUT, || false);
+    assert!(matches!(result, Err(StartError::PortInUse(_))), "{result:?}");
+
+    let mut tries = 0;
+    let got = launch("test", || {
+        tries += 1;
+        if tries < 3 {
+            Err(StartError::PortInUse("taken".into()))
+        } else {
+            Ok(tries)
+        }
+    });
+    assert_eq!(got, 3);
+}
+
+#[test]
+fn a_server_that_cannot_start_fails_with_its_log() {
+    let result =
+        std::panic::catch_unwind(|| Server::start_with(ServerOptions::new().arg("--no-such-directive")));
+    let panic = result.err().expect("a bad directive must fail the start");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("server failed to start"), "{msg}");
+    assert!(msg.contains("no-such-directive"), "the log tail is missing: {msg}");
 }
 
 #[test]
@@ -294,6 +331,14 @@ fn tls_redis_server_speaks_tls_only() {
     let reply = plain.call(&["PING"]);
     assert!(!matches!(reply, Ok(Reply::Simple(ref s)) if s == "PONG"), "{reply:?}");
 
+    if redis_cli().is_some() {
+        assert_eq!(redis_cli_ping(server.tls_port(), &[], &certs.ca_path()), "PONG");
+    }
+
+    let (port, pid) = (server.tls_port(), server.pid());
+    server.restart();
+    assert_eq!(server.tls_port(), port);
+    assert_ne!(server.pid(), pid);
     if redis_cli().is_some() {
         assert_eq!(redis_cli_ping(server.tls_port(), &[], &certs.ca_path()), "PONG");
     }

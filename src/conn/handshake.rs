@@ -40,7 +40,8 @@ pub async fn handshake(
 ) -> Result<Negotiated, Error> {
     let mut protocol = Protocol::Resp2;
     let mut authenticated = false;
-    let mut sent_any = opts.protocol == Protocol::Resp3 || opts.password.is_some() || opts.db != 0;
+    let mut sent_any =
+        opts.protocol == Protocol::Resp3 || opts.password.is_some() || opts.db != 0 || opts.readonly;
     if opts.protocol == Protocol::Resp3 {
         let mut hello = cmd("HELLO").arg("3");
         if let Some(pass) = &opts.password {
@@ -92,6 +93,11 @@ pub async fn handshake(
                 ServerErrorKind::NoAuth => Error::Auth(e),
                 _ => Error::Server(e),
             });
+        }
+    }
+    if opts.readonly {
+        if let Some(e) = error_of(request(t, &cmd("READONLY"), decoder, rbuf).await?) {
+            return Err(Error::Server(e));
         }
     }
     if !sent_any && matches!(t, Transport::Tls(_)) {

@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 pub use super::cluster_node::{ClusterNode, Role};
-use super::process::{StartError, READY_TIMEOUT};
 use super::resp_client::Client;
 use super::server::{answers_ping, Credentials};
 
@@ -117,20 +116,9 @@ pub fn slot_ranges(n: usize) -> Vec<(u16, u16)> {
         .collect()
 }
 
-/// Retries `check` every 50 ms until it is `Ok` or `timeout` passes; then panics with `what` and
-/// the last reason.
-#[track_caller]
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(reason) if Instant::now() >= deadline => {
-                panic!("cluster: timed out after {timeout:?} waiting for {what}: {reason}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
+/// The value of `field` in parsed `INFO` output.
+fn field_of(info: &[(String, String)], field: &str) -> Option<String> {
+    info.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone())
 }
 
 /// A running cluster; every node is killed (and its dir removed) on drop.
@@ -177,7 +165,7 @@ impl Cluster {
             assert!(reply.is_ok(), "CLUSTER MEET {}: {reply:?}", node.addr());
         }
         let total = self.nodes.len();
-        self.wait("every node to know every other node", || {
+        self.wait("every node to know every other node", true, || {
             for node in &self.nodes {
                 let view = self.view_of(node)?;
                 let known = view
@@ -192,14 +180,14 @@ impl Cluster {
         });
         for (i, replica) in self.nodes[self.opts.primaries..].iter().enumerate() {
             let primary = &self.nodes[i % self.opts.primaries];
-            self.wait("CLUSTER REPLICATE to be accepted", || {
+            self.wait("CLUSTER REPLICATE to be accepted", true, || {
                 match replica.client().cmd(&["CLUSTER", "REPLICATE", &primary.id]) {
                     r if r.is_ok() => Ok(()),
                     r => Err(format!("CLUSTER REPLICATE on {}: {r:?}", replica.addr())),
                 }
             });
         }
-        self.wait("the cluster to be formed", || {
+        self.wait("the cluster to be formed", true, || {
             for node in &self.nodes {
                 let known = self.info_field(node, "cluster", "cluster_known_nodes")?;
                 if known != total.to_string() {
@@ -224,23 +212,30 @@ impl Cluster {
         });
     }
 
-    fn wait(&self, what: &str, check: impl FnMut() -> Result<(), String>) {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_until(what, CLUSTER_TIMEOUT, check)
-        }));
-        if let Err(panic) = result {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            let logs: String = self
-                .nodes
-                .iter()
-                .map(|n| format!("=== node {} (id {}) ===\n{}", n.addr(), n.id, n.log_tail()))
-                .collect();
-            panic!("{msg}\n{logs}");
-        }
+    /// Retries `check` every 50 ms until it is `Ok`; panics with the last reason and every node's
+    /// log tail after [`CLUSTER_TIMEOUT`], or at once when no node (or, if `all`, some node) is
+    /// running, since waiting cannot help then.
+    fn wait(&self, what: &str, all: bool, mut check: impl FnMut() -> Result<(), String>) {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        let reason = loop {
+            let running = self.nodes.iter().filter(|n| n.is_running()).count();
+            if running == 0 || (all && running < self.nodes.len()) {
+                break format!("only {running} of {} nodes are running", self.nodes.len());
+            }
+            match check() {
+                Ok(()) => return,
+                Err(reason) if Instant::now() >= deadline => {
+                    break format!("timed out after {CLUSTER_TIMEOUT:?}: {reason}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        let logs: String = self
+            .nodes
+            .iter()
+            .map(|n| format!("=== node {} (id {}) ===\n{}", n.addr(), n.id, n.log_tail()))
+            .collect();
+        panic!("cluster: waiting for {what}: {reason}\n{logs}");
     }
 
     fn view_of(&self, node: &ClusterNode) -> Result<Vec<NodeView>, String> {
@@ -250,18 +245,20 @@ impl Cluster {
         Ok(parse_cluster_nodes(&text.ok_or_else(|| format!("CLUSTER NODES on {}: {reply:?}", node.addr()))?))
     }
 
-    fn info_field(&self, node: &ClusterNode, section: &str, field: &str) -> Result<String, String> {
+    /// `CLUSTER INFO` (section `"cluster"`) or `INFO <section>`, as `field -> value` pairs.
+    fn info(&self, node: &ClusterNode, section: &str) -> Result<Vec<(String, String)>, String> {
         let mut c = node.try_client().map_err(|e| format!("{}: {e}", node.addr()))?;
-        let text =
+        let reply =
             if section == "cluster" { c.call(&["CLUSTER", "INFO"]) } else { c.call(&["INFO", section]) }
-                .map_err(|e| format!("{}: {e}", node.addr()))?
-                .as_text()
-                .unwrap_or_default();
-        super::resp_client::parse_info(&text)
-            .into_iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, v)| v)
-            .ok_or_else(|| format!("{} has no {field} in {section}", node.addr()))
+                .map_err(|e| format!("{}: {e}", node.addr()))?;
+        match reply.as_text() {
+            Some(text) if !reply.is_error() => Ok(super::resp_client::parse_info(&text)),
+            _ => Err(format!("INFO {section} on {}: {reply:?}", node.addr())),
+        }
+    }
+
+    fn info_field(&self, node: &ClusterNode, section: &str, field: &str) -> Result<String, String> {
+        field_of(&self.info(node, section)?, field).ok_or_else(|| format!("{} has no {field}", node.addr()))
     }
 
     /// `Ok` when the running nodes form a usable cluster: every one says `cluster_state:ok`, all
@@ -300,17 +297,15 @@ impl Cluster {
             return Err(format!("{covered} of {SLOTS} slots are served"));
         }
         for node in self.nodes.iter().filter(|n| n.is_running()) {
-            if self.info_field(node, "replication", "role")? != "slave" {
+            let info = self.info(node, "replication")?;
+            let field = |name: &str| field_of(&info, name).unwrap_or_default();
+            if field("role") != "slave" {
                 continue;
             }
-            let primary_port = self.info_field(node, "replication", "master_port")?;
+            let primary_port = field("master_port");
             let primary_up = self.nodes.iter().any(|n| n.port.to_string() == primary_port && n.is_running());
-            if !primary_up {
-                continue;
-            }
-            let link = self.info_field(node, "replication", "master_link_status")?;
-            let syncing = self.info_field(node, "replication", "master_sync_in_progress")?;
-            if link != "up" || syncing != "0" {
+            let (link, syncing) = (field("master_link_status"), field("master_sync_in_progress"));
+            if primary_up && (link != "up" || syncing != "0") {
                 return Err(format!(
                     "replica {} of port {primary_port}: master_link_status:{link} master_sync_in_progress:{syncing}",
                     node.addr()
@@ -323,7 +318,7 @@ impl Cluster {
     /// Waits (up to 60 s) until the running nodes form a usable cluster again: `cluster_state:ok`
     /// everywhere, one agreed slot map, every slot on a running primary, replicas in sync.
     pub fn wait_ok(&self) {
-        self.wait("the cluster to be ok", || self.check_ok());
+        self.wait("the cluster to be ok", false, || self.check_ok());
     }
 
     /// Every node, in start order (primaries first, then replicas, as formed).
@@ -416,14 +411,8 @@ impl Cluster {
     /// answers PING. Call [`Cluster::wait_ok`] to wait for the cluster to take it back.
     pub fn restart_node(&self, i: usize) {
         let node = &self.nodes[i];
-        node.process.kill();
-        let result = node.process.respawn().and_then(|()| {
-            let pid = node.process.pid();
-            node.process.wait_ready(READY_TIMEOUT, || answers_ping(node.port, node.creds.as_ref(), pid))
-        });
-        if let Err(StartError::PortInUse(msg) | StartError::Failed(msg)) = result {
-            panic!("cluster node {} failed to restart: {msg}", node.addr());
-        }
+        let what = format!("cluster node {}", node.addr());
+        node.process.restart(&what, |pid| answers_ping(node.port, node.creds.as_ref(), pid));
     }
 
     /// Promotes `replica` with `CLUSTER FAILOVER` and waits until it is a primary, its old primary
@@ -439,6 +428,7 @@ impl Cluster {
             // A manual failover that has not happened in 10 s was abandoned: ask again.
             let attempt_deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < attempt_deadline.min(deadline) {
+                assert!(replica.is_running(), "cluster: {} died during its failover", replica.addr());
                 let swapped = replica.role() == Role::Primary
                     && old_primary
                         .map_or(true, |p| !p.is_running() || p.primary_port() == Some(replica.port));

@@ -12,7 +12,26 @@
 //!
 //! What does not: anything from redwire itself. Every helper panics with a useful message on
 //! failure (this is test code); servers are killed and scratch dirs removed on drop.
+//!
+//! Usage, in `tests/<name>.rs`:
+//!
+//! ```ignore
+//! mod support;
+//! use support::{Cluster, Server, ServerOptions};
+//!
+//! let server = Server::start_with(ServerOptions::new().user("alice", "pw"));
+//! server.client().cmd(&["SET", "k", "v"]).assert_ok(); // the harness's own client
+//! let url = server.url(); // redis://alice:pw@127.0.0.1:<port>, for the client under test
+//! let cluster = Cluster::start(); // 3 primaries + 3 replicas, formed and in sync
+//! let seeds = cluster.seed_urls();
+//! ```
+//!
+//! Binaries: `$REDWIRE_VALKEY_SERVER` / `$REDWIRE_REDIS_SERVER` (exported by `scripts/test`), else
+//! the places `scripts/install-deps` installs to; missing binaries fail the test, never skip it.
+//! `REDWIRE_KEEP_SCRATCH=1` keeps the scratch dirs (logs, `nodes.conf`) under `.tmp/` for a
+//! post-mortem.
 
+// Each test binary uses a different part of this module: unused items and re-exports are normal.
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;

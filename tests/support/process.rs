@@ -182,10 +182,29 @@ impl Process {
         Ok(())
     }
 
-    /// Starts the same command line again (same ports, same dir). Panics if it is still running.
-    pub fn respawn(&self) -> Result<(), StartError> {
-        assert!(!self.is_running(), "respawn of a server that is still running");
-        self.respawn_inner()
+    /// Kills the server if it runs, starts the same command line again (same ports, same dir),
+    /// and waits until `ready(pid)`. The ports cannot change, so a port taken meanwhile is waited
+    /// out (a few tries, 200 ms apart). The previous log is kept as `server.log.prev`. Panics with
+    /// the log tail when the server does not come back; `what` names it in the message.
+    pub fn restart(&self, what: &str, mut ready: impl FnMut(u32) -> bool) {
+        self.kill();
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let _ = std::fs::rename(self.log_path(), self.dir.join("server.log.prev"));
+            let result = self.respawn_inner().and_then(|()| {
+                let pid = self.pid();
+                self.wait_ready(READY_TIMEOUT, || ready(pid))
+            });
+            match result {
+                Ok(()) => return,
+                Err(StartError::PortInUse(msg)) => {
+                    last = msg;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(StartError::Failed(msg)) => panic!("{what} failed to restart: {msg}"),
+            }
+        }
+        panic!("{what} failed to restart: its port stayed taken; last: {last}");
     }
 
     /// The pid of the latest child (also after it was killed).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ports::free_port;
-use super::process::{self, base_args, launch, Process, StartError, READY_TIMEOUT};
+use super::process::{self, base_args, launch, Process, READY_TIMEOUT};
 use super::resp_client::{Client, Reply};
 use super::scratch::ScratchDir;
 
@@ -243,14 +243,8 @@ impl Server {
     /// Kills the server if it runs, starts it again on the same port and dir, and waits until it
     /// answers. Panics when it does not come back (e.g. the port was taken meanwhile).
     pub fn restart(&self) {
-        self.process.kill();
-        let result = self.process.respawn().and_then(|()| {
-            let pid = self.process.pid();
-            self.process.wait_ready(READY_TIMEOUT, || answers_ping(self.port, self.creds.as_ref(), pid))
-        });
-        if let Err(StartError::PortInUse(msg) | StartError::Failed(msg)) = result {
-            panic!("server on port {} failed to restart: {msg}", self.port);
-        }
+        let what = format!("server on port {}", self.port);
+        self.process.restart(&what, |pid| answers_ping(self.port, self.creds.as_ref(), pid));
     }
 
     /// A harness client, logged in when the server needs it. Panics when that fails.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ports::free_port;
-use super::process::{self, base_args, launch, Process, StartError, READY_TIMEOUT};
+use super::process::{self, base_args, launch, Process, READY_TIMEOUT};
 use super::scratch::ScratchDir;
 use super::server::{Credentials, ServerOptions};
 
@@ -178,16 +178,8 @@ impl TlsServer {
 
     /// Starts the server again on the same port and dir, and waits until it is ready.
     pub fn restart(&self) {
-        self.process.kill();
-        // The old log already says "Ready": start from an empty one.
-        let _ = std::fs::remove_file(self.process.log_path());
-        let result = self
-            .process
-            .respawn()
-            .and_then(|()| self.process.wait_ready(READY_TIMEOUT, || accepts(&self.process, self.tls_port)));
-        if let Err(StartError::PortInUse(msg) | StartError::Failed(msg)) = result {
-            panic!("TLS server on port {} failed to restart: {msg}", self.tls_port);
-        }
+        let what = format!("TLS server on port {}", self.tls_port);
+        self.process.restart(&what, |_| accepts(&self.process, self.tls_port));
     }
 }
 

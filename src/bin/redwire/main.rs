@@ -1,9 +1,10 @@
 //! The `redwire` command-line tool: send one command (`cmd`) or run a verified
 //! load (`bench`) against a server.
 //!
-//! Global options pick the target: `--url URL` (standalone), with `--tls-ca`,
-//! `--tls-cert` and `--tls-key` for TLS URLs. Exit codes: 0 on
-//! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
+//! Global options pick the target: `--url URL` (standalone) or `--cluster URL`
+//! (seeds), with `--tls-ca`, `--tls-cert` and `--tls-key` for TLS URLs. Exit
+//! codes: 0 on success, 1 on an error (one line on stderr), 2 when `bench` saw
+//! wrong answers.
 
 mod bench;
 mod format;
@@ -27,6 +28,12 @@ struct Cli {
     /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
     #[arg(long, global = true)]
     url: Option<String>,
+    /// Cluster seed URLs, comma separated (any may be down).
+    #[arg(long, global = true, value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// With --cluster: send read-only commands to replicas.
+    #[arg(long, global = true)]
+    read_from_replicas: bool,
     /// Use RESP3 (HELLO 3).
     #[arg(short = '3', long = "resp3", global = true)]
     resp3: bool,
@@ -126,10 +133,14 @@ fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
 }
 
 fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
-    let mut opts = match &cli.url {
+    let opts = match &cli.url {
         Some(url) => redwire::url::parse_url(url)?,
         None => ConnectOptions::default(),
     };
+    apply_overrides(cli, opts)
+}
+
+fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions, Error> {
     if cli.resp3 {
         opts.protocol = Protocol::Resp3;
     }
@@ -161,6 +172,20 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
+    if !cli.cluster.is_empty() {
+        let mut seeds = Vec::with_capacity(cli.cluster.len());
+        for url in &cli.cluster {
+            seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?)?);
+        }
+        let opts = redwire::route::ClusterOptions {
+            seeds,
+            read_from_replicas: cli.read_from_replicas,
+            // The bench measures raw replica reads (stale ones are counted, not failed).
+            read_your_writes: false,
+            ..redwire::route::ClusterOptions::default()
+        };
+        return Ok(Target::Cluster(redwire::route::ClusterClient::connect(opts).await?));
+    }
     let opts = connect_options(cli)?;
     let client = Client::connect(opts, PoolOptions::default()).await?;
     Ok(Target::Client(client))
@@ -197,7 +222,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 get_ratio: ratio.0,
                 set_ratio: ratio.1,
                 json: *json,
-                stale_reads_ok: false,
+                // Replica reads may trail the primary; anything else must be exact.
+                stale_reads_ok: cli.read_from_replicas,
             };
             bench::run(target, args).await
         }

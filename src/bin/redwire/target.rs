@@ -2,12 +2,15 @@
 //! cluster router or a configured store), behind one small get/set/send API.
 
 use bytes::Bytes;
+use redwire::route::ClusterClient;
 use redwire::{Client, Cmd, Error, Frame};
 
 /// The thing `cmd` and `bench` send to.
 pub enum Target {
     /// One server through `redwire::Client`.
     Client(Client),
+    /// A cluster through the slot router.
+    Cluster(ClusterClient),
 }
 
 impl Target {
@@ -15,6 +18,7 @@ impl Target {
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
         match self {
             Target::Client(client) => client.send(c).await,
+            Target::Cluster(cluster) => cluster.send(c).await,
         }
     }
 
@@ -22,6 +26,7 @@ impl Target {
     pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
         match self {
             Target::Client(client) => client.get(key).await,
+            Target::Cluster(cluster) => cluster.query(&redwire::cmd("GET").arg(key)).await,
         }
     }
 
@@ -29,6 +34,7 @@ impl Target {
     pub async fn set(&self, key: &[u8], value: Bytes) -> Result<(), Error> {
         match self {
             Target::Client(client) => client.set(key, value).await,
+            Target::Cluster(cluster) => cluster.query(&redwire::cmd("SET").arg(key).arg(value)).await,
         }
     }
 }
