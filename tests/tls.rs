@@ -226,3 +226,23 @@ fn cli_over_tls() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tls-ca") && err.contains("rediss://"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_writes_are_flushed_through_tls() {
+    let certs = TestCerts::generate();
+    let server = TlsServer::start(certs.server_cert_path(), certs.server_key_path(), certs.ca_path());
+    let mut o = tls_opts(&server, with_ca(&certs), Protocol::Resp2);
+    o.response_timeout = Some(Duration::from_secs(3));
+    let conn = Connection::connect(&o, None).await.expect("connect");
+    // Values far larger than the socket buffer: the TLS layer is left holding
+    // encrypted bytes whenever the socket is full, and they must still go out
+    // when no other command follows.
+    let big = "z".repeat(8 * 1024 * 1024);
+    for i in 0..5 {
+        let started = Instant::now();
+        conn.query::<()>(&cmd("SET").arg(format!("big{i}")).arg(&big)).await.expect("SET 8 MB");
+        assert!(started.elapsed() < Duration::from_secs(2), "SET {i} took {:?}", started.elapsed());
+    }
+    let n: i64 = conn.query(&cmd("STRLEN").arg("big4")).await.expect("STRLEN");
+    assert_eq!(n, big.len() as i64);
+}
