@@ -398,3 +398,25 @@ async fn blocking_commands_do_not_stall_the_multiplexed_connection() {
     // The pooled connection went back clean and is kept.
     assert_eq!(client.pool().idle_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_blocking_commands_go_to_the_pool_even_unmarked() {
+    let server = Server::start();
+    let mut o = opts(&server);
+    o.response_timeout = Some(Duration::from_millis(500));
+    let client = Client::connect(o, pool_opts(4)).await.expect("connect");
+    client.set("k", "v").await.expect("set");
+    // BLPOP without .blocking(), waiting longer than the response timeout.
+    let blpop = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send(&cmd("BLPOP").arg("bl").arg(1)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let v = client.get("k").await.expect("a GET is not stuck behind the BLPOP");
+    assert_eq!(v.as_deref(), Some(&b"v"[..]));
+    assert!(started.elapsed() < Duration::from_millis(200), "GET took {:?}", started.elapsed());
+    // The BLPOP is not cut off by the response timeout either.
+    let r = blpop.await.expect("task").expect("BLPOP times out with nil, not an error");
+    assert!(r.is_null(), "{r:?}");
+}
