@@ -4,7 +4,9 @@
 //! escaped, `(nil)`, `(empty array)`, numbered nested aggregates with
 //! redis-cli's indentation (`)` arrays and pushes, `~` sets, `#` maps with
 //! `key => value`), `(double) ...`, `(true)`/`(false)`, `(big number) ...`,
-//! verbatim strings raw. Attributes are not printed.
+//! verbatim strings raw. Attributes are not printed. The few commands
+//! redis-cli prints raw whatever the mode (INFO, CLIENT LIST ...) go through
+//! [`format_raw`] instead.
 
 use redwire::Frame;
 
@@ -74,6 +76,66 @@ fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
                     out.push_str(&child_prefix);
                 }
                 write_reply(out, v, &child_prefix);
+            }
+        }
+    }
+}
+
+/// True for the commands whose reply redis-cli prints raw even without
+/// `--raw`: text meant to be read as is (INFO, CLIENT LIST, LATENCY DOCTOR ...).
+/// `args` is the command line, name first.
+pub fn prints_raw(args: &[&[u8]]) -> bool {
+    let is = |i: usize, word: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()));
+    let argc = args.len();
+    is(0, "INFO")
+        || is(0, "LOLWUT")
+        || (is(0, "DEBUG") && (is(1, "HTSTATS") || is(1, "HTSTATS-KEY")))
+        || (is(0, "MEMORY") && (is(1, "MALLOC-STATS") || is(1, "DOCTOR")))
+        || (argc == 2 && is(0, "CLUSTER") && (is(1, "NODES") || is(1, "INFO")))
+        || (is(0, "CLIENT") && (is(1, "LIST") || is(1, "INFO")))
+        || (argc == 3 && is(0, "LATENCY") && is(1, "GRAPH"))
+        || (argc == 2 && is(0, "LATENCY") && is(1, "DOCTOR"))
+        || (is(0, "PROXY") && is(1, "INFO"))
+}
+
+/// The reply as redis-cli prints it raw: strings as they are with no quotes
+/// and no newline added, errors without `(error)` but with a newline, nothing
+/// for nil, aggregates one element per line.
+pub fn format_raw(frame: &Frame) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_raw(&mut out, frame);
+    out
+}
+
+fn write_raw(out: &mut Vec<u8>, frame: &Frame) {
+    match frame {
+        Frame::Attributed { frame, .. } => write_raw(out, frame),
+        Frame::SimpleString(s) | Frame::BulkString(s) | Frame::BigNumber(s) => out.extend_from_slice(s),
+        Frame::VerbatimString { data, .. } => out.extend_from_slice(data),
+        Frame::SimpleError(e) | Frame::BlobError(e) => {
+            out.extend_from_slice(e.line());
+            out.push(b'\n');
+        }
+        Frame::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Frame::Double(d) => out.extend_from_slice(format_double(*d).as_bytes()),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Frame::Null | Frame::NullBulk | Frame::NullArray => {}
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                write_raw(out, item);
+            }
+        }
+        Frame::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                write_raw(out, k);
+                out.push(b' ');
+                write_raw(out, v);
             }
         }
     }
@@ -216,6 +278,22 @@ mod tests {
             "raw\ntext\n"
         );
         assert_eq!(format_reply(&Frame::Array(vec![])), "(empty array)\n");
+    }
+
+    #[test]
+    fn raw_commands_and_their_format() {
+        let raw = |line: &str| prints_raw(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>());
+        for line in ["INFO", "info server", "Client List", "CLIENT INFO", "LATENCY DOCTOR", "CLUSTER NODES"] {
+            assert!(raw(line), "{line}");
+        }
+        for line in ["GET k", "CLUSTER INFO x", "LATENCY DOCTOR x", "DEBUG LISTPACK k", "MEMORY STATS"] {
+            assert!(!raw(line), "{line}");
+        }
+        assert_eq!(format_raw(&bulk(b"# Server\r\nx:1\r\n")), b"# Server\r\nx:1\r\n");
+        assert_eq!(format_raw(&Frame::NullBulk), b"");
+        let e = ServerError::from_line("ERR nope").unwrap();
+        assert_eq!(format_raw(&Frame::SimpleError(e)), b"ERR nope\n");
+        assert_eq!(format_raw(&Frame::Array(vec![bulk(b"a"), Frame::Integer(2)])), b"a\n2");
     }
 
     #[test]

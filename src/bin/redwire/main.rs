@@ -12,6 +12,7 @@ mod target;
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -209,7 +210,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             })
             .await
             .map_err(|_| Error::Timeout)??;
-            print!("{}", format::format_reply(&reply));
+            let words: Vec<Cow<'_, [u8]>> = args.iter().map(|a| os_bytes(a)).collect();
+            let words: Vec<&[u8]> = words.iter().map(AsRef::as_ref).collect();
+            let text = if format::prints_raw(&words) {
+                format::format_raw(&reply)
+            } else {
+                format::format_reply(&reply).into_bytes()
+            };
+            // Not print!: it panics when stdout is closed (`| head -0`).
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
         Command::Bench { clients, duration, keys, value_size, ratio, json } => {
