@@ -287,3 +287,23 @@ fn wrong_password_fails_cleanly_without_showing_it() {
         .expect("run");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n", "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let server = Server::start();
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills two new descriptors, each then owned exactly once.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let out = Command::new(env!("CARGO_BIN_EXE_redwire"))
+        .args(["--url", &server.url(), "cmd", "INFO"])
+        .stdout(write_end)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
