@@ -208,10 +208,7 @@ impl Client {
     pub async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(|e| match e {
-                e @ (Error::Auth(_) | Error::Tls(_)) => e,
-                e => Error::NotSent { cause: Arc::new(e) },
-            })?;
+            let conn = self.conn.connection().await.map_err(connect_error)?;
             match conn.send_pipeline(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -226,7 +223,7 @@ impl Client {
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            let conn = self.conn.connection().await.map_err(connect_error)?;
             match conn.transaction(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -427,6 +424,15 @@ impl Client {
             c = c.arg(s);
         }
         self.query(&c).await
+    }
+}
+
+/// A failed connect as the caller sees it: a rejected password or
+/// certificate as is (retrying will not help), anything else as "not sent".
+fn connect_error(e: Error) -> Error {
+    match e {
+        e @ (Error::Auth(_) | Error::Tls(_)) => e,
+        e => Error::NotSent { cause: Arc::new(e) },
     }
 }
 
