@@ -246,3 +246,44 @@ async fn large_writes_are_flushed_through_tls() {
     let n: i64 = conn.query(&cmd("STRLEN").arg("big4")).await.expect("STRLEN");
     assert_eq!(n, big.len() as i64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_on_reconnect_keep_their_kind() {
+    let certs = TestCerts::generate();
+    let server = TlsServer::start_with(
+        support::TlsOptions::new(certs.server_cert_path(), certs.server_key_path(), certs.ca_path())
+            .auth_clients(TlsAuthClients::Yes)
+            .user("alice", "first-pw"),
+    );
+    // Without a client certificate, the lazily connecting handle says Error::Tls.
+    let mut no_cert = parse_url(&server.url()).expect("url");
+    no_cert.tls = Some(with_ca(&certs));
+    let r = redwire::conn::Reconnecting::new(no_cert, None, None);
+    let err = r.send(&cmd("PING")).await.expect_err("no client certificate");
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+
+    // A client whose password is changed under it: after its connection is
+    // killed, every path reports Error::Auth, not "not sent".
+    let mut o = parse_url(&server.url()).expect("url");
+    o.tls = Some(with_client_cert(&certs));
+    o.response_timeout = Some(Duration::from_secs(5));
+    let client = Client::connect(o, PoolOptions::default()).await.expect("connect");
+    client.ping().await.expect("ping");
+    client
+        .query::<()>(&cmd("ACL").arg("SETUSER").arg("alice").arg("resetpass").arg(">second-pw"))
+        .await
+        .expect("ACL");
+    let _ = client.send(&cmd("CLIENT").arg("KILL").arg("USER").arg("alice").arg("SKIPME").arg("no")).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !client.multiplexed().connection().await.map(|c| c.is_closed()).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "the connection was not killed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let err = client.ping().await.expect_err("old password");
+    assert!(matches!(err, Error::Auth(_)), "send: {err:?}");
+    let err = client.pipeline(&[cmd("PING")]).await.expect_err("old password");
+    assert!(matches!(err, Error::Auth(_)), "pipeline: {err:?}");
+    let err = client.transaction(&[cmd("PING")]).await.expect_err("old password");
+    assert!(matches!(err, Error::Auth(_)), "transaction: {err:?}");
+    assert!(!format!("{err} {err:?}").contains("first-pw"), "{err}");
+}
