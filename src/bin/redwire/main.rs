@@ -3,9 +3,10 @@
 //! configuration (`config check`).
 //!
 //! Global options pick the target: `--url URL` (standalone), `--cluster URL,...`
-//! or `--config FILE` (Stalwart's store JSON); `store`, `demo` and `bench` use
-//! the embedded store when none is given. Exit codes: 0 on success, 1 on an error
-//! (one line on stderr), 2 when `bench` or `demo` saw wrong answers.
+//! or `--config FILE` (Stalwart's store JSON), with `--tls-ca`, `--tls-cert` and
+//! `--tls-key` for TLS URLs; `store`, `demo` and `bench` use the embedded store
+//! when none is given. Exit codes: 0 on success, 1 on an error (one line on
+//! stderr), 2 when `bench` or `demo` saw wrong answers.
 
 mod bench;
 mod demo;
@@ -13,6 +14,9 @@ mod format;
 mod store_cmd;
 mod target;
 
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,6 +51,15 @@ struct Cli {
     /// Password (overrides the URL's). Prefer the REDWIRE_PASSWORD environment variable.
     #[arg(long, global = true, env = "REDWIRE_PASSWORD", hide_env_values = true)]
     pass: Option<String>,
+    /// PEM file of CA certificates to trust instead of the webpki roots (TLS URLs only).
+    #[arg(long = "tls-ca", global = true, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key; TLS URLs only).
+    #[arg(long = "tls-cert", global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Connect and response timeout, e.g. 500ms, 2s (no unit = seconds).
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
@@ -58,9 +71,9 @@ struct Cli {
 enum Command {
     /// Send one command and print the reply as `redis-cli --no-raw` does.
     Cmd {
-        /// The command and its arguments.
+        /// The command and its arguments (any bytes, as redis-cli takes them).
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
-        args: Vec<String>,
+        args: Vec<OsString>,
     },
     /// Run a verified GET/SET load and print latency, throughput and CPU per op.
     Bench {
@@ -114,6 +127,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     ms.map(Duration::from_millis).ok_or_else(|| format!("duration {text:?} is too large"))
 }
 
+/// An argument's bytes, exactly as given on Unix.
+fn os_bytes(arg: &OsStr) -> Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        Cow::Borrowed(std::os::unix::ffi::OsStrExt::as_bytes(arg))
+    }
+    #[cfg(not(unix))]
+    {
+        match arg.to_string_lossy() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }
+    }
+}
+
 fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
     let (g, s) = text.split_once(':').ok_or_else(|| format!("ratio {text:?} must look like 80:20"))?;
     let g: u32 = g.trim().parse().map_err(|_| format!("bad GET share in {text:?}"))?;
@@ -129,10 +157,10 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
         Some(url) => redwire::url::parse_url(url)?,
         None => ConnectOptions::default(),
     };
-    Ok(apply_overrides(cli, opts))
+    apply_overrides(cli, opts)
 }
 
-fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> ConnectOptions {
+fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions, Error> {
     if cli.resp3 {
         opts.protocol = Protocol::Resp3;
     }
@@ -142,9 +170,25 @@ fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> ConnectOptions {
     if let Some(pass) = &cli.pass {
         opts.password = Some(Secret::new(pass.clone()));
     }
+    if cli.tls_ca.is_some() || cli.tls_cert.is_some() || cli.tls_key.is_some() {
+        let Some(tls) = opts.tls.as_mut() else {
+            return Err(Error::Other(
+                "--tls-ca, --tls-cert and --tls-key need a TLS URL (rediss:// or valkeys://)".into(),
+            ));
+        };
+        if let Some(ca) = &cli.tls_ca {
+            tls.ca_file = Some(ca.clone());
+        }
+        if let Some(cert) = &cli.tls_cert {
+            tls.client_cert = Some(cert.clone());
+        }
+        if let Some(key) = &cli.tls_key {
+            tls.client_key = Some(key.clone());
+        }
+    }
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
-    opts
+    Ok(opts)
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
@@ -154,7 +198,7 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
     if !cli.cluster.is_empty() {
         let mut seeds = Vec::with_capacity(cli.cluster.len());
         for url in &cli.cluster {
-            seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?));
+            seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?)?);
         }
         let opts = redwire::route::ClusterOptions {
             seeds,
@@ -173,9 +217,12 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
 async fn run(cli: Cli) -> Result<i32, Error> {
     match &cli.command {
         Command::Cmd { args } => {
-            let mut c = Cmd::new(&args[0]);
-            for a in &args[1..] {
-                c.push_arg(a.as_str());
+            let Some((name, rest)) = args.split_first() else {
+                return Err(Error::Other("no command given".into()));
+            };
+            let mut c = Cmd::new(&name.to_string_lossy());
+            for a in rest {
+                c.push_bytes(os_bytes(a).as_ref());
             }
             // One bound on the whole exchange, whatever the server does.
             let deadline = cli.timeout.saturating_mul(2) + Duration::from_millis(100);
@@ -185,7 +232,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             })
             .await
             .map_err(|_| Error::Timeout)??;
-            print!("{}", format::format_reply(&reply));
+            let words: Vec<Cow<'_, [u8]>> = args.iter().map(|a| os_bytes(a)).collect();
+            let words: Vec<&[u8]> = words.iter().map(AsRef::as_ref).collect();
+            let text = if format::prints_raw(&words) {
+                format::format_raw(&reply)
+            } else {
+                format::format_reply(&reply).into_bytes()
+            };
+            // Not print!: it panics when stdout is closed (`| head -0`).
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
         Command::Bench { clients, duration, keys, value_size, ratio, json } => {

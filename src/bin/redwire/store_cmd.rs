@@ -103,7 +103,7 @@ pub async fn open_store(cli: &Cli) -> Result<Store, Error> {
         let seeds = cli
             .cluster
             .iter()
-            .map(|url| Ok(apply_overrides(cli, parse_url(url.trim())?)))
+            .map(|url| apply_overrides(cli, parse_url(url.trim())?))
             .collect::<Result<_, Error>>()?;
         // Reads of a slot this client just wrote stay on its primary (the default): the store
         // semantics promise a reader sees its own writes.
