@@ -485,8 +485,32 @@ fn migrate_slot(source: &support::ClusterNode, target: &support::ClusterNode, sl
         // Give the load time to hit ASK redirects mid-migration.
         std::thread::sleep(Duration::from_millis(5));
     }
-    dst.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
-    src.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
+    // Assign the slot; retry while the source still reports keys (a write
+    // that raced the last GETKEYSINSLOT) or gossip is catching up.
+    for attempt in 0.. {
+        let leftover = src.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &s]).as_int().unwrap_or(0);
+        if leftover > 0 {
+            let keys = src.cmd(&["CLUSTER", "GETKEYSINSLOT", &s, "100"]);
+            let mut args: Vec<String> = vec![
+                "MIGRATE".into(),
+                "127.0.0.1".into(),
+                target.port().to_string(),
+                "".into(),
+                "0".into(),
+                "5000".into(),
+                "KEYS".into(),
+            ];
+            args.extend(keys.as_array().unwrap_or(&[]).iter().map(|k| k.text()));
+            let _ = src.cmd(&args);
+        }
+        let a = dst.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]);
+        let b = src.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]);
+        if a.is_ok() && b.is_ok() {
+            return;
+        }
+        assert!(attempt < 50, "CLUSTER SETSLOT {s} NODE keeps failing: {a:?} {b:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

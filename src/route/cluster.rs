@@ -377,7 +377,7 @@ impl ClusterClient {
                     }
                 };
                 match target {
-                    Some(t) => self.send_on(&t, c).await,
+                    Some(t) => self.send_on(&t, c, info).await,
                     None => Err(Error::Server(crate::error::ServerError::from_line(&format!(
                         "CLUSTERDOWN Hash slot {slot} not served (client view)"
                     ))?)),
@@ -423,9 +423,12 @@ impl ClusterClient {
         }
     }
 
-    async fn send_on(&self, target: &NodeConn, c: &Cmd) -> Result<Frame, Error> {
-        if c.is_blocking() {
-            return target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?.send(c).await;
+    async fn send_on(&self, target: &NodeConn, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
+        if c.is_blocking() || info.is_blocking() {
+            // A blocking command would stall every caller queued behind it on
+            // the shared connection (and trip its response watchdog).
+            let mut pooled = target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            return pooled.send(&c.clone().blocking()).await;
         }
         match target.conn.connection().await {
             Ok(conn) => conn.send(c).await,
