@@ -43,10 +43,10 @@
 //!
 //! Pure: no IO.
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::parse::{self, Len};
-use super::token::{build, leaf_frame, Agg, Leaf, Partial, Text, Tok};
+use super::token::{build, leaf_frame, text_frame, Agg, Leaf, Partial, Text, Tok};
 use super::Frame;
 use crate::error::ProtocolError;
 
@@ -188,8 +188,7 @@ impl Decoder {
                     if self.tokens.is_empty() {
                         // Fast path: a single-item top-level frame.
                         self.need = 0;
-                        let bytes = buf.split_to(end).freeze();
-                        return leaf_frame(leaf, &bytes).map(Some);
+                        return take_leaf(buf, leaf, end).map(Some);
                     }
                     self.tokens.push(Tok::Leaf(leaf));
                     self.pos = end;
@@ -497,10 +496,37 @@ impl Decoder {
     }
 }
 
+/// Removes a single-item frame ending at `end` from the front of `buf`.
+/// Payload-free values just advance the buffer; a payload is split off
+/// exactly (no reference-count traffic for a slice of a slice).
+#[inline]
+fn take_leaf(buf: &mut BytesMut, leaf: Leaf, end: usize) -> Result<Frame, ProtocolError> {
+    if end > buf.len() {
+        // The scan only reports items inside the buffer.
+        return Err(ProtocolError::BadLength);
+    }
+    let (start, stop) = match leaf {
+        Leaf::Text { start, end: stop, .. } | Leaf::Verbatim { start, end: stop, .. } => (start, stop),
+        other => {
+            buf.advance(end);
+            return leaf_frame(other, &Bytes::new());
+        }
+    };
+    if !(start <= stop && stop <= end) {
+        return Err(ProtocolError::BadLength);
+    }
+    buf.advance(start);
+    let payload = buf.split_to(stop - start).freeze();
+    buf.advance(end - stop);
+    match leaf {
+        Leaf::Verbatim { format, .. } => Ok(Frame::VerbatimString { format, data: payload }),
+        Leaf::Text { kind, .. } => text_frame(kind, payload),
+        other => leaf_frame(other, &payload),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
     use crate::error::{NodeAddr, ServerErrorKind};
 

@@ -121,16 +121,7 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
 #[inline]
 pub(super) fn leaf_frame(leaf: Leaf, bytes: &Bytes) -> Result<Frame, ProtocolError> {
     Ok(match leaf {
-        Leaf::Text { kind, start, end } => {
-            let text = slice(bytes, start, end)?;
-            match kind {
-                Text::Bulk => Frame::BulkString(text),
-                Text::Simple => Frame::SimpleString(text),
-                Text::Error => Frame::SimpleError(ServerError::parse(text)?),
-                Text::BigNumber => Frame::BigNumber(text),
-                Text::BlobError => Frame::BlobError(ServerError::parse(text)?),
-            }
-        }
+        Leaf::Text { kind, start, end } => text_frame(kind, slice(bytes, start, end)?)?,
         Leaf::Verbatim { format, start, end } => {
             Frame::VerbatimString { format, data: slice(bytes, start, end)? }
         }
@@ -140,6 +131,18 @@ pub(super) fn leaf_frame(leaf: Leaf, bytes: &Bytes) -> Result<Frame, ProtocolErr
         Leaf::Null => Frame::Null,
         Leaf::NullBulk => Frame::NullBulk,
         Leaf::NullArray => Frame::NullArray,
+    })
+}
+
+/// The [`Frame`] of a text payload.
+#[inline]
+pub(super) fn text_frame(kind: Text, text: Bytes) -> Result<Frame, ProtocolError> {
+    Ok(match kind {
+        Text::Bulk => Frame::BulkString(text),
+        Text::Simple => Frame::SimpleString(text),
+        Text::Error => Frame::SimpleError(ServerError::parse(text)?),
+        Text::BigNumber => Frame::BigNumber(text),
+        Text::BlobError => Frame::BlobError(ServerError::parse(text)?),
     })
 }
 
