@@ -59,6 +59,8 @@ pub struct DecodeLimits {
     /// Most elements in one aggregate (pairs count twice for maps).
     pub max_elements: u64,
     /// Deepest nesting of aggregates (attributes included); 0 allows none.
+    /// The decoder itself never recurses, but a [`Frame`] is dropped,
+    /// compared and encoded recursively: keep this in the hundreds.
     pub max_depth: usize,
 }
 
@@ -67,6 +69,9 @@ impl Default for DecodeLimits {
         DecodeLimits { max_bulk_len: 512 * 1024 * 1024, max_elements: i32::MAX as u64, max_depth: 128 }
     }
 }
+
+/// Most tokens whose allocation is kept between frames (about 256 KB).
+const RETAINED_TOKENS: usize = 8 * 1024;
 
 /// Decodes frames from a growing buffer; honours the tokio-util `Decoder` contract.
 ///
@@ -150,6 +155,11 @@ impl Decoder {
         self.open.clear();
         self.stream = None;
         self.partials.clear();
+        // Keep the token list's allocation for the next frame, unless one
+        // huge reply grew it: then give the memory back.
+        if self.tokens.capacity() > RETAINED_TOKENS {
+            self.tokens = Vec::new();
+        }
     }
 
     /// `Ok(None)`: need more bytes. `Ok(Some)`: exactly one frame removed from `buf`.
@@ -258,7 +268,7 @@ impl Decoder {
         let entries = usize::try_from(count).unwrap_or(usize::MAX);
         let tok = self.tokens.len();
         self.tokens.push(Tok::Agg { kind, count: entries });
-        let n = count.saturating_mul(kind.width()) + u64::from(kind == Agg::Attr);
+        let n = count.saturating_mul(kind.width()).saturating_add(u64::from(kind == Agg::Attr));
         if streamed {
             self.open.push(Open { kind, n: 0, streamed: true, tok });
             Ok(false)
@@ -276,7 +286,7 @@ impl Decoder {
         loop {
             let Some(top) = self.open.last_mut() else { return Ok(true) };
             if top.streamed {
-                top.n += 1;
+                top.n = top.n.saturating_add(1);
                 let elements = top.n;
                 let limit = self.limits.max_elements;
                 if elements > limit {
@@ -284,7 +294,7 @@ impl Decoder {
                 }
                 return Ok(false);
             }
-            top.n -= 1;
+            top.n = top.n.saturating_sub(1);
             if top.n > 0 {
                 return Ok(false);
             }
@@ -838,6 +848,11 @@ mod tests {
             TooManyElements { count: u64::MAX, limit: 3 }
         );
         assert_eq!(fed(b"*3\r\n:1\r\n:2\r\n:3\r\n", 1, small).1, None);
+        // Without an element limit, huge counts just wait for their elements.
+        let unlimited = DecodeLimits { max_elements: u64::MAX, ..DecodeLimits::default() };
+        for wire in [&b"|18446744073709551615\r\n:1\r\n"[..], b"%18446744073709551615\r\n+a\r\n"] {
+            assert_eq!(fed(wire, 1, unlimited), (vec![], None));
+        }
         // Depth: two levels pass, three do not; attributes count.
         assert_eq!(fed(b"*1\r\n*1\r\n:1\r\n", 1, small).1, None);
         assert_eq!(err_with(b"*1\r\n*1\r\n*1\r\n:1\r\n", small), TooDeep { limit: 2 });
