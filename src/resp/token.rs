@@ -87,11 +87,11 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
         let mut frame = match *tok {
             Tok::Leaf(leaf) => leaf_frame(leaf, bytes)?,
             Tok::Agg { kind, count } => match Partial::open(kind, count) {
-                Ok(partial) => {
+                Opened::Partial(partial) => {
                     stack.push(partial);
                     continue;
                 }
-                Err(empty) => empty,
+                Opened::Empty(empty) => empty,
             },
             Tok::Streamed { chunks } => {
                 let parts = tokens.get(i..i.saturating_add(chunks)).unwrap_or_default();
@@ -193,17 +193,27 @@ pub(super) enum Partial {
     Attr { pairs: Vec<(Frame, Frame)>, key: Option<Frame>, want: usize },
 }
 
+/// An aggregate header's outcome: something to fill, or an empty aggregate.
+enum Opened {
+    Partial(Partial),
+    Empty(Frame),
+}
+
 impl Partial {
     /// Starts an aggregate of `count` entries, or returns it finished when empty.
     /// `count` was checked against the elements actually received, so it is a
     /// safe capacity.
-    fn open(kind: Agg, count: usize) -> Result<Partial, Frame> {
+    fn open(kind: Agg, count: usize) -> Opened {
         match kind {
-            Agg::Attr => Ok(Partial::Attr { pairs: Vec::with_capacity(count), key: None, want: count }),
-            Agg::Map if count == 0 => Err(Frame::Map(Vec::new())),
-            _ if count == 0 => Err(seq_frame(kind, Vec::new())),
-            Agg::Map => Ok(Partial::Map { pairs: Vec::with_capacity(count), key: None, want: count }),
-            _ => Ok(Partial::Seq { kind, items: Vec::with_capacity(count), want: count }),
+            Agg::Attr => {
+                Opened::Partial(Partial::Attr { pairs: Vec::with_capacity(count), key: None, want: count })
+            }
+            Agg::Map if count == 0 => Opened::Empty(Frame::Map(Vec::new())),
+            _ if count == 0 => Opened::Empty(seq_frame(kind, Vec::new())),
+            Agg::Map => {
+                Opened::Partial(Partial::Map { pairs: Vec::with_capacity(count), key: None, want: count })
+            }
+            _ => Opened::Partial(Partial::Seq { kind, items: Vec::with_capacity(count), want: count }),
         }
     }
 
