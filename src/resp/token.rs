@@ -87,6 +87,31 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
         let mut frame = match *tok {
             Tok::Leaf(leaf) => leaf_frame(leaf, bytes)?,
             Tok::Agg { kind, count } => match Partial::open(kind, count) {
+                Opened::Partial(Partial::Seq { kind, mut items, want }) => {
+                    // Most arrays hold only leaves: take them in a tight loop.
+                    while let (true, Some(Tok::Leaf(leaf))) = (items.len() < want, tokens.get(i)) {
+                        items.push(leaf_frame(*leaf, bytes)?);
+                        i += 1;
+                    }
+                    if items.len() < want {
+                        stack.push(Partial::Seq { kind, items, want });
+                        continue;
+                    }
+                    seq_frame(kind, items)
+                }
+                Opened::Partial(Partial::Map { mut pairs, key: None, want }) => {
+                    while let (true, Some(Tok::Leaf(k)), Some(Tok::Leaf(v))) =
+                        (pairs.len() < want, tokens.get(i), tokens.get(i + 1))
+                    {
+                        pairs.push((leaf_frame(*k, bytes)?, leaf_frame(*v, bytes)?));
+                        i += 2;
+                    }
+                    if pairs.len() < want {
+                        stack.push(Partial::Map { pairs, key: None, want });
+                        continue;
+                    }
+                    Frame::Map(pairs)
+                }
                 Opened::Partial(partial) => {
                     stack.push(partial);
                     continue;
