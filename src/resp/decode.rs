@@ -525,9 +525,10 @@ fn take_leaf(buf: &mut BytesMut, leaf: Leaf, end: usize) -> Result<Frame, Protoc
     if !(start <= stop && stop <= end) {
         return Err(ProtocolError::BadLength);
     }
-    buf.advance(start);
-    let payload = buf.split_to(stop - start).freeze();
-    buf.advance(end - stop);
+    let mut payload = buf.split_to(end);
+    payload.advance(start);
+    payload.truncate(stop - start);
+    let payload = payload.freeze();
     match leaf {
         Leaf::Verbatim { format, .. } => Ok(Frame::VerbatimString { format, data: payload }),
         Leaf::Text { kind, .. } => text_frame(kind, payload),
