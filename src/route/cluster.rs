@@ -577,6 +577,17 @@ impl Inner {
         *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
     }
 
+    /// True when some replica of the current map is loading or of unknown health.
+    fn has_settling_replicas(&self) -> bool {
+        let routing = lock_read(&self.routing).clone();
+        routing
+            .map
+            .shards()
+            .iter()
+            .flat_map(|s| s.replicas.iter())
+            .any(|r| matches!(r.health, Health::Loading | Health::Unknown))
+    }
+
     /// Asks up to three nodes for the topology and installs the consensus.
     async fn refresh(&self) -> Result<(), Error> {
         let routing = lock_read(&self.routing).clone();
@@ -622,6 +633,9 @@ impl Inner {
     }
 }
 
+/// How soon a map with loading replicas is refreshed again.
+const SETTLING_RECHECK: Duration = Duration::from_secs(1);
+
 /// Asks one node for its view of the topology, on a short-lived connection.
 async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
     let mut o = opts.clone();
@@ -662,7 +676,12 @@ async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
     };
     let mut last = Instant::now();
     loop {
-        let _ = tokio::time::timeout(interval, wanted.notified()).await;
+        // Replicas still loading (or of unknown health, right after a
+        // failover or at start-up) are looked at again soon, so reads reach
+        // them once they are ready; otherwise the periodic interval applies.
+        let settling = inner.upgrade().is_some_and(|i| i.has_settling_replicas());
+        let wait = if settling { interval.min(SETTLING_RECHECK) } else { interval };
+        let _ = tokio::time::timeout(wait, wanted.notified()).await;
         if inner.strong_count() == 0 {
             return;
         }
