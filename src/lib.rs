@@ -26,6 +26,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod pool;
+pub mod pubsub;
 pub mod resp;
 pub mod route;
 pub mod secret;
