@@ -297,3 +297,159 @@ async fn resp2_confirmations_and_messages_interleaved() {
     assert!(fake.command_names().iter().filter(|n| n.eq_ignore_ascii_case("PING")).count() >= 2);
     assert!(fake.failures().is_empty(), "{:?}", fake.failures());
 }
+
+// ----- cluster -----
+
+/// Runs blocking harness work (killing, waiting for the cluster) off the async workers.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// A sharded channel name, `{prefix-N}` (a hash tag, so keys `{prefix-N}...`
+/// share its slot), whose slot the node at `index` serves now.
+fn channel_on(cluster: &Cluster, index: usize, prefix: &str) -> String {
+    let port = cluster.node(index).port();
+    (0..10_000)
+        .map(|i| format!("{{{prefix}-{i}}}"))
+        .find(|name| cluster.primary_for_slot(redwire::route::key_slot(name.as_bytes())).port() == port)
+        .unwrap_or_else(|| panic!("no channel name lands on node {index}"))
+}
+
+fn index_of_port(cluster: &Cluster, port: u16) -> usize {
+    cluster.nodes().iter().position(|n| n.port() == port).expect("a node of the cluster")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_messages_on_every_kind_and_recovery_after_client_kill() {
+    let cluster = Cluster::start();
+    // One sharded channel per primary.
+    let sharded: Vec<String> = (0..3).map(|i| channel_on(&cluster, i, "shard")).collect();
+    for protocol in PROTOCOLS {
+        let publisher = Publisher::connect(cluster_servers(&cluster, protocol)).await.unwrap();
+        let s = Subscriber::connect(cluster_servers(&cluster, protocol), quick()).await.unwrap();
+        s.subscribe(["news"]).await.unwrap();
+        s.psubscribe(["new*"]).await.unwrap();
+        s.ssubscribe(&sharded).await.unwrap();
+        let mut expected = vec![sub(Kind::Channel, "news"), sub(Kind::Pattern, "new*")];
+        expected.extend(sharded.iter().map(|c| sub(Kind::Sharded, c)));
+        expected.sort();
+        let mut active = s.active().await.unwrap();
+        active.sort();
+        assert_eq!(active, expected, "{protocol:?}");
+
+        // Classic messages reach the subscriber whichever node they are published on.
+        publisher.publish("news", "classic").await.unwrap();
+        assert_eq!(next_message(&s).await, msg(Kind::Channel, "news", None, "classic"));
+        assert_eq!(next_message(&s).await, msg(Kind::Pattern, "news", Some("new*"), "classic"));
+        for c in &sharded {
+            assert_eq!(publisher.spublish(c.as_str(), "s").await.unwrap(), 1, "{c} on its owner");
+            assert_eq!(next_message(&s).await, msg(Kind::Sharded, c, None, "s"));
+        }
+        assert_quiet(&s).await;
+
+        // Kill every pub/sub connection on every node: everything comes back.
+        let mut killed = 0;
+        for node in cluster.nodes() {
+            killed += node.client().cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]).as_int().unwrap_or(0);
+        }
+        assert_eq!(killed, 4, "the main link and one link per primary");
+        expect_recovery(&s, &expected, Duration::from_secs(10)).await;
+        publisher.publish("news", "after").await.unwrap();
+        assert_eq!(next_message(&s).await, msg(Kind::Channel, "news", None, "after"));
+        assert_eq!(next_message(&s).await, msg(Kind::Pattern, "news", Some("new*"), "after"));
+        for c in &sharded {
+            assert_eq!(publisher.spublish(c.as_str(), "after").await.unwrap(), 1);
+            assert_eq!(next_message(&s).await, msg(Kind::Sharded, c, None, "after"));
+        }
+        assert_quiet(&s).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_sharded_channel_moves_to_the_replica_that_replaces_a_dead_primary() {
+    let cluster = Cluster::start();
+    for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
+        // The victim is never node 0, where the main link (classic channels) lives.
+        let victim = cluster.primary_for_slot(redwire::route::key_slot(b"x")).port();
+        let victim = cluster
+            .primaries()
+            .iter()
+            .map(|n| n.port())
+            .find(|p| *p != cluster.node(0).port())
+            .unwrap_or(victim);
+        let victim = index_of_port(&cluster, victim);
+        let doomed = channel_on(&cluster, victim, &format!("doomed{round}"));
+        let safe_owner = cluster
+            .primaries()
+            .iter()
+            .map(|n| index_of_port(&cluster, n.port()))
+            .find(|i| *i != victim)
+            .unwrap();
+        let safe = channel_on(&cluster, safe_owner, &format!("safe{round}"));
+
+        let s = Subscriber::connect(cluster_servers(&cluster, protocol), quick()).await.unwrap();
+        s.ssubscribe([&doomed, &safe]).await.unwrap();
+        s.subscribe(["classic"]).await.unwrap();
+        let publisher = Publisher::connect(cluster_servers(&cluster, protocol)).await.unwrap();
+
+        blocking(|| cluster.kill_node(victim));
+        // Only the dead primary's channel had a gap; the replica takes over
+        // after the node timeout and the subscription follows it.
+        expect_recovery(&s, &[sub(Kind::Sharded, &doomed)], Duration::from_secs(30)).await;
+        assert_eq!(publisher.spublish(doomed.as_str(), "after failover").await.unwrap(), 1);
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &doomed, None, "after failover"));
+        assert_eq!(publisher.spublish(safe.as_str(), "untouched").await.unwrap(), 1);
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &safe, None, "untouched"));
+        publisher.publish("classic", "c").await.unwrap();
+        assert_eq!(next_message(&s).await, msg(Kind::Channel, "classic", None, "c"));
+        assert_quiet(&s).await;
+
+        // Bring the old primary back (as a replica) for the next round.
+        blocking(|| {
+            cluster.restart_node(victim);
+            cluster.wait_ok();
+        });
+        assert_quiet(&s).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_sharded_channel_follows_its_slot_when_migrated() {
+    let cluster = Cluster::start();
+    for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
+        let channel = channel_on(&cluster, 1, &format!("mig{round}"));
+        let slot = redwire::route::key_slot(channel.as_bytes());
+        let bystander = channel_on(&cluster, 2, &format!("by{round}"));
+        let source = cluster.primary_for_slot(slot);
+        let target = cluster.primaries().into_iter().find(|n| n.port() != source.port()).unwrap();
+
+        let s = Subscriber::connect(cluster_servers(&cluster, protocol), quick()).await.unwrap();
+        s.ssubscribe([&channel, &bystander]).await.unwrap();
+        let publisher = Publisher::connect(cluster_servers(&cluster, protocol)).await.unwrap();
+        assert_eq!(publisher.spublish(channel.as_str(), "before").await.unwrap(), 1);
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &channel, None, "before"));
+
+        // Migrate the slot, with a key in it, the way resharding tools do.
+        blocking(|| {
+            let key = format!("{channel}:key");
+            source.client().cmd(&["SET", &key, "v"]).assert_ok();
+            let slot_text = slot.to_string();
+            target.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", source.id()]).assert_ok();
+            source.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", target.id()]).assert_ok();
+            let port = target.port().to_string();
+            let migrated = source.client().cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", &key]);
+            assert!(migrated.is_ok(), "MIGRATE: {migrated:?}");
+            for node in [target, source] {
+                node.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "NODE", target.id()]).assert_ok();
+            }
+            cluster.wait_ok();
+        });
+        let cause = expect_recovery(&s, &[sub(Kind::Sharded, &channel)], Duration::from_secs(10)).await;
+        assert!(cause.contains("slot moved"), "the old owner dropped it: {cause}");
+        assert_eq!(publisher.spublish(channel.as_str(), "after").await.unwrap(), 1);
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &channel, None, "after"));
+        assert_eq!(publisher.spublish(bystander.as_str(), "b").await.unwrap(), 1);
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &bystander, None, "b"));
+        assert_quiet(&s).await;
+    }
+}
