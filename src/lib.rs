@@ -24,6 +24,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod coord;
 pub mod error;
 pub mod pool;
 pub mod pubsub;

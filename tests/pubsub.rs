@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redwire::conn::Protocol;
-use redwire::pubsub::{Event, Kind, Message, Publisher, Servers, Subscriber, SubscriberOptions, Subscription};
+use redwire::pubsub::{
+    Event, Kind, Message, Publisher, Servers, Subscriber, SubscriberOptions, Subscription,
+};
 use redwire::url::parse_url;
 use redwire::{ConnectOptions, Error};
 use support::{Cluster, FakeServer, Server, Step};
@@ -129,9 +131,11 @@ async fn expect_restored(s: &Subscriber, expected: &[Subscription], within: Dura
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_channels_patterns_and_sharded_in_both_protocols() {
     let server = Server::start();
-    let publisher = Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+    let publisher =
+        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for protocol in PROTOCOLS {
-        let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+        let s =
+            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["news", "sport"]).await.unwrap();
         s.psubscribe(["n*"]).await.unwrap();
         s.ssubscribe(["{s}1"]).await.unwrap();
@@ -139,7 +143,12 @@ async fn standalone_channels_patterns_and_sharded_in_both_protocols() {
         all.sort();
         assert_eq!(
             all,
-            vec![sub(Kind::Channel, "news"), sub(Kind::Channel, "sport"), sub(Kind::Pattern, "n*"), sub(Kind::Sharded, "{s}1")]
+            vec![
+                sub(Kind::Channel, "news"),
+                sub(Kind::Channel, "sport"),
+                sub(Kind::Pattern, "n*"),
+                sub(Kind::Sharded, "{s}1")
+            ]
         );
         assert_eq!(s.active().await.unwrap().len(), 4);
 
@@ -174,9 +183,11 @@ async fn standalone_channels_patterns_and_sharded_in_both_protocols() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_kill_pubsub_restores_every_subscription_with_one_gap_event() {
     let server = Server::start();
-    let publisher = Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+    let publisher =
+        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for protocol in PROTOCOLS {
-        let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+        let s =
+            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["a"]).await.unwrap();
         s.psubscribe(["p.*"]).await.unwrap();
         s.ssubscribe(["{x}s"]).await.unwrap();
@@ -205,7 +216,8 @@ async fn client_kill_pubsub_restores_every_subscription_with_one_gap_event() {
 async fn server_restart_restores_subscriptions_after_backoff() {
     let server = Server::start();
     for protocol in PROTOCOLS {
-        let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+        let s =
+            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["r"]).await.unwrap();
         s.psubscribe(["r*"]).await.unwrap();
         let expected = [sub(Kind::Channel, "r"), sub(Kind::Pattern, "r*")];
@@ -219,7 +231,8 @@ async fn server_restart_restores_subscriptions_after_backoff() {
         assert!(s.try_recv().is_none(), "nothing more while the server is down");
         server.restart();
         expect_restored(&s, &expected, Duration::from_secs(10)).await;
-        let publisher = Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+        let publisher =
+            Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
         assert_eq!(publisher.publish("r", "back").await.unwrap(), 2);
         assert_eq!(next_message(&s).await, msg(Kind::Channel, "r", None, "back"));
         assert_eq!(next_message(&s).await, msg(Kind::Pattern, "r", Some("r*"), "back"));
@@ -233,9 +246,12 @@ async fn a_subscribe_to_an_unreachable_server_fails_promptly() {
     let port = server.port();
     drop(server);
     let started = Instant::now();
-    let err = Subscriber::connect(Servers::Standalone(opts(&format!("redis://127.0.0.1:{port}"), Protocol::Resp2)), quick())
-        .await
-        .expect_err("nothing listens");
+    let err = Subscriber::connect(
+        Servers::Standalone(opts(&format!("redis://127.0.0.1:{port}"), Protocol::Resp2)),
+        quick(),
+    )
+    .await
+    .expect_err("nothing listens");
     assert!(err.is_connection_error() || matches!(err, Error::Io(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
@@ -244,9 +260,12 @@ async fn a_subscribe_to_an_unreachable_server_fails_promptly() {
 async fn a_slow_consumer_loses_the_oldest_messages_and_is_told_how_many() {
     let server = Server::start();
     let options = SubscriberOptions { buffer: 10, ..quick() };
-    let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp3)), options).await.unwrap();
+    let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp3)), options)
+        .await
+        .unwrap();
     s.subscribe(["flood"]).await.unwrap();
-    let publisher = Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+    let publisher =
+        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for i in 0..100 {
         assert_eq!(publisher.publish("flood", i.to_string()).await.unwrap(), 1);
     }
@@ -274,7 +293,9 @@ async fn a_slow_consumer_loses_the_oldest_messages_and_is_told_how_many() {
 async fn resp2_confirmations_and_messages_interleaved() {
     let fake = FakeServer::start(vec![
         Step::expect("SUBSCRIBE"),
-        Step::send("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nm1\r\n"),
+        Step::send(
+            "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nm1\r\n",
+        ),
         Step::stall(Duration::from_millis(50)),
         Step::send("*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"),
         Step::send("*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nm2\r\n"),
@@ -287,7 +308,8 @@ async fn resp2_confirmations_and_messages_interleaved() {
         }),
     ]);
     let options = SubscriberOptions { ping_interval: Some(Duration::from_millis(100)), ..quick() };
-    let s = Subscriber::connect(Servers::Standalone(opts(&fake.url(), Protocol::Resp2)), options).await.unwrap();
+    let s =
+        Subscriber::connect(Servers::Standalone(opts(&fake.url(), Protocol::Resp2)), options).await.unwrap();
     s.subscribe(["a", "b"]).await.unwrap();
     assert_eq!(next_message(&s).await, msg(Kind::Channel, "a", None, "m1"));
     assert_eq!(next_message(&s).await, msg(Kind::Channel, "b", None, "m2"));
@@ -437,7 +459,8 @@ async fn cluster_sharded_channel_follows_its_slot_when_migrated() {
             target.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", source.id()]).assert_ok();
             source.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", target.id()]).assert_ok();
             let port = target.port().to_string();
-            let migrated = source.client().cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", &key]);
+            let migrated =
+                source.client().cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", &key]);
             assert!(migrated.is_ok(), "MIGRATE: {migrated:?}");
             for node in [target, source] {
                 node.client().cmd(&["CLUSTER", "SETSLOT", &slot_text, "NODE", target.id()]).assert_ok();

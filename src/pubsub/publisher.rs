@@ -81,7 +81,11 @@ impl Publisher {
     ///
     /// # Cancel safety
     /// Dropping the future may or may not publish the message.
-    pub async fn publish<C: ToArg + AsRef<[u8]>, M: ToArg>(&self, channel: C, message: M) -> Result<u64, Error> {
+    pub async fn publish<C: ToArg + AsRef<[u8]>, M: ToArg>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> Result<u64, Error> {
         let slot = key_slot(channel.as_ref());
         u64::from_reply(self.send(slot, &cmd("PUBLISH").arg(channel).arg(message)).await?)
     }
@@ -93,7 +97,11 @@ impl Publisher {
     ///
     /// # Cancel safety
     /// As [`Publisher::publish`].
-    pub async fn spublish<C: ToArg + AsRef<[u8]>, M: ToArg>(&self, channel: C, message: M) -> Result<u64, Error> {
+    pub async fn spublish<C: ToArg + AsRef<[u8]>, M: ToArg>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> Result<u64, Error> {
         let slot = key_slot(channel.as_ref());
         u64::from_reply(self.send(slot, &cmd("SPUBLISH").arg(channel).arg(message)).await?)
     }
@@ -167,9 +175,10 @@ impl Cluster {
                     let node = self.node(&addr)?;
                     if asking {
                         match node.connection().await {
-                            Ok(conn) => conn.send_pipeline(&[cmd("ASKING"), c.clone()]).await.map(|mut replies| {
-                                replies.pop().unwrap_or(Frame::Null)
-                            }),
+                            Ok(conn) => conn
+                                .send_pipeline(&[cmd("ASKING"), c.clone()])
+                                .await
+                                .map(|mut replies| replies.pop().unwrap_or(Frame::Null)),
                             Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
                         }
                     } else {

@@ -294,7 +294,8 @@ impl Registry {
                 }
                 None => self.refresh.wanted = true,
             }
-            self.entries.insert(sub.clone(), Entry { link, established: false, interrupted: false, attempts: 0 });
+            self.entries
+                .insert(sub.clone(), Entry { link, established: false, interrupted: false, attempts: 0 });
         }
         self.calls.insert(call, Call { kind: CallKind::Subscribe, subs, error: None });
         self.pump(now);
@@ -333,7 +334,13 @@ impl Registry {
 
     /// The outcome of [`Action::Connect`]. Returns false when the attempt is
     /// stale (the link moved on): the IO side then drops the new connection.
-    pub(crate) fn connected(&mut self, link: &LinkId, gen: u64, result: Result<(), Error>, now: Instant) -> bool {
+    pub(crate) fn connected(
+        &mut self,
+        link: &LinkId,
+        gen: u64,
+        result: Result<(), Error>,
+        now: Instant,
+    ) -> bool {
         let Some(state) = self.links.get_mut(link) else { return false };
         if state.conn != (Conn::Connecting { gen }) {
             return false;
@@ -556,7 +563,13 @@ impl Registry {
     }
 
     /// A subscribe op was refused with `e`.
-    fn refused(&mut self, link: &LinkId, subs: Vec<Subscription>, e: crate::error::ServerError, now: Instant) {
+    fn refused(
+        &mut self,
+        link: &LinkId,
+        subs: Vec<Subscription>,
+        e: crate::error::ServerError,
+        now: Instant,
+    ) {
         let transient = matches!(
             e.kind(),
             ServerErrorKind::Ask { .. }
@@ -600,7 +613,8 @@ impl Registry {
             }
         }
         if !dropped.is_empty() {
-            self.actions.push(Action::Emit(Event::Refused { subscriptions: dropped, error: Error::Server(e) }));
+            self.actions
+                .push(Action::Emit(Event::Refused { subscriptions: dropped, error: Error::Server(e) }));
         }
     }
 

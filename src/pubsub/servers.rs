@@ -163,7 +163,8 @@ mod tests {
     #[test]
     fn servers_from_each_store_variant() {
         assert!(matches!(Servers::from_config(&StoreConfig::Default), Err(Error::Config(_))));
-        let redis = StoreConfig::Redis(RedisConfig { url: "redis://h:6380/2".into(), ..RedisConfig::default() });
+        let redis =
+            StoreConfig::Redis(RedisConfig { url: "redis://h:6380/2".into(), ..RedisConfig::default() });
         match Servers::from_config(&redis).unwrap() {
             Servers::Standalone(o) => {
                 assert_eq!(o.address, Address::Tcp { host: "h".into(), port: 6380 });

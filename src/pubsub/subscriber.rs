@@ -180,7 +180,10 @@ impl Subscriber {
     /// # Cancel safety
     /// The subscription goes ahead in the background: dropping the future
     /// only stops waiting for it.
-    pub async fn subscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, channels: I) -> Result<(), Error> {
+    pub async fn subscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
         self.subscribe_kind(Kind::Channel, channels).await
     }
 
@@ -191,7 +194,10 @@ impl Subscriber {
     ///
     /// # Cancel safety
     /// As [`Subscriber::subscribe`].
-    pub async fn psubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, patterns: I) -> Result<(), Error> {
+    pub async fn psubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        patterns: I,
+    ) -> Result<(), Error> {
         self.subscribe_kind(Kind::Pattern, patterns).await
     }
 
@@ -204,7 +210,10 @@ impl Subscriber {
     ///
     /// # Cancel safety
     /// As [`Subscriber::subscribe`].
-    pub async fn ssubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, channels: I) -> Result<(), Error> {
+    pub async fn ssubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
         self.subscribe_kind(Kind::Sharded, channels).await
     }
 
@@ -232,7 +241,10 @@ impl Subscriber {
     ///
     /// # Cancel safety
     /// As [`Subscriber::subscribe`].
-    pub async fn unsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, channels: I) -> Result<(), Error> {
+    pub async fn unsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
         self.unsubscribe_kind(Kind::Channel, channels).await
     }
 
@@ -243,7 +255,10 @@ impl Subscriber {
     ///
     /// # Cancel safety
     /// As [`Subscriber::subscribe`].
-    pub async fn punsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, patterns: I) -> Result<(), Error> {
+    pub async fn punsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        patterns: I,
+    ) -> Result<(), Error> {
         self.unsubscribe_kind(Kind::Pattern, patterns).await
     }
 
@@ -254,7 +269,10 @@ impl Subscriber {
     ///
     /// # Cancel safety
     /// As [`Subscriber::subscribe`].
-    pub async fn sunsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(&self, channels: I) -> Result<(), Error> {
+    pub async fn sunsubscribe<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
         self.unsubscribe_kind(Kind::Sharded, channels).await
     }
 
@@ -414,7 +432,9 @@ impl Task {
             }
             Io::Closed { link, gen } => {
                 let cause = match self.conns.get(&link) {
-                    Some((g, conn)) if *g == gen => conn.closed_reason().unwrap_or_else(|| Arc::new(Error::Closed)),
+                    Some((g, conn)) if *g == gen => {
+                        conn.closed_reason().unwrap_or_else(|| Arc::new(Error::Closed))
+                    }
                     _ => return,
                 };
                 if let Some((_, conn)) = self.conns.remove(&link) {
@@ -470,7 +490,8 @@ impl Task {
                 let command: Cmd = cmd(name).args_from(&names);
                 let tx = self.io_tx.clone();
                 tokio::spawn(async move {
-                    let result = conn.send_confirmed(&command, confirmation, names).await.and_then(reply_error);
+                    let result =
+                        conn.send_confirmed(&command, confirmation, names).await.and_then(reply_error);
                     let _ = tx.send(Io::OpDone { link, gen, op, result: result.map(|_| ()) });
                 });
             }

@@ -41,7 +41,9 @@ fn map(owners: &[(u16, u16, u16)]) -> SlotMap {
     SlotMap::from_ranges(
         owners
             .iter()
-            .map(|&(port, a, b)| (Shard { primary: Node::from_addr(addr(port)), replicas: vec![] }, vec![(a, b)]))
+            .map(|&(port, a, b)| {
+                (Shard { primary: Node::from_addr(addr(port)), replicas: vec![] }, vec![(a, b)])
+            })
             .collect(),
     )
     .unwrap()
@@ -309,7 +311,9 @@ fn refusals_fail_the_caller_or_drop_with_an_event() {
     let s = take(&mut r).sends.pop().unwrap();
     r.op_done(&LinkId::Main, gen2, s.op, Err(server_error("NOPERM no access")), t0 + 10 * MS);
     let t = take(&mut r);
-    assert!(matches!(&t.events[..], [Event::Refused { subscriptions, .. }] if *subscriptions == vec![sub(Kind::Channel, "a")]));
+    assert!(
+        matches!(&t.events[..], [Event::Refused { subscriptions, .. }] if *subscriptions == vec![sub(Kind::Channel, "a")])
+    );
     assert!(r.subscriptions().is_empty());
 }
 
