@@ -29,7 +29,7 @@ fn opts(url: &str, protocol: Protocol) -> ConnectOptions {
 }
 
 fn cluster_servers(cluster: &Cluster, protocol: Protocol) -> Servers {
-    Servers::Cluster(cluster.seed_urls().iter().map(|u| opts(u, protocol)).collect())
+    Servers::cluster(cluster.seed_urls().iter().map(|u| opts(u, protocol)).collect())
 }
 
 fn quick() -> SubscriberOptions {
@@ -132,10 +132,10 @@ async fn expect_restored(s: &Subscriber, expected: &[Subscription], within: Dura
 async fn standalone_channels_patterns_and_sharded_in_both_protocols() {
     let server = Server::start();
     let publisher =
-        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+        Publisher::connect(Servers::standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for protocol in PROTOCOLS {
         let s =
-            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+            Subscriber::connect(Servers::standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["news", "sport"]).await.unwrap();
         s.psubscribe(["n*"]).await.unwrap();
         s.ssubscribe(["{s}1"]).await.unwrap();
@@ -184,10 +184,10 @@ async fn standalone_channels_patterns_and_sharded_in_both_protocols() {
 async fn client_kill_pubsub_restores_every_subscription_with_one_gap_event() {
     let server = Server::start();
     let publisher =
-        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+        Publisher::connect(Servers::standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for protocol in PROTOCOLS {
         let s =
-            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+            Subscriber::connect(Servers::standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["a"]).await.unwrap();
         s.psubscribe(["p.*"]).await.unwrap();
         s.ssubscribe(["{x}s"]).await.unwrap();
@@ -217,7 +217,7 @@ async fn server_restart_restores_subscriptions_after_backoff() {
     let server = Server::start();
     for protocol in PROTOCOLS {
         let s =
-            Subscriber::connect(Servers::Standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
+            Subscriber::connect(Servers::standalone(opts(&server.url(), protocol)), quick()).await.unwrap();
         s.subscribe(["r"]).await.unwrap();
         s.psubscribe(["r*"]).await.unwrap();
         let expected = [sub(Kind::Channel, "r"), sub(Kind::Pattern, "r*")];
@@ -232,7 +232,7 @@ async fn server_restart_restores_subscriptions_after_backoff() {
         server.restart();
         expect_restored(&s, &expected, Duration::from_secs(10)).await;
         let publisher =
-            Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+            Publisher::connect(Servers::standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
         assert_eq!(publisher.publish("r", "back").await.unwrap(), 2);
         assert_eq!(next_message(&s).await, msg(Kind::Channel, "r", None, "back"));
         assert_eq!(next_message(&s).await, msg(Kind::Pattern, "r", Some("r*"), "back"));
@@ -247,7 +247,7 @@ async fn a_subscribe_to_an_unreachable_server_fails_promptly() {
     drop(server);
     let started = Instant::now();
     let err = Subscriber::connect(
-        Servers::Standalone(opts(&format!("redis://127.0.0.1:{port}"), Protocol::Resp2)),
+        Servers::standalone(opts(&format!("redis://127.0.0.1:{port}"), Protocol::Resp2)),
         quick(),
     )
     .await
@@ -260,12 +260,12 @@ async fn a_subscribe_to_an_unreachable_server_fails_promptly() {
 async fn a_slow_consumer_loses_the_oldest_messages_and_is_told_how_many() {
     let server = Server::start();
     let options = SubscriberOptions { buffer: 10, ..quick() };
-    let s = Subscriber::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp3)), options)
+    let s = Subscriber::connect(Servers::standalone(opts(&server.url(), Protocol::Resp3)), options)
         .await
         .unwrap();
     s.subscribe(["flood"]).await.unwrap();
     let publisher =
-        Publisher::connect(Servers::Standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
+        Publisher::connect(Servers::standalone(opts(&server.url(), Protocol::Resp2))).await.unwrap();
     for i in 0..100 {
         assert_eq!(publisher.publish("flood", i.to_string()).await.unwrap(), 1);
     }
@@ -309,7 +309,7 @@ async fn resp2_confirmations_and_messages_interleaved() {
     ]);
     let options = SubscriberOptions { ping_interval: Some(Duration::from_millis(100)), ..quick() };
     let s =
-        Subscriber::connect(Servers::Standalone(opts(&fake.url(), Protocol::Resp2)), options).await.unwrap();
+        Subscriber::connect(Servers::standalone(opts(&fake.url(), Protocol::Resp2)), options).await.unwrap();
     s.subscribe(["a", "b"]).await.unwrap();
     assert_eq!(next_message(&s).await, msg(Kind::Channel, "a", None, "m1"));
     assert_eq!(next_message(&s).await, msg(Kind::Channel, "b", None, "m2"));

@@ -30,7 +30,7 @@ pub struct Publisher {
 #[derive(Debug)]
 enum Inner {
     Standalone(Reconnecting),
-    Cluster(Cluster),
+    Cluster(Box<Cluster>),
 }
 
 struct Cluster {
@@ -55,9 +55,10 @@ impl Publisher {
     /// # Errors
     /// The connect error, or the slot map lookup's.
     pub async fn connect(servers: Servers) -> Result<Publisher, Error> {
-        let inner = match servers {
-            Servers::Standalone(opts) => Inner::Standalone(Reconnecting::connect(opts, None, None).await?),
-            servers @ Servers::Cluster(_) => {
+        let inner = if !servers.is_cluster() {
+            Inner::Standalone(Reconnecting::connect(servers.template()?.clone(), None, None).await?)
+        } else {
+            {
                 let cluster = Cluster {
                     servers,
                     policy: RetryPolicy::default(),
@@ -66,7 +67,7 @@ impl Publisher {
                     refreshing: tokio::sync::Mutex::new(0),
                 };
                 cluster.refresh(0).await?;
-                Inner::Cluster(cluster)
+                Inner::Cluster(Box::new(cluster))
             }
         };
         Ok(Publisher { inner: Arc::new(inner) })

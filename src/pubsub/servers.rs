@@ -15,16 +15,25 @@ use crate::error::{Error, NodeAddr};
 use crate::resp::Frame;
 use crate::route::SlotMap;
 
-/// The servers of a subscriber or publisher.
+/// The servers of a subscriber or publisher: one standalone server, or a
+/// cluster's seed nodes (any of them may be down).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Servers {
-    /// One server (also a cluster node used as if standalone: no sharding).
-    Standalone(ConnectOptions),
-    /// A cluster, through these seed nodes (any of them may be down).
-    Cluster(Vec<ConnectOptions>),
+pub struct Servers {
+    seeds: Vec<ConnectOptions>,
+    cluster: bool,
 }
 
 impl Servers {
+    /// One server (a cluster node used this way sees no sharding).
+    pub fn standalone(opts: ConnectOptions) -> Servers {
+        Servers { seeds: vec![opts], cluster: false }
+    }
+
+    /// A cluster, through these seed nodes.
+    pub fn cluster(seeds: Vec<ConnectOptions>) -> Servers {
+        Servers { seeds, cluster: true }
+    }
+
     /// The servers of a store configuration: `Redis` is standalone,
     /// `RedisCluster` a cluster (its `authSecret` resolved now), `Sharded`
     /// the first of its stores (pub/sub needs one bus, not a key space).
@@ -38,10 +47,10 @@ impl Servers {
             StoreConfig::Default => {
                 Err(Error::Config("the Default store has no server to publish or subscribe through".into()))
             }
-            StoreConfig::Redis(redis) => Ok(Servers::Standalone(redis.connect_options()?)),
+            StoreConfig::Redis(redis) => Ok(Servers::standalone(redis.connect_options()?)),
             StoreConfig::RedisCluster(cluster) => {
                 let password = cluster.auth_secret.resolve()?;
-                Ok(Servers::Cluster(cluster.connect_options(password.as_ref())?))
+                Ok(Servers::cluster(cluster.connect_options(password.as_ref())?))
             }
             StoreConfig::Sharded(sharded) => match sharded.stores.first() {
                 Some(first) => Servers::from_config(first),
@@ -52,7 +61,7 @@ impl Servers {
 
     /// True for a cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Servers::Cluster(_))
+        self.cluster
     }
 
     /// The options to start from: the server, or the first seed.
@@ -60,20 +69,12 @@ impl Servers {
     /// # Errors
     /// [`Error::Config`] for a cluster without seeds.
     pub(crate) fn template(&self) -> Result<&ConnectOptions, Error> {
-        match self {
-            Servers::Standalone(opts) => Ok(opts),
-            Servers::Cluster(seeds) => {
-                seeds.first().ok_or_else(|| Error::Config("a cluster needs at least one seed".into()))
-            }
-        }
+        self.seeds.first().ok_or_else(|| Error::Config("a cluster needs at least one seed".into()))
     }
 
     /// The seeds (the one server when standalone).
-    pub(crate) fn seeds(&self) -> &[ConnectOptions] {
-        match self {
-            Servers::Standalone(opts) => std::slice::from_ref(opts),
-            Servers::Cluster(seeds) => seeds,
-        }
+    pub fn seeds(&self) -> &[ConnectOptions] {
+        &self.seeds
     }
 }
 
@@ -165,13 +166,11 @@ mod tests {
         assert!(matches!(Servers::from_config(&StoreConfig::Default), Err(Error::Config(_))));
         let redis =
             StoreConfig::Redis(RedisConfig { url: "redis://h:6380/2".into(), ..RedisConfig::default() });
-        match Servers::from_config(&redis).unwrap() {
-            Servers::Standalone(o) => {
-                assert_eq!(o.address, Address::Tcp { host: "h".into(), port: 6380 });
-                assert_eq!(o.db, 2);
-            }
-            other => panic!("{other:?}"),
-        }
+        let standalone = Servers::from_config(&redis).unwrap();
+        assert!(!standalone.is_cluster());
+        let o = &standalone.seeds()[0];
+        assert_eq!(o.address, Address::Tcp { host: "h".into(), port: 6380 });
+        assert_eq!(o.db, 2);
         let cluster = StoreConfig::RedisCluster(RedisClusterConfig {
             urls: vec!["redis://a:7000".into(), "redis://b:7001".into()],
             auth_username: Some("bob".into()),
@@ -185,7 +184,7 @@ mod tests {
         assert_eq!(servers.seeds()[1].password.as_ref().map(Secret::expose), Some("pw"));
         let sharded = StoreConfig::Sharded(ShardedConfig { stores: vec![cluster.clone(), redis] });
         assert_eq!(Servers::from_config(&sharded).unwrap(), servers);
-        assert!(Servers::Cluster(vec![]).template().is_err());
+        assert!(Servers::cluster(vec![]).template().is_err());
     }
 
     #[test]
