@@ -1,11 +1,12 @@
-//! The `redwire` command-line tool: send one command (`cmd`) or run a verified
-//! load (`bench`) against a server.
+//! The `redwire` command-line tool: send one command (`cmd`), run a verified
+//! load (`bench`), or `subscribe` / `publish` (in `pubsub_cmd`) against a server.
 //!
 //! Global options pick the target: `--url URL` (standalone). Exit codes: 0 on
 //! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
 
 mod bench;
 mod format;
+mod pubsub_cmd;
 mod target;
 
 use std::process::ExitCode;
@@ -68,6 +69,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Subscribe and print messages (and gaps) as they come.
+    Subscribe(pubsub_cmd::SubscribeArgs),
+    /// Publish one message and print how many subscribers received it.
+    Publish(pubsub_cmd::PublishArgs),
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
@@ -154,6 +159,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             };
             bench::run(target, args).await
         }
+        Command::Subscribe(args) => pubsub_cmd::subscribe(connect_options(&cli)?, args.clone()).await,
+        Command::Publish(args) => pubsub_cmd::publish(connect_options(&cli)?, args.clone()).await,
     }
 }
 
