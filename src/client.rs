@@ -3,9 +3,11 @@
 //!
 //! A standalone `Client` sends ordinary commands over one multiplexed,
 //! self-healing connection ([`Reconnecting`]) and checks exclusive
-//! connections out of its [`Pool`] for blocking and stateful work
-//! ([`Client::exclusive`]). Not here: key slots and redirects (`route`), the
-//! store semantics (`store`).
+//! connections out of its [`Pool`] ([`Client::exclusive`]) for blocking and
+//! stateful work. Blocking means: commands marked
+//! [`Cmd::blocking`], and the blocking commands known by name (BLPOP, XREAD
+//! BLOCK ...) when they are not. Not here: key slots and redirects
+//! (`route`), the store semantics (`store`).
 //!
 //! Every async method is cancel-safe in the sense of [`Connection::send`]:
 //! dropping the future abandons the reply; the connection stays in sync.
@@ -183,6 +185,11 @@ impl Client {
             // A blocking command would stall every caller queued behind it.
             return self.exclusive().await?.send(c).await;
         }
+        if is_known_blocking(c) {
+            // Unmarked, it would also be cut off by the response timeout,
+            // closing the shared connection under every other caller.
+            return self.exclusive().await?.send(&c.clone().blocking()).await;
+        }
         self.conn.send(c).await
     }
 
@@ -201,10 +208,7 @@ impl Client {
     pub async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(|e| match e {
-                e @ (Error::Auth(_) | Error::Tls(_)) => e,
-                e => Error::NotSent { cause: Arc::new(e) },
-            })?;
+            let conn = self.conn.connection().await.map_err(connect_error)?;
             match conn.send_pipeline(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -219,7 +223,7 @@ impl Client {
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            let conn = self.conn.connection().await.map_err(connect_error)?;
             match conn.transaction(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -423,6 +427,25 @@ impl Client {
     }
 }
 
+/// A failed connect as the caller sees it: a rejected password or
+/// certificate as is (retrying will not help), anything else as "not sent".
+fn connect_error(e: Error) -> Error {
+    match e {
+        e @ (Error::Auth(_) | Error::Tls(_)) => e,
+        e => Error::NotSent { cause: Arc::new(e) },
+    }
+}
+
+/// BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK ... sent without
+/// [`Cmd::blocking`]. Not WAIT / WAITAOF: they wait for the writes of their
+/// own connection, so moving them to another one would change their answer.
+/// The first-letter test keeps the table lookup off the path of GET, SET and
+/// the like.
+fn is_known_blocking(c: &Cmd) -> bool {
+    matches!(c.name().first().map(u8::to_ascii_uppercase), Some(b'B' | b'X'))
+        && crate::route::command_info(c).is_blocking()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +466,37 @@ mod tests {
         let c = o.apply(cmd("SET").arg("k").arg("v"));
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args, vec![&b"SET"[..], b"k", b"v", b"EX", b"5", b"NX", b"GET"]);
+    }
+
+    #[test]
+    fn blocking_commands_are_known_by_name() {
+        for c in [
+            cmd("BLPOP").arg("l").arg(0),
+            cmd("brpop").arg("l").arg(1),
+            cmd("BLMOVE").arg("a").arg("b").arg("LEFT").arg("RIGHT").arg(0),
+            cmd("BZPOPMIN").arg("z").arg(0),
+            cmd("XREAD").arg("BLOCK").arg(0).arg("STREAMS").arg("s").arg("$"),
+            cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg("g")
+                .arg("c")
+                .arg("BLOCK")
+                .arg(5)
+                .arg("STREAMS")
+                .arg("s")
+                .arg(">"),
+        ] {
+            assert!(is_known_blocking(&c), "{c:?}");
+        }
+        for c in [
+            cmd("GET").arg("k"),
+            cmd("LPOP").arg("l"),
+            cmd("XREAD").arg("STREAMS").arg("s").arg("0"),
+            cmd("BITCOUNT").arg("k"),
+            cmd("WATCH").arg("k"),
+            cmd("WAIT").arg(1).arg(0),
+        ] {
+            assert!(!is_known_blocking(&c), "{c:?}");
+        }
     }
 }

@@ -41,3 +41,4 @@ pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerError
 pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
 pub use secret::Secret;
+pub use store::{Store, StoreKind};

@@ -17,8 +17,9 @@
 //!   (`None` = no limit). Each gives [`Error::Pool`] with the kind.
 //! - No round trip on checkout: a connection idle for less than
 //!   `health_check_after` is handed out as is. One idle for longer, or
-//!   returned after an error, is pinged first (bounded by `timeout_recycle`)
-//!   and replaced when the ping fails.
+//!   returned after an error, is pinged first: it is replaced when the ping
+//!   fails, and the checkout fails with [`PoolTimeout::Recycle`] when no
+//!   answer comes within `timeout_recycle`.
 //! - A connection comes back dirty (inside MULTI or WATCH, subscribed,
 //!   SELECTed to another db, a blocking command unfinished or abandoned,
 //!   closed) is discarded, never handed to the next caller.
@@ -156,9 +157,18 @@ impl Pool {
                     idle.conn.query::<Frame>(&cmd("PING")).await
                 })
                 .await;
-                if ping.is_err() {
-                    idle.conn.close();
-                    continue;
+                match ping {
+                    Ok(_) => {}
+                    // The server did not answer in time: say so rather than
+                    // open a new connection to a server that is not answering.
+                    Err(e @ Error::Pool(PoolTimeout::Recycle)) => {
+                        idle.conn.close();
+                        return Err(e);
+                    }
+                    Err(_) => {
+                        idle.conn.close();
+                        continue;
+                    }
                 }
             }
             return Ok(Pooled::new(idle.conn, permit, self.inner.clone()));
@@ -189,6 +199,8 @@ pub struct Pooled {
     watching: bool,
     dirty: bool,
     errored: bool,
+    /// A send is under way; still set if its future was dropped.
+    pending: bool,
 }
 
 impl std::fmt::Debug for Pooled {
@@ -207,6 +219,7 @@ impl Pooled {
             watching: false,
             dirty: false,
             errored: false,
+            pending: false,
         }
     }
 
@@ -220,6 +233,7 @@ impl Pooled {
     /// True when the connection will be discarded instead of reused.
     pub fn is_dirty(&self) -> bool {
         self.dirty
+            || self.pending
             || self.in_multi
             || self.watching
             || self.conn.as_ref().is_none_or(|c| c.is_closed() || c.in_flight() > 0)
@@ -231,11 +245,14 @@ impl Pooled {
     /// As [`Connection::send`].
     ///
     /// # Cancel safety
-    /// Dropping the future leaves a reply pending: the connection is then
-    /// discarded on return, never reused out of sync.
+    /// Dropping the future abandons the reply: the connection is then
+    /// discarded on return, even if the reply came meanwhile (whatever the
+    /// command did, a popped element for one, was never seen by anyone).
     pub async fn send(&mut self, command: &Cmd) -> Result<Frame, Error> {
         let conn = self.conn.as_ref().ok_or(Error::Closed)?;
+        self.pending = true;
         let result = conn.send(command).await;
+        self.pending = false;
         match &result {
             Ok(frame) if !frame.is_error() => self.track(command),
             Ok(_) => {
@@ -281,11 +298,20 @@ impl Pooled {
             || c.is("AUTH")
             || c.is("READONLY")
             || c.is("READWRITE")
-            || (c.is("CLIENT") && c.arg_at(1).is_some_and(|a| !a.eq_ignore_ascii_case(b"SETNAME")))
+            || (c.is("CLIENT") && !c.arg_at(1).is_some_and(is_read_only_client_subcommand))
         {
             self.dirty = true;
         }
     }
+}
+
+/// `CLIENT` subcommands that only report and leave the connection as it was.
+/// Every other one (SETNAME, REPLY, TRACKING, CACHING, NO-EVICT ...) may
+/// change what the next user of the connection would see.
+fn is_read_only_client_subcommand(sub: &[u8]) -> bool {
+    [&b"ID"[..], b"INFO", b"GETNAME", b"LIST", b"GETREDIR", b"TRACKINGINFO", b"HELP"]
+        .iter()
+        .any(|name| sub.eq_ignore_ascii_case(name))
 }
 
 impl Drop for Pooled {

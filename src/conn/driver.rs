@@ -371,6 +371,13 @@ pub(crate) async fn run_writer(shared: Arc<Shared>, mut w: WriteHalf, reader: to
                 }
             }
         }
+        // TLS may accept plaintext while the socket is full and keep the
+        // encrypted bytes: flush, or they wait for the next command (a no-op on TCP).
+        if failure.is_none() {
+            if let Err(e) = w.flush().await {
+                failure = Some(Error::from(e));
+            }
+        }
         // Which commands were handed to the socket in full.
         let mut done = 0u64;
         let mut acc = 0usize;

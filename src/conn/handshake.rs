@@ -6,12 +6,16 @@
 //! `AUTH`, `CLIENT SETNAME`. Then `SELECT db` when a database is chosen. A
 //! rejected password is [`Error::Auth`], never retried here. Not here: TCP/TLS
 //! (`transport`) and the multiplexed driver (`driver`).
+//!
+//! Over TLS, a handshake that would send nothing sends a `PING`: with TLS 1.3
+//! a server that refuses the client's certificate says so only when the client
+//! first reads, and that refusal belongs to connecting, as [`Error::Tls`].
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::options::{ConnectOptions, Protocol};
-use super::transport::Transport;
+use super::transport::{stream_error, Transport};
 use crate::cmd::{cmd, Cmd};
 use crate::error::{Error, ServerErrorKind};
 use crate::resp::{Decoder, Frame};
@@ -36,6 +40,8 @@ pub async fn handshake(
 ) -> Result<Negotiated, Error> {
     let mut protocol = Protocol::Resp2;
     let mut authenticated = false;
+    let mut sent_any =
+        opts.protocol == Protocol::Resp3 || opts.password.is_some() || opts.db != 0 || opts.readonly;
     if opts.protocol == Protocol::Resp3 {
         let mut hello = cmd("HELLO").arg("3");
         if let Some(pass) = &opts.password {
@@ -72,6 +78,7 @@ pub async fn handshake(
         }
         if let Some(name) = &opts.client_name {
             if !authenticated {
+                sent_any = true;
                 if let Some(e) =
                     error_of(request(t, &cmd("CLIENT").arg("SETNAME").arg(name), decoder, rbuf).await?)
                 {
@@ -87,6 +94,16 @@ pub async fn handshake(
                 _ => Error::Server(e),
             });
         }
+    }
+    if opts.readonly {
+        if let Some(e) = error_of(request(t, &cmd("READONLY"), decoder, rbuf).await?) {
+            return Err(Error::Server(e));
+        }
+    }
+    if !sent_any && matches!(t, Transport::Tls(_)) {
+        // Only the round trip matters: an error reply (NOAUTH) still proves
+        // the session was accepted.
+        request(t, &cmd("PING"), decoder, rbuf).await?;
     }
     Ok(Negotiated { protocol })
 }
@@ -117,8 +134,8 @@ pub(crate) async fn request(
 ) -> Result<Frame, Error> {
     let mut out = BytesMut::with_capacity(command.encoded_len());
     command.write_to(&mut out);
-    t.write_all(&out).await?;
-    t.flush().await?;
+    t.write_all(&out).await.map_err(stream_error)?;
+    t.flush().await.map_err(stream_error)?;
     loop {
         if let Some(frame) = decoder.decode(rbuf)? {
             if frame.is_push() {
@@ -127,7 +144,7 @@ pub(crate) async fn request(
             return Ok(frame.strip_attributes());
         }
         rbuf.reserve(4096);
-        if t.read_buf(rbuf).await? == 0 {
+        if t.read_buf(rbuf).await.map_err(stream_error)? == 0 {
             return Err(Error::from(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "server closed the connection during the handshake",

@@ -76,6 +76,8 @@ pub struct ConnectOptions {
     pub tcp_keepalive: Option<Duration>,
     /// Decoder limits against hostile replies.
     pub limits: DecodeLimits,
+    /// Send `READONLY` in the handshake (cluster replicas serving reads).
+    pub readonly: bool,
 }
 
 impl Default for ConnectOptions {
@@ -93,6 +95,7 @@ impl Default for ConnectOptions {
             max_in_flight: 65_536,
             tcp_keepalive: Some(Duration::from_secs(60)),
             limits: DecodeLimits::default(),
+            readonly: false,
         }
     }
 }

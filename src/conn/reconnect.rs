@@ -11,7 +11,7 @@
 //! only if it is marked idempotent or is a known read-only command.
 //! Not here: the socket and driver (`driver`), pools (`crate::pool`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,11 +37,14 @@ struct Inner {
     current: Mutex<Option<Connection>>,
     connecting: tokio::sync::Mutex<Backoff>,
     generation: AtomicU64,
+    /// Set while the last connect attempt failed.
+    down: AtomicBool,
 }
 
 struct Backoff {
     failures: u32,
     next_attempt: Option<Instant>,
+    last_error: Option<Error>,
 }
 
 const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(10);
@@ -64,7 +67,12 @@ impl Reconnecting {
                 push,
                 on_connect,
                 current: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(Backoff { failures: 0, next_attempt: None }),
+                connecting: tokio::sync::Mutex::new(Backoff {
+                    failures: 0,
+                    next_attempt: None,
+                    last_error: None,
+                }),
+                down: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
             }),
         }
@@ -115,13 +123,20 @@ impl Reconnecting {
         if let Some(c) = self.live() {
             return Ok(c);
         }
-        if let Some(at) = backoff.next_attempt {
-            tokio::time::sleep_until(at.into()).await;
+        if let (Some(at), Some(last)) = (backoff.next_attempt, &backoff.last_error) {
+            // A recent attempt failed: answer at once with its error rather
+            // than queueing every caller behind the backoff; the caller's
+            // retry policy decides how long to wait.
+            if Instant::now() < at {
+                return Err(last.clone());
+            }
         }
         match Connection::connect(&self.inner.opts, self.inner.push.clone()).await {
             Ok(conn) => {
                 backoff.failures = 0;
                 backoff.next_attempt = None;
+                backoff.last_error = None;
+                self.inner.down.store(false, Ordering::Release);
                 if let Some(hook) = &self.inner.on_connect {
                     hook(&conn);
                 }
@@ -132,6 +147,8 @@ impl Reconnecting {
             Err(e) => {
                 backoff.failures = backoff.failures.saturating_add(1);
                 backoff.next_attempt = Some(Instant::now() + reconnect_delay(backoff.failures));
+                backoff.last_error = Some(e.clone());
+                self.inner.down.store(true, Ordering::Release);
                 Err(e)
             }
         }
@@ -178,6 +195,11 @@ impl Reconnecting {
     /// Cancel-safe.
     pub async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T, Error> {
         T::from_reply(self.send(cmd).await?)
+    }
+
+    /// True while the last attempt to connect failed (the node looks down).
+    pub fn is_down(&self) -> bool {
+        self.inner.down.load(Ordering::Acquire)
     }
 
     /// Closes the current connection (the next command reconnects).

@@ -93,6 +93,17 @@ async fn connect_tcp(host: &str, port: u16, keepalive: Option<Duration>) -> Resu
     })
 }
 
+/// Converts an IO error from the stream: a TLS failure that surfaces on a read
+/// or write (with TLS 1.3 a server refusing our client certificate says so
+/// only after the client's side of the handshake is done) becomes
+/// [`Error::Tls`], anything else [`Error::Io`].
+pub(crate) fn stream_error(e: io::Error) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => Error::Tls(format!("the server ended the TLS session: {tls}")),
+        None => Error::from(e),
+    }
+}
+
 /// Builds the rustls client configuration for `tls`.
 ///
 /// # Errors

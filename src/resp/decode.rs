@@ -18,11 +18,11 @@
 //!    O(1) until the buffer reaches it (a 512 MB bulk costs nothing while it
 //!    arrives). Bytes already checked are never examined again; only an
 //!    incomplete header (at most 22 bytes) is re-read.
-//! 2. **Build.** When the top-level frame is complete, split its bytes off the
-//!    buffer and freeze them once, then turn the tokens into [`Frame`]s whose
-//!    payloads are `Bytes::slice`s of that one buffer (no payload is copied,
-//!    except streamed strings of two or more chunks, which are joined). The
-//!    build uses its own explicit stack too.
+//! 2. **Build** (in `token`). When the top-level frame is complete, split its
+//!    bytes off the buffer and freeze them once, then turn the tokens into
+//!    [`Frame`]s whose payloads are `Bytes::slice`s of that one buffer (no
+//!    payload is copied, except streamed strings of two or more chunks, which
+//!    are joined). The build uses its own explicit stack too.
 //!
 //! A top-level frame that is a single item (`+OK`, `:1`, `$N` bulk, `_`, an
 //! error) takes a fast path that never touches the token list.
@@ -43,11 +43,12 @@
 //!
 //! Pure: no IO.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::parse::{self, Len};
+use super::token::{build, leaf_frame, text_frame, Agg, Leaf, Partial, Text, Tok};
 use super::Frame;
-use crate::error::{ProtocolError, ServerError};
+use crate::error::ProtocolError;
 
 /// Limits against hostile replies. Defaults match the server's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct DecodeLimits {
     /// Most elements in one aggregate (pairs count twice for maps).
     pub max_elements: u64,
     /// Deepest nesting of aggregates (attributes included); 0 allows none.
+    /// The decoder itself never recurses, but a [`Frame`] is dropped,
+    /// compared and encoded recursively: keep this in the hundreds.
     pub max_depth: usize,
 }
 
@@ -66,6 +69,9 @@ impl Default for DecodeLimits {
         DecodeLimits { max_bulk_len: 512 * 1024 * 1024, max_elements: i32::MAX as u64, max_depth: 128 }
     }
 }
+
+/// Most tokens whose allocation is kept between frames (about 256 KB).
+const RETAINED_TOKENS: usize = 8 * 1024;
 
 /// Decodes frames from a growing buffer; honours the tokio-util `Decoder` contract.
 ///
@@ -90,68 +96,6 @@ pub struct Decoder {
     stream: Option<StreamState>,
     /// The build stack, kept for its allocation.
     partials: Vec<Partial>,
-}
-
-/// What a checked text payload becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Text {
-    Simple,
-    Error,
-    BigNumber,
-    Bulk,
-    BlobError,
-}
-
-/// A value that is complete in one item.
-#[derive(Debug, Clone, Copy)]
-enum Leaf {
-    Text { kind: Text, start: usize, end: usize },
-    Verbatim { format: [u8; 3], start: usize, end: usize },
-    Int(i64),
-    Double(f64),
-    Bool(bool),
-    Null,
-    NullBulk,
-    NullArray,
-}
-
-/// The aggregate kinds, attributes included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Agg {
-    Array,
-    Map,
-    Set,
-    Push,
-    Attr,
-}
-
-impl Agg {
-    /// Wire elements per declared entry.
-    fn width(self) -> u64 {
-        match self {
-            Agg::Map | Agg::Attr => 2,
-            Agg::Array | Agg::Set | Agg::Push => 1,
-        }
-    }
-}
-
-/// One checked item of the current frame.
-#[derive(Debug, Clone, Copy)]
-enum Tok {
-    Leaf(Leaf),
-    /// Aggregate header; `count` entries (pairs for maps and attributes).
-    Agg {
-        kind: Agg,
-        count: usize,
-    },
-    /// A streamed string made of the next `chunks` `Chunk` tokens.
-    Streamed {
-        chunks: usize,
-    },
-    Chunk {
-        start: usize,
-        end: usize,
-    },
 }
 
 /// An aggregate being scanned.
@@ -211,6 +155,11 @@ impl Decoder {
         self.open.clear();
         self.stream = None;
         self.partials.clear();
+        // Keep the token list's allocation for the next frame, unless one
+        // huge reply grew it: then give the memory back.
+        if self.tokens.capacity() > RETAINED_TOKENS {
+            self.tokens = Vec::new();
+        }
     }
 
     /// `Ok(None)`: need more bytes. `Ok(Some)`: exactly one frame removed from `buf`.
@@ -249,8 +198,7 @@ impl Decoder {
                     if self.tokens.is_empty() {
                         // Fast path: a single-item top-level frame.
                         self.need = 0;
-                        let bytes = buf.split_to(end).freeze();
-                        return leaf_frame(leaf, &bytes).map(Some);
+                        return take_leaf(buf, leaf, end).map(Some);
                     }
                     self.tokens.push(Tok::Leaf(leaf));
                     self.pos = end;
@@ -287,7 +235,7 @@ impl Decoder {
             };
             if complete {
                 let bytes = buf.split_to(self.pos).freeze();
-                let frame = self.build(&bytes);
+                let frame = build(&self.tokens, &mut self.partials, &bytes);
                 self.reset();
                 return frame.map(Some);
             }
@@ -320,7 +268,7 @@ impl Decoder {
         let entries = usize::try_from(count).unwrap_or(usize::MAX);
         let tok = self.tokens.len();
         self.tokens.push(Tok::Agg { kind, count: entries });
-        let n = count.saturating_mul(kind.width()) + u64::from(kind == Agg::Attr);
+        let n = count.saturating_mul(kind.width()).saturating_add(u64::from(kind == Agg::Attr));
         if streamed {
             self.open.push(Open { kind, n: 0, streamed: true, tok });
             Ok(false)
@@ -338,7 +286,7 @@ impl Decoder {
         loop {
             let Some(top) = self.open.last_mut() else { return Ok(true) };
             if top.streamed {
-                top.n += 1;
+                top.n = top.n.saturating_add(1);
                 let elements = top.n;
                 let limit = self.limits.max_elements;
                 if elements > limit {
@@ -346,7 +294,7 @@ impl Decoder {
                 }
                 return Ok(false);
             }
-            top.n -= 1;
+            top.n = top.n.saturating_sub(1);
             if top.n > 0 {
                 return Ok(false);
             }
@@ -556,176 +504,35 @@ impl Decoder {
         self.need = need;
         None
     }
-
-    /// Turns the tokens of the complete frame in `bytes` into a [`Frame`].
-    fn build(&mut self, bytes: &Bytes) -> Result<Frame, ProtocolError> {
-        let stack = &mut self.partials;
-        stack.clear();
-        let tokens = &self.tokens;
-        let mut i = 0;
-        while let Some(tok) = tokens.get(i) {
-            i += 1;
-            let mut frame = match *tok {
-                Tok::Leaf(leaf) => leaf_frame(leaf, bytes)?,
-                Tok::Agg { kind, count } => match Partial::open(kind, count) {
-                    Ok(partial) => {
-                        stack.push(partial);
-                        continue;
-                    }
-                    Err(empty) => empty,
-                },
-                Tok::Streamed { chunks } => {
-                    let parts = tokens.get(i..i.saturating_add(chunks)).unwrap_or_default();
-                    i += chunks;
-                    Frame::BulkString(join(parts, bytes)?)
-                }
-                // Every chunk is consumed by its `Streamed` token.
-                Tok::Chunk { .. } => return Err(ProtocolError::UnexpectedStreamPart),
-            };
-            // Hand the finished value to the aggregates around it.
-            loop {
-                let Some(top) = stack.last_mut() else { return Ok(frame) };
-                match top.push(frame) {
-                    None => break,
-                    Some(done) => {
-                        stack.pop();
-                        frame = done;
-                    }
-                }
-            }
-        }
-        // Unreachable when the scan is right: it saw the frame complete.
-        Err(ProtocolError::UnexpectedStreamPart)
-    }
 }
 
-/// The [`Frame`] of a single-item value.
+/// Removes a single-item frame ending at `end` from the front of `buf`.
+/// Payload-free values just advance the buffer; a payload is split off
+/// exactly (no reference-count traffic for a slice of a slice).
 #[inline]
-fn leaf_frame(leaf: Leaf, bytes: &Bytes) -> Result<Frame, ProtocolError> {
-    Ok(match leaf {
-        Leaf::Text { kind, start, end } => {
-            let text = slice(bytes, start, end)?;
-            match kind {
-                Text::Bulk => Frame::BulkString(text),
-                Text::Simple => Frame::SimpleString(text),
-                Text::Error => Frame::SimpleError(ServerError::parse(text)?),
-                Text::BigNumber => Frame::BigNumber(text),
-                Text::BlobError => Frame::BlobError(ServerError::parse(text)?),
-            }
-        }
-        Leaf::Verbatim { format, start, end } => {
-            Frame::VerbatimString { format, data: slice(bytes, start, end)? }
-        }
-        Leaf::Int(i) => Frame::Integer(i),
-        Leaf::Double(d) => Frame::Double(d),
-        Leaf::Bool(b) => Frame::Boolean(b),
-        Leaf::Null => Frame::Null,
-        Leaf::NullBulk => Frame::NullBulk,
-        Leaf::NullArray => Frame::NullArray,
-    })
-}
-
-/// A zero-copy slice; the offsets come from the scan of these very bytes, so
-/// the check never fails, but a failure is an error rather than a panic.
-#[inline]
-fn slice(bytes: &Bytes, start: usize, end: usize) -> Result<Bytes, ProtocolError> {
-    if start <= end && end <= bytes.len() {
-        Ok(bytes.slice(start..end))
-    } else {
-        Err(ProtocolError::BadLength)
+fn take_leaf(buf: &mut BytesMut, leaf: Leaf, end: usize) -> Result<Frame, ProtocolError> {
+    if end > buf.len() {
+        // The scan only reports items inside the buffer.
+        return Err(ProtocolError::BadLength);
     }
-}
-
-/// The payload of a streamed string: a slice for zero or one chunk, a copy
-/// joining them otherwise.
-fn join(chunks: &[Tok], bytes: &Bytes) -> Result<Bytes, ProtocolError> {
-    let range = |t: &Tok| match *t {
-        Tok::Chunk { start, end } => Ok((start, end)),
-        _ => Err(ProtocolError::UnexpectedStreamPart),
+    let (start, stop) = match leaf {
+        Leaf::Text { start, end: stop, .. } | Leaf::Verbatim { start, end: stop, .. } => (start, stop),
+        other => {
+            buf.advance(end);
+            return leaf_frame(other, &Bytes::new());
+        }
     };
-    match chunks {
-        [] => Ok(Bytes::new()),
-        [one] => {
-            let (start, end) = range(one)?;
-            slice(bytes, start, end)
-        }
-        _ => {
-            let mut parts = Vec::with_capacity(chunks.len());
-            for t in chunks {
-                let (start, end) = range(t)?;
-                parts.push(bytes.get(start..end).ok_or(ProtocolError::BadLength)?);
-            }
-            let mut out = BytesMut::with_capacity(parts.iter().map(|p| p.len()).sum());
-            for p in parts {
-                out.put_slice(p);
-            }
-            Ok(out.freeze())
-        }
+    if !(start <= stop && stop <= end) {
+        return Err(ProtocolError::BadLength);
     }
-}
-
-/// An aggregate being built, innermost last on the build stack.
-#[derive(Debug)]
-enum Partial {
-    Seq { kind: Agg, items: Vec<Frame>, want: usize },
-    Map { pairs: Vec<(Frame, Frame)>, key: Option<Frame>, want: usize },
-    Attr { pairs: Vec<(Frame, Frame)>, key: Option<Frame>, want: usize },
-}
-
-impl Partial {
-    /// Starts an aggregate of `count` entries, or returns it finished when empty.
-    /// `count` was checked against the elements actually received, so it is a
-    /// safe capacity.
-    fn open(kind: Agg, count: usize) -> Result<Partial, Frame> {
-        match kind {
-            Agg::Attr => Ok(Partial::Attr { pairs: Vec::with_capacity(count), key: None, want: count }),
-            Agg::Map if count == 0 => Err(Frame::Map(Vec::new())),
-            _ if count == 0 => Err(seq_frame(kind, Vec::new())),
-            Agg::Map => Ok(Partial::Map { pairs: Vec::with_capacity(count), key: None, want: count }),
-            _ => Ok(Partial::Seq { kind, items: Vec::with_capacity(count), want: count }),
-        }
-    }
-
-    /// Adds the next element; returns the finished aggregate after the last.
-    fn push(&mut self, frame: Frame) -> Option<Frame> {
-        match self {
-            Partial::Seq { kind, items, want } => {
-                items.push(frame);
-                (items.len() == *want).then(|| seq_frame(*kind, std::mem::take(items)))
-            }
-            Partial::Map { pairs, key, want } => match key.take() {
-                None => {
-                    *key = Some(frame);
-                    None
-                }
-                Some(k) => {
-                    pairs.push((k, frame));
-                    (pairs.len() == *want).then(|| Frame::Map(std::mem::take(pairs)))
-                }
-            },
-            Partial::Attr { pairs, key, want } => {
-                if pairs.len() == *want {
-                    return Some(Frame::Attributed {
-                        attributes: std::mem::take(pairs),
-                        frame: Box::new(frame),
-                    });
-                }
-                match key.take() {
-                    None => *key = Some(frame),
-                    Some(k) => pairs.push((k, frame)),
-                }
-                None
-            }
-        }
-    }
-}
-
-fn seq_frame(kind: Agg, items: Vec<Frame>) -> Frame {
-    match kind {
-        Agg::Set => Frame::Set(items),
-        Agg::Push => Frame::Push(items),
-        // Maps and attributes are built as pairs, never through here.
-        Agg::Array | Agg::Map | Agg::Attr => Frame::Array(items),
+    let mut payload = buf.split_to(end);
+    payload.advance(start);
+    payload.truncate(stop - start);
+    let payload = payload.freeze();
+    match leaf {
+        Leaf::Verbatim { format, .. } => Ok(Frame::VerbatimString { format, data: payload }),
+        Leaf::Text { kind, .. } => text_frame(kind, payload),
+        other => leaf_frame(other, &payload),
     }
 }
 
@@ -1042,6 +849,11 @@ mod tests {
             TooManyElements { count: u64::MAX, limit: 3 }
         );
         assert_eq!(fed(b"*3\r\n:1\r\n:2\r\n:3\r\n", 1, small).1, None);
+        // Without an element limit, huge counts just wait for their elements.
+        let unlimited = DecodeLimits { max_elements: u64::MAX, ..DecodeLimits::default() };
+        for wire in [&b"|18446744073709551615\r\n:1\r\n"[..], b"%18446744073709551615\r\n+a\r\n"] {
+            assert_eq!(fed(wire, 1, unlimited), (vec![], None));
+        }
         // Depth: two levels pass, three do not; attributes count.
         assert_eq!(fed(b"*1\r\n*1\r\n:1\r\n", 1, small).1, None);
         assert_eq!(err_with(b"*1\r\n*1\r\n*1\r\n:1\r\n", small), TooDeep { limit: 2 });

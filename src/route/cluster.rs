@@ -1,21 +1,50 @@
 //! The cluster router: per-node connections, the slot map, redirects and retries.
 //!
-//! Interface first; the routing loop lands with issue 5.
+//! One GET: [`plan`](super::plan) finds the slot, the current [`Routing`]
+//! (slot map + one multiplexed connection per node, swapped whole on every
+//! topology change) gives the node, the connection sends. A failed attempt is
+//! classified by the pure [`classify`](super::classify): MOVED patches the
+//! slot and resends at once (and schedules a refresh), ASK sends
+//! `ASKING` + the command as one pipeline to the importing node, TRYAGAIN /
+//! CLUSTERDOWN / LOADING / MASTERDOWN back off with jitter, READONLY and dead
+//! nodes refresh the map and retry, everything else returns. Each command
+//! stops after `max_retries` attempts or its deadline, whichever comes first.
+//!
+//! Topology refresh is one background task: requests are coalesced (a burst
+//! of MOVEDs causes one refresh), spaced by at least `min_refresh_gap`, and
+//! also run every `refresh_interval`. A refresh asks up to three nodes for
+//! `CLUSTER SHARDS` (`CLUSTER SLOTS` when that fails), keeps the view most of
+//! them agree on, and keeps the old map when none answers.
+//!
+//! Replica reads: read-only commands go round-robin to healthy replicas of
+//! the slot's shard (connections opened with `READONLY`), except when the
+//! replica looks down or lags far behind, and for slots this client wrote to
+//! within `read_your_writes_window` (so its own writes are always visible).
+//! Not here: the pure routing decisions (`slot`, `keys`, `split`,
+//! `topology`, `redirect`).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
 
-use crate::cmd::{Cmd, FromReply};
-use crate::conn::{ConnectOptions, Reconnecting};
+use tokio::sync::Notify;
+
+use super::topology::{Health, SlotMap};
+use super::{
+    classify, is_retry_safe, merge, merge_fan_out, plan, CommandInfo, RetryAction, RetryPolicy, Target,
+};
+use crate::cmd::{cmd, Cmd, FromReply};
+use crate::conn::{Address, ConnectOptions, Reconnecting};
 use crate::error::{Error, NodeAddr};
-use crate::pool::PoolOptions;
+use crate::pool::{Pool, PoolOptions};
 use crate::resp::Frame;
-
-use super::RetryPolicy;
 
 /// Settings of a [`ClusterClient`].
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Seed nodes (Stalwart's `urls`); any of them may be down.
+    /// Seed nodes (Stalwart's `urls`); any of them may be down. The first
+    /// one's credentials, TLS, protocol and timeouts apply to every node.
     pub seeds: Vec<ConnectOptions>,
     /// Retries of redirects and transient errors.
     pub retry: RetryPolicy,
@@ -26,9 +55,16 @@ pub struct ClusterOptions {
     pub read_your_writes: bool,
     /// How long reads of a freshly written slot stay on the primary.
     pub read_your_writes_window: Duration,
+    /// A replica further behind its primary than this (replication offset,
+    /// in bytes) is not read from.
+    pub max_replica_lag: i64,
     /// Periodic topology refresh.
     pub refresh_interval: Duration,
-    /// Pools of exclusive connections per node.
+    /// Least time between two refreshes, however many are asked for.
+    pub min_refresh_gap: Duration,
+    /// Bound on one command's retries in time (besides `retry.max_retries`).
+    pub request_deadline: Duration,
+    /// Pools of exclusive connections per node (blocking commands).
     pub pool: PoolOptions,
 }
 
@@ -40,50 +76,608 @@ impl Default for ClusterOptions {
             read_from_replicas: true,
             read_your_writes: true,
             read_your_writes_window: Duration::from_secs(2),
+            max_replica_lag: 16 * 1024 * 1024,
             refresh_interval: Duration::from_secs(60),
+            min_refresh_gap: Duration::from_millis(100),
+            request_deadline: Duration::from_secs(20),
             pool: PoolOptions::default(),
         }
     }
 }
 
-/// A client for a Redis/Valkey cluster. Clones share everything.
+/// A connection to one node: multiplexed for ordinary commands, a pool for blocking ones.
 #[derive(Clone, Debug)]
+struct NodeConn {
+    addr: NodeAddr,
+    conn: Reconnecting,
+    pool: Pool,
+}
+
+/// The slot map with a connection for every node it names.
+struct Routing {
+    map: SlotMap,
+    /// Per shard index: the primary's connection.
+    primaries: Vec<NodeConn>,
+    /// Per shard index: replicas that may serve reads.
+    replicas: Vec<Vec<NodeConn>>,
+}
+
+struct Inner {
+    opts: ClusterOptions,
+    /// Per-node connection options, built from the first seed.
+    template: ConnectOptions,
+    routing: RwLock<Arc<Routing>>,
+    nodes: std::sync::Mutex<HashMap<NodeAddr, NodeConn>>,
+    /// Shared with the refresh task, which holds only a `Weak` to the rest.
+    refresh_wanted: Arc<Notify>,
+    refresh_pending: AtomicBool,
+    refreshes: AtomicU64,
+    round_robin: AtomicUsize,
+    /// Per slot: when this client last wrote to it, in ms since `epoch` (0 = never).
+    last_write: Box<[AtomicU32]>,
+    epoch: Instant,
+}
+
+/// A client for a Redis/Valkey cluster. Clones share everything.
+#[derive(Clone)]
 pub struct ClusterClient {
-    _opts: std::sync::Arc<ClusterOptions>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ClusterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let routing = self.routing();
+        f.debug_struct("ClusterClient")
+            .field("shards", &routing.map.shards().len())
+            .field("version", &routing.map.version())
+            .finish()
+    }
+}
+
+fn lock_read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl ClusterClient {
-    /// Connects to the cluster through the first reachable seed.
+    /// Connects to the cluster: asks the seeds for the topology (any of them
+    /// may be down) and starts the refresh task. Connections to the nodes
+    /// are opened on first use.
     ///
     /// # Errors
-    /// When no seed answers with a usable topology.
+    /// [`Error::Config`] without seeds; the last seed's error when none
+    /// answers with a usable slot map; [`Error::Auth`] at once for bad credentials.
     pub async fn connect(opts: ClusterOptions) -> Result<ClusterClient, Error> {
-        let _ = opts;
-        Err(Error::Other("the cluster router is not implemented yet".into()))
+        let template =
+            opts.seeds.first().cloned().ok_or_else(|| Error::Config("no cluster seed URL".into()))?;
+        let inner = Arc::new(Inner {
+            template,
+            routing: RwLock::new(Arc::new(Routing {
+                map: empty_map()?,
+                primaries: Vec::new(),
+                replicas: Vec::new(),
+            })),
+            nodes: std::sync::Mutex::new(HashMap::new()),
+            refresh_wanted: Arc::new(Notify::new()),
+            refresh_pending: AtomicBool::new(false),
+            refreshes: AtomicU64::new(0),
+            round_robin: AtomicUsize::new(0),
+            last_write: (0..super::SLOTS).map(|_| AtomicU32::new(0)).collect(),
+            epoch: Instant::now(),
+            opts,
+        });
+        let client = ClusterClient { inner };
+        let mut last_err = None;
+        for seed in &client.inner.opts.seeds {
+            match fetch_topology(seed).await {
+                Ok(map) => {
+                    client.install(map);
+                    last_err = None;
+                    break;
+                }
+                Err(e @ Error::Auth(_)) => return Err(e),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if let Some(e) = last_err {
+            return Err(e);
+        }
+        tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
+        Ok(client)
+    }
+
+    fn routing(&self) -> Arc<Routing> {
+        lock_read(&self.inner.routing).clone()
+    }
+
+    /// How many topology refreshes ran so far (start-up not counted).
+    pub fn refresh_count(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// A copy of the current slot map.
+    pub fn slot_map(&self) -> SlotMap {
+        self.routing().map.clone()
+    }
+
+    /// Asks for a topology refresh soon (coalesced with other requests).
+    pub fn request_refresh(&self) {
+        self.inner.request_refresh();
     }
 
     /// Sends one command to the node(s) it belongs to, following redirects.
+    /// Error replies that are not retried come back as frames, as from the
+    /// standalone client.
+    ///
+    /// Multi-key MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across slots are split by
+    /// slot, sent in parallel and merged in the caller's order; keyless
+    /// commands that must reach every primary (DBSIZE, FLUSHALL, KEYS,
+    /// SCRIPT LOAD ...) fan out (see `route::split::FanOut` for how replies
+    /// merge); other keyless commands go to a random primary.
     ///
     /// # Errors
-    /// As the standalone client, plus [`Error::CrossSlot`] and [`Error::RetriesExhausted`].
-    pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
-        let _ = cmd;
-        Err(Error::Other("the cluster router is not implemented yet".into()))
+    /// [`Error::CrossSlot`] before sending when the keys of an unsplittable
+    /// command span slots; [`Error::RetriesExhausted`]; connection errors as
+    /// the standalone client's (`OutcomeUnknown` only for writes in flight).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: an abandoned reply is read and discarded.
+    pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        let plan = plan(c)?;
+        match plan.target {
+            Target::Slot(slot) => self.send_slot(c, slot, &plan.info).await,
+            Target::AnyPrimary => self.send_any(c, &plan.info).await,
+            Target::AllPrimaries(policy) => {
+                let replies = self.fan_out(c, &plan.info).await?;
+                merge_fan_out(policy, replies)
+            }
+            Target::Split { kind, parts } => {
+                let mut set = tokio::task::JoinSet::new();
+                for part in parts {
+                    let me = self.clone();
+                    let info = plan.info;
+                    set.spawn(async move {
+                        let reply = me.send_slot(&part.cmd, part.slot, &info).await;
+                        (part.positions, reply)
+                    });
+                }
+                let mut replies = Vec::new();
+                while let Some(joined) = set.join_next().await {
+                    let (positions, reply) =
+                        joined.map_err(|e| Error::Other(format!("split part failed: {e}")))?;
+                    replies.push((positions, reply?));
+                }
+                merge(kind, replies)
+            }
+        }
     }
 
     /// Sends one command and converts its reply.
     ///
     /// # Errors
     /// As [`ClusterClient::send`], plus conversion errors.
-    pub async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T, Error> {
-        T::from_reply(self.send(cmd).await?)
+    ///
+    /// # Cancel safety
+    /// As [`ClusterClient::send`].
+    pub async fn query<T: FromReply>(&self, c: &Cmd) -> Result<T, Error> {
+        T::from_reply(self.send(c).await?)
     }
 
     /// The current primaries with a connection to each (for per-node SCAN).
     ///
     /// # Errors
-    /// When the topology is unknown.
+    /// [`Error::Other`] when no primary is known.
     pub async fn primaries(&self) -> Result<Vec<(NodeAddr, Reconnecting)>, Error> {
-        Err(Error::Other("the cluster router is not implemented yet".into()))
+        let routing = self.routing();
+        if routing.primaries.is_empty() {
+            return Err(Error::Other("no known primary".into()));
+        }
+        let mut out: Vec<(NodeAddr, Reconnecting)> = Vec::new();
+        for (i, p) in routing.primaries.iter().enumerate() {
+            let serves = (0..super::SLOTS).any(|s| routing.map.shard_index(s) == Some(i));
+            if serves && !out.iter().any(|(a, _)| *a == p.addr) {
+                out.push((p.addr.clone(), p.conn.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The connection to the primary serving `slot` (for pub/sub and callers
+    /// that drive a node themselves).
+    ///
+    /// # Errors
+    /// [`Error::Other`] when the slot is not served.
+    pub fn primary_for_slot(&self, slot: u16) -> Result<(NodeAddr, Reconnecting), Error> {
+        let routing = self.routing();
+        let idx = routing
+            .map
+            .shard_index(slot)
+            .ok_or_else(|| Error::Other(format!("slot {slot} is not served")))?;
+        let p =
+            routing.primaries.get(idx).ok_or_else(|| Error::Other(format!("slot {slot} has no primary")))?;
+        Ok((p.addr.clone(), p.conn.clone()))
+    }
+
+    fn now_ms(&self) -> u32 {
+        // Wraps after 49 days; comparisons use wrapping arithmetic. Never 0 (= "never written").
+        (self.inner.epoch.elapsed().as_millis() as u32).max(1)
+    }
+
+    fn note_write(&self, slot: u16) {
+        if let Some(w) = self.inner.last_write.get(usize::from(slot)) {
+            w.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn recently_written(&self, slot: u16) -> bool {
+        let Some(w) = self.inner.last_write.get(usize::from(slot)) else { return false };
+        let at = w.load(Ordering::Relaxed);
+        at != 0 && self.now_ms().wrapping_sub(at) < self.inner.opts.read_your_writes_window.as_millis() as u32
+    }
+
+    /// The node to send a slot's command to.
+    fn pick(&self, routing: &Routing, slot: u16, read_only: bool, allow_replica: bool) -> Option<NodeConn> {
+        let idx = routing.map.shard_index(slot)?;
+        if read_only
+            && allow_replica
+            && self.inner.opts.read_from_replicas
+            && !(self.inner.opts.read_your_writes && self.recently_written(slot))
+        {
+            if let Some(replicas) = routing.replicas.get(idx) {
+                let healthy: usize = replicas.iter().filter(|r| !r.conn.is_down()).count();
+                if healthy > 0 {
+                    let n = self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % healthy;
+                    if let Some(r) = replicas.iter().filter(|r| !r.conn.is_down()).nth(n) {
+                        return Some(r.clone());
+                    }
+                }
+            }
+        }
+        routing.primaries.get(idx).cloned()
+    }
+
+    async fn send_slot(&self, c: &Cmd, slot: u16, info: &CommandInfo) -> Result<Frame, Error> {
+        let read_only = info.is_read_only();
+        if !read_only {
+            self.note_write(slot);
+        }
+        let retry_safe = is_retry_safe(c, info);
+        let policy = self.inner.opts.retry;
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut redirect: Option<NodeAddr> = None;
+        let mut asking: Option<NodeAddr> = None;
+        let mut allow_replica = true;
+        loop {
+            let mut used_replica = false;
+            let result = if let Some(node) = asking.take() {
+                let target = self.node(&node);
+                match target.conn.connection().await {
+                    Ok(conn) => match conn.send_pipeline(&[cmd("ASKING"), c.clone()]).await {
+                        Ok(mut frames) => {
+                            frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into()))
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+                }
+            } else {
+                let target = match redirect.take() {
+                    Some(node) => Some(self.node(&node)),
+                    None => {
+                        let routing = self.routing();
+                        let t = self.pick(&routing, slot, read_only, allow_replica);
+                        if let Some(t) = &t {
+                            used_replica = routing.map.primary_for_slot(slot) != Some(&t.addr);
+                        }
+                        t
+                    }
+                };
+                match target {
+                    Some(t) => self.send_on(&t, c, info).await,
+                    None => Err(Error::Server(crate::error::ServerError::from_line(&format!(
+                        "CLUSTERDOWN Hash slot {slot} not served (client view)"
+                    ))?)),
+                }
+            };
+            let (err, reply) = match result {
+                Ok(Frame::SimpleError(e)) | Ok(Frame::BlobError(e)) => {
+                    let frame = Frame::SimpleError(e.clone());
+                    (Error::Server(e), Some(frame))
+                }
+                Ok(frame) => return Ok(frame),
+                Err(e) => (e, None),
+            };
+            let action = classify(&err, attempt, &policy, retry_safe, fastrand::u64(..));
+            let out_of_time = started.elapsed() >= self.inner.opts.request_deadline;
+            match action {
+                RetryAction::Moved { slot: moved, node } if !out_of_time => {
+                    self.apply_moved(moved, node.clone());
+                    redirect = Some(node);
+                }
+                RetryAction::Ask { node } if !out_of_time => asking = Some(node),
+                RetryAction::Backoff(wait) if !out_of_time => tokio::time::sleep(wait).await,
+                RetryAction::RefreshAndRetry(wait) if !out_of_time => {
+                    if used_replica {
+                        // The replica failed: read from the primary next, without waiting.
+                        allow_replica = false;
+                    } else {
+                        self.inner.request_refresh();
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                RetryAction::Return => {
+                    return match reply {
+                        Some(frame) => Ok(frame),
+                        None => Err(err),
+                    };
+                }
+                _ => {
+                    return Err(Error::RetriesExhausted { attempts: attempt + 1, last: Arc::new(err) });
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn send_on(&self, target: &NodeConn, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
+        if c.is_blocking() || info.is_blocking() {
+            // A blocking command would stall every caller queued behind it on
+            // the shared connection (and trip its response watchdog).
+            let mut pooled = target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            return pooled.send(&c.clone().blocking()).await;
+        }
+        match target.conn.connection().await {
+            Ok(conn) => conn.send(c).await,
+            Err(e @ Error::Auth(_)) => Err(e),
+            Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+        }
+    }
+
+    async fn send_any(&self, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
+        let routing = self.routing();
+        if routing.primaries.is_empty() {
+            return Err(Error::Other("no known primary".into()));
+        }
+        // A random slot picks a random primary weighted by the slots it serves.
+        let slot = fastrand::u16(0..super::SLOTS);
+        self.send_slot(c, slot, info).await
+    }
+
+    async fn fan_out(&self, c: &Cmd, info: &CommandInfo) -> Result<Vec<Frame>, Error> {
+        let routing = self.routing();
+        // One representative slot per primary, so each part follows redirects.
+        let mut slots: Vec<u16> = Vec::new();
+        let mut seen = Vec::new();
+        for slot in 0..super::SLOTS {
+            if let Some(idx) = routing.map.shard_index(slot) {
+                if !seen.contains(&idx) {
+                    seen.push(idx);
+                    slots.push(slot);
+                }
+            }
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (i, slot) in slots.into_iter().enumerate() {
+            let me = self.clone();
+            let c = c.clone();
+            let info = *info;
+            set.spawn(async move { (i, me.send_slot(&c, slot, &info).await) });
+        }
+        let mut replies: Vec<(usize, Frame)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let (i, reply) = joined.map_err(|e| Error::Other(format!("fan-out part failed: {e}")))?;
+            replies.push((i, reply?));
+        }
+        replies.sort_by_key(|(i, _)| *i);
+        Ok(replies.into_iter().map(|(_, f)| f).collect())
+    }
+
+    fn node(&self, addr: &NodeAddr) -> NodeConn {
+        self.inner.node(addr)
+    }
+
+    fn apply_moved(&self, slot: u16, node: NodeAddr) {
+        {
+            let current = self.routing();
+            if current.map.primary_for_slot(slot) == Some(&node) {
+                self.inner.request_refresh();
+                return;
+            }
+            let mut map = current.map.clone();
+            if map.apply_moved(slot, node) {
+                self.install(map);
+            }
+        }
+        self.inner.request_refresh();
+    }
+
+    fn install(&self, map: SlotMap) {
+        self.inner.install(map);
+    }
+}
+
+fn empty_map() -> Result<SlotMap, Error> {
+    SlotMap::from_ranges(Vec::new())
+}
+
+impl Inner {
+    fn request_refresh(&self) {
+        if !self.refresh_pending.swap(true, Ordering::AcqRel) {
+            self.refresh_wanted.notify_one();
+        }
+    }
+
+    fn node_options(&self, addr: &NodeAddr) -> ConnectOptions {
+        let mut o = self.template.clone();
+        o.address = Address::Tcp { host: addr.host.to_string(), port: addr.port };
+        if let Some(tls) = &mut o.tls {
+            tls.server_name.get_or_insert_with(|| addr.host.to_string());
+        }
+        o.readonly = self.opts.read_from_replicas;
+        o
+    }
+
+    fn node(&self, addr: &NodeAddr) -> NodeConn {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = nodes.get(addr) {
+            return n.clone();
+        }
+        let opts = self.node_options(addr);
+        let n = NodeConn {
+            addr: addr.clone(),
+            conn: Reconnecting::new(opts.clone(), None, None),
+            pool: Pool::new(opts, self.opts.pool.clone()),
+        };
+        nodes.insert(addr.clone(), n.clone());
+        n
+    }
+
+    /// Installs a new map: connections for every node it names (reusing the
+    /// existing ones), and drops the connections of nodes that left.
+    fn install(&self, mut map: SlotMap) {
+        let previous = lock_read(&self.routing).clone();
+        map.set_version(previous.map.version().max(map.version()) + 1);
+        let mut primaries = Vec::with_capacity(map.shards().len());
+        let mut replicas = Vec::with_capacity(map.shards().len());
+        for shard in map.shards() {
+            primaries.push(self.node(&shard.primary.addr));
+            let lag_limit = self.opts.max_replica_lag;
+            let readable: Vec<NodeConn> = shard
+                .replicas
+                .iter()
+                .filter(|r| r.health == Health::Online)
+                .filter(|r| {
+                    r.replication_offset == 0
+                        || shard.primary.replication_offset == 0
+                        || shard.primary.replication_offset - r.replication_offset <= lag_limit
+                })
+                .map(|r| self.node(&r.addr))
+                .collect();
+            replicas.push(readable);
+        }
+        let keep: Vec<NodeAddr> = map.nodes().into_iter().cloned().collect();
+        {
+            let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+            nodes.retain(|addr, n| {
+                let stays = keep.contains(addr);
+                if !stays {
+                    n.conn.reset();
+                    n.pool.clear();
+                }
+                stays
+            });
+        }
+        *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
+    }
+
+    /// Asks up to three nodes for the topology and installs the consensus.
+    async fn refresh(&self) -> Result<(), Error> {
+        let routing = lock_read(&self.routing).clone();
+        let mut candidates: Vec<ConnectOptions> = Vec::new();
+        let mut addrs: Vec<NodeAddr> = routing.map.nodes().into_iter().cloned().collect();
+        fastrand::shuffle(&mut addrs);
+        // Primaries first would bias towards nodes that may be dead; a shuffle spreads the asks.
+        for addr in addrs.iter().take(3) {
+            candidates.push(self.node_options(addr));
+        }
+        for seed in &self.opts.seeds {
+            if candidates.len() >= 3 {
+                break;
+            }
+            if !candidates.iter().any(|c| c.address == seed.address) {
+                candidates.push(seed.clone());
+            }
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for c in candidates {
+            set.spawn(async move { fetch_topology(&c).await });
+        }
+        let mut views = Vec::new();
+        let mut last_err = None;
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(map)) => views.push(map),
+                Ok(Err(e)) => last_err = Some(e),
+                Err(e) => last_err = Some(Error::Other(e.to_string())),
+            }
+        }
+        match SlotMap::pick_consensus(views) {
+            Some(map) => {
+                if !map.same_routing(&routing.map) || map.shards() != routing.map.shards() {
+                    self.install(map);
+                }
+                Ok(())
+            }
+            None => {
+                Err(last_err.unwrap_or_else(|| Error::Other("no node answered the topology query".into())))
+            }
+        }
+    }
+}
+
+/// Asks one node for its view of the topology, on a short-lived connection.
+async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
+    let mut o = opts.clone();
+    o.readonly = false;
+    let timeout = o.response_timeout.unwrap_or(Duration::from_secs(5)).min(Duration::from_secs(5));
+    o.connect_timeout = o.connect_timeout.min(timeout);
+    let host = match &o.address {
+        Address::Tcp { host, .. } => host.clone(),
+        Address::Unix(_) => String::from("127.0.0.1"),
+    };
+    let tls = o.tls.is_some();
+    let conn = crate::conn::Connection::connect(&o, None).await?;
+    let query = async {
+        let shards = conn.send(&cmd("CLUSTER").arg("SHARDS")).await?;
+        match SlotMap::from_shards(&shards, &host, tls) {
+            Ok(map) if map.assigned_slots() > 0 => Ok(map),
+            _ => {
+                let slots = conn.send(&cmd("CLUSTER").arg("SLOTS")).await?;
+                SlotMap::from_slots(&slots, &host)
+            }
+        }
+    };
+    let result = tokio::time::timeout(timeout, query).await.map_err(|_| Error::Timeout)?;
+    conn.close();
+    let map = result?;
+    if map.assigned_slots() == 0 {
+        return Err(Error::Other(format!("{} serves no slots (not a cluster?)", opts.describe())));
+    }
+    Ok(map)
+}
+
+/// Runs refreshes when asked (coalesced, spaced) and periodically; ends
+/// when the client is dropped (its `Drop` wakes this task).
+async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
+    let (interval, gap) = match inner.upgrade() {
+        Some(i) => (i.opts.refresh_interval, i.opts.min_refresh_gap),
+        None => return,
+    };
+    let mut last = Instant::now();
+    loop {
+        let _ = tokio::time::timeout(interval, wanted.notified()).await;
+        if inner.strong_count() == 0 {
+            return;
+        }
+        let since = last.elapsed();
+        if since < gap {
+            tokio::time::sleep(gap - since).await;
+        }
+        let Some(i) = inner.upgrade() else { return };
+        i.refresh_pending.store(false, Ordering::Release);
+        let _ = i.refresh().await;
+        i.refreshes.fetch_add(1, Ordering::Relaxed);
+        drop(i);
+        last = Instant::now();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.refresh_wanted.notify_one();
     }
 }

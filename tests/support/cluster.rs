@@ -430,8 +430,7 @@ impl Cluster {
             while Instant::now() < attempt_deadline.min(deadline) {
                 assert!(replica.is_running(), "cluster: {} died during its failover", replica.addr());
                 let swapped = replica.role() == Role::Primary
-                    && old_primary
-                        .map_or(true, |p| !p.is_running() || p.primary_port() == Some(replica.port));
+                    && old_primary.is_none_or(|p| !p.is_running() || p.primary_port() == Some(replica.port));
                 if swapped {
                     break 'attempt;
                 }

@@ -34,6 +34,7 @@ pub struct BenchArgs {
 }
 
 struct KeyState {
+    name: Vec<u8>,
     issued: AtomicU64,
     acked: AtomicU64,
 }
@@ -103,7 +104,7 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
     let template = new_hist()?;
     let shared = Arc::new(Shared {
         keys: (0..args.keys)
-            .map(|_| KeyState { issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
+            .map(|i| KeyState { name: key_name(i), issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
             .collect(),
         ops: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -269,13 +270,28 @@ async fn worker(
             sec_errors = 0;
             current_sec = sec;
         }
-        let k = rng.u64(0..args.keys.max(1));
-        let key = key_name(k);
-        let is_get = rng.u32(0..ratio_total) < args.get_ratio;
+        // Each key has one writer (the task `key % clients`), so a key's
+        // versions reach the server in the order they were issued and the
+        // newest acknowledged version is a sound lower bound for reads.
+        let keys = args.keys.max(1);
+        let clients = args.clients.max(1) as u64;
+        let owns_keys = id < keys;
+        let mut is_get = rng.u32(0..ratio_total) < args.get_ratio || !owns_keys;
+        let k = if is_get {
+            rng.u64(0..keys)
+        } else {
+            let own = (keys - id - 1) / clients + 1;
+            id + clients * rng.u64(0..own)
+        };
+        if k >= keys {
+            is_get = true;
+        }
+        let k = k.min(keys - 1);
+        let Some(key) = shared.keys.get(k as usize).map(|s| s.name.as_slice()) else { break };
         let t0 = now;
         let result: Result<(), Error> = if is_get {
             let lower = shared.keys.get(k as usize).map(|s| s.acked.load(Ordering::Acquire)).unwrap_or(0);
-            match target.get(&key).await {
+            match target.get(key).await {
                 Ok(value) => {
                     let upper =
                         shared.keys.get(k as usize).map(|s| s.issued.load(Ordering::Acquire)).unwrap_or(0);
@@ -312,7 +328,7 @@ async fn worker(
         } else {
             let state = shared.keys.get(k as usize);
             let version = state.map(|s| s.issued.fetch_add(1, Ordering::AcqRel) + 1).unwrap_or(0);
-            match target.set(&key, make_value(k, version, args.value_size)).await {
+            match target.set(key, make_value(k, version, args.value_size)).await {
                 Ok(()) => {
                     if let Some(s) = state {
                         s.acked.fetch_max(version, Ordering::AcqRel);

@@ -4,7 +4,9 @@
 //! escaped, `(nil)`, `(empty array)`, numbered nested aggregates with
 //! redis-cli's indentation (`)` arrays and pushes, `~` sets, `#` maps with
 //! `key => value`), `(double) ...`, `(true)`/`(false)`, `(big number) ...`,
-//! verbatim strings raw. Attributes are not printed.
+//! verbatim strings raw. Attributes are not printed. The few commands
+//! redis-cli prints raw whatever the mode (INFO, CLIENT LIST ...) go through
+//! [`format_raw`] instead.
 
 use redwire::Frame;
 
@@ -79,6 +81,66 @@ fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
     }
 }
 
+/// True for the commands whose reply redis-cli prints raw even without
+/// `--raw`: text meant to be read as is (INFO, CLIENT LIST, LATENCY DOCTOR ...).
+/// `args` is the command line, name first.
+pub fn prints_raw(args: &[&[u8]]) -> bool {
+    let is = |i: usize, word: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()));
+    let argc = args.len();
+    is(0, "INFO")
+        || is(0, "LOLWUT")
+        || (is(0, "DEBUG") && (is(1, "HTSTATS") || is(1, "HTSTATS-KEY")))
+        || (is(0, "MEMORY") && (is(1, "MALLOC-STATS") || is(1, "DOCTOR")))
+        || (argc == 2 && is(0, "CLUSTER") && (is(1, "NODES") || is(1, "INFO")))
+        || (is(0, "CLIENT") && (is(1, "LIST") || is(1, "INFO")))
+        || (argc == 3 && is(0, "LATENCY") && is(1, "GRAPH"))
+        || (argc == 2 && is(0, "LATENCY") && is(1, "DOCTOR"))
+        || (is(0, "PROXY") && is(1, "INFO"))
+}
+
+/// The reply as redis-cli prints it raw: strings as they are with no quotes
+/// and no newline added, errors without `(error)` but with a newline, nothing
+/// for nil, aggregates one element per line.
+pub fn format_raw(frame: &Frame) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_raw(&mut out, frame);
+    out
+}
+
+fn write_raw(out: &mut Vec<u8>, frame: &Frame) {
+    match frame {
+        Frame::Attributed { frame, .. } => write_raw(out, frame),
+        Frame::SimpleString(s) | Frame::BulkString(s) | Frame::BigNumber(s) => out.extend_from_slice(s),
+        Frame::VerbatimString { data, .. } => out.extend_from_slice(data),
+        Frame::SimpleError(e) | Frame::BlobError(e) => {
+            out.extend_from_slice(e.line());
+            out.push(b'\n');
+        }
+        Frame::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Frame::Double(d) => out.extend_from_slice(format_double(*d).as_bytes()),
+        Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Frame::Null | Frame::NullBulk | Frame::NullArray => {}
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                write_raw(out, item);
+            }
+        }
+        Frame::Map(pairs) => {
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\n');
+                }
+                write_raw(out, k);
+                out.push(b' ');
+                write_raw(out, v);
+            }
+        }
+    }
+}
+
 fn is_nonempty_aggregate(frame: &Frame) -> bool {
     match frame {
         Frame::Attributed { frame, .. } => is_nonempty_aggregate(frame),
@@ -113,18 +175,61 @@ fn digits(mut n: usize) -> usize {
     }
 }
 
+/// A double as Valkey writes it in a RESP3 `,` reply (redis-cli prints that
+/// text as is, and the frame keeps only the number): integral values up to
+/// 2^62 as integers; otherwise the shortest digits that read back exactly,
+/// in plain notation for moderate exponents and as `1.5e+20` / `2.5e-10`
+/// beyond. Older servers (Redis 7.0 uses `%.17g`) may write more digits.
 fn format_double(d: f64) -> String {
+    const TWO_POW_62: f64 = 4_611_686_018_427_387_904.0;
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 {
-            "inf".into()
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.fract() == 0.0 && d.abs() <= TWO_POW_62 {
+        return (d as i64).to_string();
+    }
+    // Shortest round-trip digits and the decimal exponent, e.g. "1.2345e-6".
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let ndigits = digits.len() as i32;
+    // The value is digits * 10^k.
+    let k = exp - (ndigits - 1);
+    let mut out = String::with_capacity(32);
+    if d < 0.0 {
+        out.push('-');
+    }
+    if k >= 0 && exp < ndigits + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || exp.abs() < 4) {
+        let int_len = ndigits + k;
+        if int_len <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-int_len) as usize));
+            out.push_str(&digits);
         } else {
-            "-inf".into()
+            let (int_part, frac) = digits.split_at(int_len as usize);
+            out.push_str(int_part);
+            out.push('.');
+            out.push_str(frac);
         }
     } else {
-        format!("{d}")
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.abs().to_string());
     }
+    out
 }
 
 /// redis-cli's `sdscatrepr`: quoted, with C-style escapes for the rest.
@@ -173,6 +278,62 @@ mod tests {
             "raw\ntext\n"
         );
         assert_eq!(format_reply(&Frame::Array(vec![])), "(empty array)\n");
+    }
+
+    #[test]
+    fn raw_commands_and_their_format() {
+        let raw = |line: &str| prints_raw(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>());
+        for line in ["INFO", "info server", "Client List", "CLIENT INFO", "LATENCY DOCTOR", "CLUSTER NODES"] {
+            assert!(raw(line), "{line}");
+        }
+        for line in ["GET k", "CLUSTER INFO x", "LATENCY DOCTOR x", "DEBUG LISTPACK k", "MEMORY STATS"] {
+            assert!(!raw(line), "{line}");
+        }
+        assert_eq!(format_raw(&bulk(b"# Server\r\nx:1\r\n")), b"# Server\r\nx:1\r\n");
+        assert_eq!(format_raw(&Frame::NullBulk), b"");
+        let e = ServerError::from_line("ERR nope").unwrap();
+        assert_eq!(format_raw(&Frame::SimpleError(e)), b"ERR nope\n");
+        assert_eq!(format_raw(&Frame::Array(vec![bulk(b"a"), Frame::Integer(2)])), b"a\n2");
+    }
+
+    #[test]
+    fn doubles_as_valkey_writes_them() {
+        // (value, what `redis-cli -3 ZSCORE` printed against Valkey 9 after `ZADD z <value> m`)
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (3.0, "3"),
+            (-0.0, "0"),
+            (1e-5, "0.00001"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-6, "1.5e-6"),
+            (0.000123, "0.000123"),
+            (1.25e-5, "1.25e-5"),
+            (1234.5e-9, "1.2345e-6"),
+            (2.5e-10, "2.5e-10"),
+            (-2.5e-10, "-2.5e-10"),
+            (5e-324, "5e-324"),
+            (123456789.123, "123456789.123"),
+            (1e16, "10000000000000000"),
+            (1e18, "1000000000000000000"),
+            (4.6e18, "4600000000000000000"),
+            (4_611_686_018_427_387_904.0, "4611686018427387904"),
+            (-4_611_686_018_427_387_904.0, "-4611686018427387904"),
+            (4.7e18, "4.7e+18"),
+            (-5e18, "-5e+18"),
+            (1e19, "1e+19"),
+            (1e20, "1e+20"),
+            (1.5e20, "1.5e+20"),
+            (-1e20, "-1e+20"),
+            (1.234_567_890_123_456_8e22, "12345678901234568000000"),
+            (1.234_567_890_123_456_9e23, "123456789012345690000000"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (9007199254740993.0, "9007199254740992"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(format_double(*value), *expected, "for {value:e}");
+        }
     }
 
     #[test]

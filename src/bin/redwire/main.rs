@@ -1,14 +1,24 @@
 //! The `redwire` command-line tool: send one command (`cmd`), run a verified
-//! load (`bench`), or `subscribe` / `publish` (in `pubsub_cmd`) against a server.
+//! load (`bench`), use the store API (`store`, `demo`), check a store
+//! configuration (`config check`), or `subscribe` / `publish`.
 //!
-//! Global options pick the target: `--url URL` (standalone). Exit codes: 0 on
-//! success, 1 on an error (one line on stderr), 2 when `bench` saw wrong answers.
+//! Global options pick the target: `--url URL` (standalone), `--cluster URL,...`
+//! or `--config FILE` (Stalwart's store JSON), with `--tls-ca`, `--tls-cert` and
+//! `--tls-key` for TLS URLs; `store`, `demo` and `bench` use the embedded store
+//! when none is given. Exit codes: 0 on success, 1 on an error (one line on
+//! stderr), 2 when `bench` or `demo` saw wrong answers.
 
 mod bench;
+mod demo;
 mod format;
 mod pubsub_cmd;
+mod store_cmd;
 mod target;
 
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -24,6 +34,15 @@ struct Cli {
     /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
     #[arg(long, global = true)]
     url: Option<String>,
+    /// Cluster seed URLs, comma separated (any may be down).
+    #[arg(long, global = true, value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// With --cluster: send read-only commands to replicas.
+    #[arg(long, global = true)]
+    read_from_replicas: bool,
+    /// A store configuration file (Stalwart's InMemoryStore JSON).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     /// Use RESP3 (HELLO 3).
     #[arg(short = '3', long = "resp3", global = true)]
     resp3: bool,
@@ -33,6 +52,15 @@ struct Cli {
     /// Password (overrides the URL's). Prefer the REDWIRE_PASSWORD environment variable.
     #[arg(long, global = true, env = "REDWIRE_PASSWORD", hide_env_values = true)]
     pass: Option<String>,
+    /// PEM file of CA certificates to trust instead of the webpki roots (TLS URLs only).
+    #[arg(long = "tls-ca", global = true, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with --tls-key; TLS URLs only).
+    #[arg(long = "tls-cert", global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Connect and response timeout, e.g. 500ms, 2s (no unit = seconds).
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
@@ -44,9 +72,9 @@ struct Cli {
 enum Command {
     /// Send one command and print the reply as `redis-cli --no-raw` does.
     Cmd {
-        /// The command and its arguments.
+        /// The command and its arguments (any bytes, as redis-cli takes them).
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
-        args: Vec<String>,
+        args: Vec<OsString>,
     },
     /// Run a verified GET/SET load and print latency, throughput and CPU per op.
     Bench {
@@ -68,6 +96,18 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// A scripted run of what a mail server does with its store, checking every result.
+    Demo,
+    /// One store operation (get, set, incr, rate, lock ...).
+    Store {
+        #[command(subcommand)]
+        op: store_cmd::StoreOp,
+    },
+    /// Store configuration files.
+    Config {
+        #[command(subcommand)]
+        op: store_cmd::ConfigOp,
     },
     /// Subscribe and print messages (and gaps) as they come.
     Subscribe(pubsub_cmd::SubscribeArgs),
@@ -92,6 +132,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     ms.map(Duration::from_millis).ok_or_else(|| format!("duration {text:?} is too large"))
 }
 
+/// An argument's bytes, exactly as given on Unix.
+fn os_bytes(arg: &OsStr) -> Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        Cow::Borrowed(std::os::unix::ffi::OsStrExt::as_bytes(arg))
+    }
+    #[cfg(not(unix))]
+    {
+        match arg.to_string_lossy() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }
+    }
+}
+
 fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
     let (g, s) = text.split_once(':').ok_or_else(|| format!("ratio {text:?} must look like 80:20"))?;
     let g: u32 = g.trim().parse().map_err(|_| format!("bad GET share in {text:?}"))?;
@@ -103,10 +158,14 @@ fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
 }
 
 fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
-    let mut opts = match &cli.url {
+    let opts = match &cli.url {
         Some(url) => redwire::url::parse_url(url)?,
         None => ConnectOptions::default(),
     };
+    apply_overrides(cli, opts)
+}
+
+fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions, Error> {
     if cli.resp3 {
         opts.protocol = Protocol::Resp3;
     }
@@ -116,12 +175,45 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions, Error> {
     if let Some(pass) = &cli.pass {
         opts.password = Some(Secret::new(pass.clone()));
     }
+    if cli.tls_ca.is_some() || cli.tls_cert.is_some() || cli.tls_key.is_some() {
+        let Some(tls) = opts.tls.as_mut() else {
+            return Err(Error::Other(
+                "--tls-ca, --tls-cert and --tls-key need a TLS URL (rediss:// or valkeys://)".into(),
+            ));
+        };
+        if let Some(ca) = &cli.tls_ca {
+            tls.ca_file = Some(ca.clone());
+        }
+        if let Some(cert) = &cli.tls_cert {
+            tls.client_cert = Some(cert.clone());
+        }
+        if let Some(key) = &cli.tls_key {
+            tls.client_key = Some(key.clone());
+        }
+    }
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
     Ok(opts)
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
+    if cli.config.is_some() {
+        return Err(Error::Config("--config names a store: use the store commands, or --url".into()));
+    }
+    if !cli.cluster.is_empty() {
+        let mut seeds = Vec::with_capacity(cli.cluster.len());
+        for url in &cli.cluster {
+            seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?)?);
+        }
+        let opts = redwire::route::ClusterOptions {
+            seeds,
+            read_from_replicas: cli.read_from_replicas,
+            // The bench measures raw replica reads (stale ones are counted, not failed).
+            read_your_writes: false,
+            ..redwire::route::ClusterOptions::default()
+        };
+        return Ok(Target::Cluster(redwire::route::ClusterClient::connect(opts).await?));
+    }
     let opts = connect_options(cli)?;
     let client = Client::connect(opts, PoolOptions::default()).await?;
     Ok(Target::Client(client))
@@ -130,9 +222,12 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
 async fn run(cli: Cli) -> Result<i32, Error> {
     match &cli.command {
         Command::Cmd { args } => {
-            let mut c = Cmd::new(&args[0]);
-            for a in &args[1..] {
-                c.push_arg(a.as_str());
+            let Some((name, rest)) = args.split_first() else {
+                return Err(Error::Other("no command given".into()));
+            };
+            let mut c = Cmd::new(&name.to_string_lossy());
+            for a in rest {
+                c.push_bytes(os_bytes(a).as_ref());
             }
             // One bound on the whole exchange, whatever the server does.
             let deadline = cli.timeout.saturating_mul(2) + Duration::from_millis(100);
@@ -142,11 +237,25 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             })
             .await
             .map_err(|_| Error::Timeout)??;
-            print!("{}", format::format_reply(&reply));
+            let words: Vec<Cow<'_, [u8]>> = args.iter().map(|a| os_bytes(a)).collect();
+            let words: Vec<&[u8]> = words.iter().map(AsRef::as_ref).collect();
+            let text = if format::prints_raw(&words) {
+                format::format_raw(&reply)
+            } else {
+                format::format_reply(&reply).into_bytes()
+            };
+            // Not print!: it panics when stdout is closed (`| head -0`).
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
         Command::Bench { clients, duration, keys, value_size, ratio, json } => {
-            let target = open_target(&cli).await?;
+            // --url and --cluster bench the raw clients; --config (or nothing) a store.
+            let target = if cli.url.is_some() || !cli.cluster.is_empty() {
+                open_target(&cli).await?
+            } else {
+                Target::Store(store_cmd::open_store(&cli).await?)
+            };
             let args = bench::BenchArgs {
                 clients: (*clients).max(1),
                 duration: *duration,
@@ -155,12 +264,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 get_ratio: ratio.0,
                 set_ratio: ratio.1,
                 json: *json,
-                stale_reads_ok: false,
+                // Replica reads may trail the primary; anything else must be exact.
+                stale_reads_ok: cli.read_from_replicas,
             };
             bench::run(target, args).await
         }
-        Command::Subscribe(args) => pubsub_cmd::subscribe(connect_options(&cli)?, args.clone()).await,
-        Command::Publish(args) => pubsub_cmd::publish(connect_options(&cli)?, args.clone()).await,
+        Command::Demo => demo::run(&store_cmd::open_store(&cli).await?).await,
+        Command::Store { op } => store_cmd::run_store(&store_cmd::open_store(&cli).await?, op).await,
+        Command::Config { op } => Ok(store_cmd::run_config(op)),
+        Command::Subscribe(args) => pubsub_cmd::subscribe(&cli, args).await,
+        Command::Publish(args) => pubsub_cmd::publish(&cli, args).await,
     }
 }
 

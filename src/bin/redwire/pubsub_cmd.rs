@@ -4,8 +4,8 @@
 //! `redis-cli` does (`1) "message"` ...) as it arrives, and a `--` line for
 //! every interruption, restoration and lag, so a gap is never silent.
 //! `publish [--sharded] CHANNEL MESSAGE` prints the receiver count as
-//! `(integer) N`. Both talk to the `--url` server, or to a cluster with
-//! `--seed URL` (repeatable).
+//! `(integer) N`. Both talk to the `--url` server, the `--cluster` seeds, or
+//! the Redis or RedisCluster store of `--config`.
 
 use std::time::Duration;
 
@@ -14,15 +14,9 @@ use clap::Args;
 use redwire::pubsub::{
     Event, Kind, Message, Publisher, Servers, Subscriber, SubscriberOptions, Subscription,
 };
-use redwire::{ConnectOptions, Error, Frame};
+use redwire::{Error, Frame};
 
-/// Where to connect: a cluster's seeds, or the server of the global options.
-#[derive(Args, Debug, Clone)]
-pub struct Seeds {
-    /// A cluster seed node URL (repeat for several); without it, `--url` is one server.
-    #[arg(long = "seed", value_name = "URL")]
-    seeds: Vec<String>,
-}
+use super::{apply_overrides, connect_options, Cli};
 
 /// `redwire subscribe`.
 #[derive(Args, Debug, Clone)]
@@ -36,8 +30,6 @@ pub struct SubscribeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     count: Option<u64>,
-    #[command(flatten)]
-    seeds: Seeds,
     /// Channels (or patterns).
     #[arg(required = true, num_args = 1..)]
     channels: Vec<String>,
@@ -49,36 +41,35 @@ pub struct PublishArgs {
     /// Publish to a sharded channel (SPUBLISH).
     #[arg(long)]
     sharded: bool,
-    #[command(flatten)]
-    seeds: Seeds,
     /// The channel.
     channel: String,
     /// The message.
     message: String,
 }
 
-/// The servers: the seeds with the global options' protocol, timeouts and
-/// (unless a seed URL names them) credentials; or the global server.
-fn servers(base: &ConnectOptions, seeds: &Seeds) -> Result<Servers, Error> {
-    if seeds.seeds.is_empty() {
-        return Ok(Servers::standalone(base.clone()));
+/// The servers of the global options: `--config` (a Redis or RedisCluster
+/// store), `--cluster` seeds, or the `--url` server.
+fn servers(cli: &Cli) -> Result<Servers, Error> {
+    let given = [cli.config.is_some(), cli.url.is_some(), !cli.cluster.is_empty()];
+    if given.iter().filter(|&&g| g).count() > 1 {
+        return Err(Error::Config("give only one of --config, --url and --cluster".into()));
     }
-    let options = seeds
-        .seeds
-        .iter()
-        .map(|url| {
-            let mut o = redwire::url::parse_url(url)?;
-            o.protocol = base.protocol;
-            o.connect_timeout = base.connect_timeout;
-            o.response_timeout = base.response_timeout;
-            if o.password.is_none() {
-                o.username.clone_from(&base.username);
-                o.password.clone_from(&base.password);
-            }
-            Ok(o)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Servers::cluster(options))
+    if let Some(path) = &cli.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let config = redwire::config::parse(&text)
+            .map_err(|errors| Error::Config(format!("{}:\n{errors}", path.display())))?;
+        return Servers::from_config(&config);
+    }
+    if !cli.cluster.is_empty() {
+        let seeds = cli
+            .cluster
+            .iter()
+            .map(|url| apply_overrides(cli, redwire::url::parse_url(url.trim())?))
+            .collect::<Result<Vec<_>, Error>>()?;
+        return Ok(Servers::cluster(seeds));
+    }
+    Ok(Servers::standalone(connect_options(cli)?))
 }
 
 fn bulk(b: &Bytes) -> Frame {
@@ -124,12 +115,12 @@ pub fn format_notice(e: &Event) -> Option<String> {
 }
 
 /// Runs `subscribe`; returns the exit code.
-pub async fn subscribe(base: ConnectOptions, args: SubscribeArgs) -> Result<i32, Error> {
+pub async fn subscribe(cli: &Cli, args: &SubscribeArgs) -> Result<i32, Error> {
     let options = SubscriberOptions {
-        max_backoff: Duration::from_secs(2).min(base.connect_timeout.max(Duration::from_millis(100))),
+        max_backoff: Duration::from_secs(2).min(cli.timeout.max(Duration::from_millis(100))),
         ..SubscriberOptions::default()
     };
-    let subscriber = Subscriber::connect(servers(&base, &args.seeds)?, options).await?;
+    let subscriber = Subscriber::connect(servers(cli)?, options).await?;
     let kind = if args.pattern {
         Kind::Pattern
     } else if args.sharded {
@@ -157,8 +148,8 @@ pub async fn subscribe(base: ConnectOptions, args: SubscribeArgs) -> Result<i32,
 }
 
 /// Runs `publish`; returns the exit code.
-pub async fn publish(base: ConnectOptions, args: PublishArgs) -> Result<i32, Error> {
-    let publisher = Publisher::connect(servers(&base, &args.seeds)?).await?;
+pub async fn publish(cli: &Cli, args: &PublishArgs) -> Result<i32, Error> {
+    let publisher = Publisher::connect(servers(cli)?).await?;
     let receivers = if args.sharded {
         publisher.spublish(args.channel.as_str(), args.message.as_str()).await?
     } else {
@@ -199,21 +190,5 @@ mod tests {
             format_notice(&Event::Lagged { dropped: 3 }).unwrap(),
             "-- lagged: 3 messages dropped (reading too slowly)\n"
         );
-    }
-
-    #[test]
-    fn seeds_take_the_global_protocol_and_credentials() {
-        let mut base = ConnectOptions::tcp("127.0.0.1", 6379);
-        base.protocol = redwire::conn::Protocol::Resp3;
-        base.password = Some(redwire::Secret::new("pw"));
-        let none = Seeds { seeds: vec![] };
-        assert!(!servers(&base, &none).unwrap().is_cluster());
-        let two = Seeds { seeds: vec!["redis://a:7000".into(), "redis://:own@b:7001".into()] };
-        let s = servers(&base, &two).unwrap();
-        assert!(s.is_cluster());
-        assert_eq!(s.seeds()[0].protocol, redwire::conn::Protocol::Resp3);
-        assert_eq!(s.seeds()[0].password.as_ref().map(|p| p.expose()), Some("pw"));
-        assert_eq!(s.seeds()[1].password.as_ref().map(|p| p.expose()), Some("own"));
-        assert!(servers(&base, &Seeds { seeds: vec!["nope://x".into()] }).is_err());
     }
 }

@@ -1,13 +1,18 @@
-//! What the CLI talks to: a standalone client (and, with later layers, the
-//! cluster router or a configured store), behind one small get/set/send API.
+//! What the CLI talks to: a standalone client, the cluster router, or a
+//! configured store, behind one small get/set/send API.
 
 use bytes::Bytes;
-use redwire::{Client, Cmd, Error, Frame};
+use redwire::route::ClusterClient;
+use redwire::{Client, Cmd, Error, Frame, Store};
 
 /// The thing `cmd` and `bench` send to.
 pub enum Target {
     /// One server through `redwire::Client`.
     Client(Client),
+    /// A cluster through the slot router.
+    Cluster(ClusterClient),
+    /// Any store variant (`--config`, or the embedded one): `key_get` / `key_set`.
+    Store(Store),
 }
 
 impl Target {
@@ -15,6 +20,8 @@ impl Target {
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
         match self {
             Target::Client(client) => client.send(c).await,
+            Target::Cluster(cluster) => cluster.send(c).await,
+            Target::Store(_) => Err(Error::Config("raw commands need a server: use --url".into())),
         }
     }
 
@@ -22,6 +29,8 @@ impl Target {
     pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
         match self {
             Target::Client(client) => client.get(key).await,
+            Target::Cluster(cluster) => cluster.query(&redwire::cmd("GET").arg(key)).await,
+            Target::Store(store) => store.key_get(key).await,
         }
     }
 
@@ -29,6 +38,8 @@ impl Target {
     pub async fn set(&self, key: &[u8], value: Bytes) -> Result<(), Error> {
         match self {
             Target::Client(client) => client.set(key, value).await,
+            Target::Cluster(cluster) => cluster.query(&redwire::cmd("SET").arg(key).arg(value)).await,
+            Target::Store(store) => store.key_set(key, value, None).await,
         }
     }
 }

@@ -1,0 +1,388 @@
+//! The `Redis` and `RedisCluster` variants: each store operation as server commands.
+//!
+//! Lives here: [`Remote`], one type for both variants, over either a
+//! standalone [`Client`] (one multiplexed connection plus a pool) or the
+//! cluster router ([`ClusterClient`], which sends each command to its key's
+//! slot). The commands are the same for both; only the prefix delete differs,
+//! since `SCAN` walks one node: on a cluster it walks every primary. Not here:
+//! the pure argument and reply mapping (`translate`), the choice of a shard
+//! (`sharded`), the public [`Store`](super::Store) that documents the semantics.
+//!
+//! The commands, one round trip each:
+//!
+//! | operation | command |
+//! |---|---|
+//! | `key_set` | `SET key value [EX s \| PX ms]` |
+//! | `key_get` / `counter_get` | `GET key` |
+//! | `key_exists` | `EXISTS key` |
+//! | `key_delete` / `counter_delete` | `UNLINK key` |
+//! | `key_delete_prefix` | `SCAN cursor MATCH <escaped prefix>* COUNT 1000`, `UNLINK` per page |
+//! | `counter_incr` without ttl | `INCRBY key delta` |
+//! | `counter_incr` with ttl, rate-limit hit | script [`COUNTER_INCR_LUA`] |
+//! | soft rate-limit check | `GET <key>:<window>` |
+//! | `try_lock` | `SET key token NX EX s \| PX ms` |
+//! | `remove_lock` | `DELIFEQ key token` (Valkey 9+), else script [`REMOVE_LOCK_LUA`] |
+//!
+//! Why a script for counters with a ttl rather than `MULTI`/`INCRBY`/`EXPIRE
+//! NX`/`EXEC`: a script is one command, so it routes through the cluster router
+//! like any single-key command and needs no connection state, and it is sent
+//! as `EVALSHA` (a 40-byte hash) after the first call. The script checks `PTTL`
+//! instead of using `EXPIRE ... NX`, which works on servers older than Redis 7.
+//! Every script touches exactly one key, declared in `KEYS`, so it is slot-safe.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::translate::{
+    counter_error, expiry, has_delifeq, is_unknown_command, parse_counter, prefix_pattern, ttl_millis,
+    RateWindow,
+};
+use super::LockToken;
+use crate::client::{Client, Expiry, ScanPage, Script};
+use crate::cmd::{cmd, Cmd, FromReply};
+use crate::conn::{ConnectOptions, Reconnecting};
+use crate::error::{Result, ServerErrorKind};
+use crate::pool::PoolOptions;
+use crate::resp::Frame;
+use crate::route::{ClusterClient, ClusterOptions};
+
+/// `counter_incr` with a ttl and rate-limit hits: `INCRBY KEYS[1] ARGV[1]`,
+/// then `PEXPIRE KEYS[1] ARGV[2]` only when the key has no expiry (a fresh key,
+/// or one a plain `INCRBY` created), as `EXPIRE ... NX` would.
+pub const COUNTER_INCR_LUA: &str = "\
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return n
+";
+
+/// `remove_lock` on servers without `DELIFEQ`: delete `KEYS[1]` only while it
+/// holds `ARGV[1]`; returns 1 if deleted, else 0.
+pub const REMOVE_LOCK_LUA: &str = "\
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+static COUNTER_INCR: LazyLock<Script> = LazyLock::new(|| Script::new(COUNTER_INCR_LUA));
+static REMOVE_LOCK: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE_LOCK_LUA));
+
+/// `SCAN ... COUNT`: keys a server looks at per call. Large enough that a
+/// prefix delete over a big key space takes few round trips, small enough that
+/// one call does not hold the server for long.
+const SCAN_COUNT: u32 = 1000;
+/// Most keys in one `UNLINK`.
+const UNLINK_BATCH: usize = 1000;
+
+/// A store on a Redis/Valkey server or cluster. Clones share the connections.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    conn: Conn,
+    /// True while the server is believed to have `DELIFEQ`.
+    delifeq: Arc<AtomicBool>,
+}
+
+#[derive(Clone, Debug)]
+enum Conn {
+    Standalone(Client),
+    Cluster(ClusterClient),
+}
+
+impl Conn {
+    async fn send(&self, c: &Cmd) -> Result<Frame> {
+        match self {
+            Conn::Standalone(client) => client.send(c).await,
+            Conn::Cluster(cluster) => cluster.send(c).await,
+        }
+    }
+
+    async fn query<T: FromReply>(&self, c: &Cmd) -> Result<T> {
+        T::from_reply(self.send(c).await?)
+    }
+}
+
+/// `INFO server` answered by `conn`: does the server have `DELIFEQ`? An
+/// error (an ACL user without `INFO`, say) counts as no: the script works everywhere.
+async fn probe_delifeq(conn: &Conn) -> bool {
+    conn.query::<String>(&cmd("INFO").arg("server")).await.is_ok_and(|info| has_delifeq(&info))
+}
+
+/// `<name> key` with room for the key, so building it allocates once.
+fn key_cmd(name: &str, key: &[u8], extra: usize) -> Cmd {
+    let mut c = Cmd::with_capacity(name, key.len() + extra + 32);
+    c.push_bytes(key);
+    c
+}
+
+fn push_expiry(c: &mut Cmd, expiry: Expiry) {
+    match expiry {
+        Expiry::Seconds(s) => c.push_arg("EX").push_arg(s),
+        Expiry::Millis(ms) => c.push_arg("PX").push_arg(ms),
+        Expiry::KeepTtl => c.push_arg("KEEPTTL"),
+    };
+}
+
+/// `EVALSHA <sha> 1 key`, ready for the script's arguments.
+fn evalsha(script: &Script, key: &[u8], extra: usize) -> Cmd {
+    let mut c = Cmd::with_capacity("EVALSHA", script.sha().len() + key.len() + extra + 48);
+    c.push_arg(script.sha()).push_arg(1u32).push_bytes(key);
+    c
+}
+
+/// The `EVAL` form of an `EVALSHA` call built by [`evalsha`]: the source in
+/// place of the hash, the same keys and arguments.
+fn eval_form(script: &Script, call: &Cmd) -> Cmd {
+    let mut c = Cmd::with_capacity("EVAL", script.source().len() + call.encoded_len());
+    c.push_arg(script.source());
+    for arg in call.args().skip(2) {
+        c.push_bytes(arg);
+    }
+    c
+}
+
+impl Remote {
+    /// A store on one server: connects now (see [`Client::connect`]) and asks
+    /// `INFO server` whether it has `DELIFEQ`.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn standalone(opts: ConnectOptions, pool: PoolOptions) -> Result<Remote> {
+        let conn = Conn::Standalone(Client::connect(opts, pool).await?);
+        Ok(Remote::with(conn).await)
+    }
+
+    /// A store on a cluster: connects the router now and asks one primary
+    /// whether the servers have `DELIFEQ`.
+    ///
+    /// # Errors
+    /// As [`ClusterClient::connect`].
+    pub async fn cluster(opts: ClusterOptions) -> Result<Remote> {
+        let conn = Conn::Cluster(ClusterClient::connect(opts).await?);
+        Ok(Remote::with(conn).await)
+    }
+
+    async fn with(conn: Conn) -> Remote {
+        let delifeq = probe_delifeq(&conn).await;
+        Remote { conn, delifeq: Arc::new(AtomicBool::new(delifeq)) }
+    }
+
+    /// True while `remove_lock` uses `DELIFEQ` rather than the script.
+    pub fn uses_delifeq(&self) -> bool {
+        self.delifeq.load(Ordering::Relaxed)
+    }
+
+    /// Runs a script call built by [`evalsha`]; on `NOSCRIPT` (a restarted
+    /// server, a new node) sends the source with `EVAL`, which also caches it.
+    async fn eval<T: FromReply>(&self, script: &Script, call: &Cmd) -> Result<T> {
+        let frame = self.conn.send(call).await?;
+        let frame = match frame.value() {
+            Frame::SimpleError(e) | Frame::BlobError(e) if *e.kind() == ServerErrorKind::NoScript => {
+                self.conn.send(&eval_form(script, call)).await?
+            }
+            _ => frame,
+        };
+        T::from_reply(frame)
+    }
+
+    /// `INCRBY key delta` and, when the key has no expiry, `PEXPIRE key ttl_ms`, atomically.
+    async fn incr_with_ttl(&self, key: &[u8], delta: i64, ttl_ms: u64) -> Result<i64> {
+        let mut call = evalsha(&COUNTER_INCR, key, 48);
+        call.push_arg(delta).push_arg(ttl_ms);
+        self.eval(&COUNTER_INCR, &call).await.map_err(counter_error)
+    }
+
+    /// See [`Store::key_set`](super::Store::key_set).
+    pub async fn key_set(&self, key: &[u8], value: Bytes, ttl: Option<Duration>) -> Result<()> {
+        let expiry = ttl.map(expiry).transpose()?;
+        let mut c = key_cmd("SET", key, value.len() + 48);
+        c.push_bytes(&value);
+        if let Some(expiry) = expiry {
+            push_expiry(&mut c, expiry);
+        }
+        self.conn.query(&c).await
+    }
+
+    /// See [`Store::key_get`](super::Store::key_get).
+    pub async fn key_get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.conn.query(&key_cmd("GET", key, 0)).await
+    }
+
+    /// See [`Store::key_exists`](super::Store::key_exists).
+    pub async fn key_exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.conn.query::<u64>(&key_cmd("EXISTS", key, 0)).await? > 0)
+    }
+
+    /// See [`Store::key_delete`](super::Store::key_delete).
+    pub async fn key_delete(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.conn.query::<u64>(&key_cmd("UNLINK", key, 0)).await? > 0)
+    }
+
+    /// See [`Store::key_delete_prefix`](super::Store::key_delete_prefix).
+    pub async fn key_delete_prefix(&self, prefix: &[u8]) -> Result<u64> {
+        let pattern = prefix_pattern(prefix);
+        match &self.conn {
+            Conn::Standalone(client) => self.delete_matching(client.multiplexed(), &pattern).await,
+            Conn::Cluster(cluster) => {
+                let mut deleted = 0u64;
+                for (_, node) in cluster.primaries().await? {
+                    deleted += self.delete_matching(&node, &pattern).await?;
+                }
+                Ok(deleted)
+            }
+        }
+    }
+
+    /// Scans `node` for keys matching `pattern` and unlinks them (through
+    /// the router on a cluster, which splits each batch by slot). The unlink
+    /// of one page overlaps the scan of the next. Counts what `UNLINK`
+    /// removed, so a key `SCAN` returns twice is counted once.
+    async fn delete_matching(&self, node: &Reconnecting, pattern: &[u8]) -> Result<u64> {
+        let mut cursor = 0u64;
+        let mut deleted = 0u64;
+        let mut pending: Vec<Bytes> = Vec::new();
+        loop {
+            let scan = cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(SCAN_COUNT);
+            let (page, unlinked) = tokio::join!(node.query::<ScanPage>(&scan), self.unlink_all(&pending));
+            deleted += unlinked?;
+            let page = page?;
+            pending = page.keys;
+            cursor = page.cursor;
+            if cursor == 0 {
+                return Ok(deleted + self.unlink_all(&pending).await?);
+            }
+        }
+    }
+
+    async fn unlink_all(&self, keys: &[Bytes]) -> Result<u64> {
+        let mut deleted = 0u64;
+        for batch in keys.chunks(UNLINK_BATCH) {
+            deleted += self.conn.query::<u64>(&cmd("UNLINK").args_from(batch)).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// See [`Store::counter_incr`](super::Store::counter_incr).
+    pub async fn counter_incr(&self, key: &[u8], delta: i64, ttl: Option<Duration>) -> Result<i64> {
+        match ttl {
+            Some(ttl) => self.incr_with_ttl(key, delta, ttl_millis(ttl)?).await,
+            None => {
+                let mut c = key_cmd("INCRBY", key, 24);
+                c.push_arg(delta);
+                self.conn.query(&c).await.map_err(counter_error)
+            }
+        }
+    }
+
+    /// See [`Store::counter_delete`](super::Store::counter_delete).
+    pub async fn counter_delete(&self, key: &[u8]) -> Result<bool> {
+        self.key_delete(key).await
+    }
+
+    /// See [`Store::counter_get`](super::Store::counter_get).
+    pub async fn counter_get(&self, key: &[u8]) -> Result<i64> {
+        match self.key_get(key).await? {
+            Some(value) => parse_counter(&value),
+            None => Ok(0),
+        }
+    }
+
+    /// See [`Store::is_rate_allowed`](super::Store::is_rate_allowed).
+    pub async fn is_rate_allowed(
+        &self,
+        key: &[u8],
+        limit: u64,
+        period: Duration,
+        soft: bool,
+    ) -> Result<Option<u64>> {
+        let window = RateWindow::now(period)?;
+        let window_key = window.key(key);
+        let count = if soft {
+            self.counter_get(&window_key).await?
+        } else {
+            self.incr_with_ttl(&window_key, 1, window.period_secs.saturating_mul(1000)).await?
+        };
+        Ok(window.verdict(count, limit, soft))
+    }
+
+    /// See [`Store::try_lock`](super::Store::try_lock).
+    pub async fn try_lock(&self, key: &[u8], ttl: Duration) -> Result<Option<LockToken>> {
+        let expiry = expiry(ttl)?;
+        let token = LockToken::random();
+        let mut c = key_cmd("SET", key, token.as_bytes().len() + 48);
+        c.push_bytes(token.as_bytes());
+        c.push_arg("NX");
+        push_expiry(&mut c, expiry);
+        let taken: Option<()> = self.conn.query(&c).await?;
+        Ok(taken.map(|()| token))
+    }
+
+    /// See [`Store::remove_lock`](super::Store::remove_lock).
+    pub async fn remove_lock(&self, key: &[u8], token: &LockToken) -> Result<bool> {
+        if self.uses_delifeq() {
+            let mut c = key_cmd("DELIFEQ", key, token.as_bytes().len());
+            c.push_bytes(token.as_bytes());
+            match self.conn.query::<u64>(&c).await {
+                Ok(n) => return Ok(n > 0),
+                // A node without it (a cluster half-way through an upgrade): use the script from now on.
+                Err(e) if is_unknown_command(&e) => self.delifeq.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut call = evalsha(&REMOVE_LOCK, key, token.as_bytes().len() + 16);
+        call.push_bytes(token.as_bytes());
+        Ok(self.eval::<u64>(&REMOVE_LOCK, &call).await? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(c: &Cmd) -> Vec<Vec<u8>> {
+        c.args().map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn script_calls_and_their_eval_form() {
+        let mut call = evalsha(&COUNTER_INCR, b"k\0", 0);
+        call.push_arg(-3i64).push_arg(1500u64);
+        let sha = COUNTER_INCR.sha().as_bytes().to_vec();
+        assert_eq!(
+            args(&call),
+            [b"EVALSHA".to_vec(), sha, b"1".to_vec(), b"k\0".to_vec(), b"-3".to_vec(), b"1500".to_vec()]
+        );
+        let eval = eval_form(&COUNTER_INCR, &call);
+        let source = COUNTER_INCR_LUA.as_bytes().to_vec();
+        assert_eq!(
+            args(&eval),
+            [b"EVAL".to_vec(), source, b"1".to_vec(), b"k\0".to_vec(), b"-3".to_vec(), b"1500".to_vec()]
+        );
+    }
+
+    #[test]
+    fn set_commands() {
+        let mut c = key_cmd("SET", b"lock", 0);
+        c.push_bytes(b"tok");
+        c.push_arg("NX");
+        push_expiry(&mut c, Expiry::Millis(1500));
+        assert_eq!(args(&c), [&b"SET"[..], b"lock", b"tok", b"NX", b"PX", b"1500"].map(<[u8]>::to_vec));
+        let mut c = key_cmd("SET", b"k", 0);
+        push_expiry(&mut c, Expiry::Seconds(2));
+        assert_eq!(args(&c), [&b"SET"[..], b"k", b"EX", b"2"].map(<[u8]>::to_vec));
+    }
+
+    #[test]
+    fn scripts_touch_only_their_declared_key() {
+        // Slot safety: every key the scripts touch is KEYS[1].
+        for source in [COUNTER_INCR_LUA, REMOVE_LOCK_LUA] {
+            for call in source.split("redis.call(").skip(1) {
+                assert!(call.split(',').nth(1).is_none_or(|arg| arg.trim().starts_with("KEYS[1]")), "{call}");
+            }
+        }
+    }
+}
