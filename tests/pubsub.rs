@@ -367,6 +367,16 @@ async fn cluster_messages_on_every_kind_and_recovery_after_client_kill() {
             assert_eq!(publisher.spublish(c.as_str(), "s").await.unwrap(), 1, "{c} on its owner");
             assert_eq!(next_message(&s).await, msg(Kind::Sharded, c, None, "s"));
         }
+        // The CLI finds the owner too.
+        let seeds = cluster.seed_urls().join(",");
+        let out = blocking(|| redwire(&["--cluster", &seeds, "publish", "--sharded", &sharded[1], "cli"]));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "(integer) 1\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &sharded[1], None, "cli"));
         assert_quiet(&s).await;
 
         // Kill every pub/sub connection on every node: everything comes back.
