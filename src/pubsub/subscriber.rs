@@ -75,7 +75,10 @@ enum Command {
     Close,
 }
 
-/// Outcomes of the spawned IO, back to the task.
+/// Outcomes of the spawned IO, back to the task. Their channel is unbounded,
+/// but what flows through it is bounded: one outcome per action the task
+/// started, one close per connection, and at most one server-side
+/// unsubscribe per subscription held (messages never pass here).
 enum Io {
     Connected { link: LinkId, gen: u64, result: Result<Connection, Error> },
     Closed { link: LinkId, gen: u64 },
@@ -531,11 +534,18 @@ impl Task {
                 return;
             }
             (LinkId::Node(addr), Ok(template)) => node_options(template, addr),
-            (LinkId::Main, Ok(_)) => {
+            (LinkId::Main, Ok(template)) => {
+                // Any node will do: the seeds first, then the nodes of the
+                // last slot map (seeds may all be gone by now).
                 let seeds = self.servers.seeds();
-                match seeds.get(self.main_index % seeds.len().max(1)) {
+                let extra = if self.servers.is_cluster() { self.known.len() } else { 0 };
+                let i = self.main_index % (seeds.len() + extra).max(1);
+                match seeds.get(i) {
                     Some(seed) => seed.clone(),
-                    None => return,
+                    None => match i.checked_sub(seeds.len()).and_then(|j| self.known.get(j)) {
+                        Some(addr) => node_options(template, addr),
+                        None => template.clone(),
+                    },
                 }
             }
         };

@@ -7,6 +7,7 @@
 //! `(integer) N`. Both talk to the `--url` server, the `--cluster` seeds, or
 //! the Redis or RedisCluster store of `--config`.
 
+use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -139,7 +140,11 @@ pub async fn subscribe(cli: &Cli, args: &SubscribeArgs) -> Result<i32, Error> {
             }
             other => format_notice(other).unwrap_or_default(),
         };
-        print!("{text}");
+        // Not print!: it panics when stdout is closed (`| head`); stop quietly instead.
+        let mut stdout = std::io::stdout().lock();
+        if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+            break;
+        }
         if args.count.is_some_and(|n| seen >= n) {
             break;
         }
@@ -155,7 +160,8 @@ pub async fn publish(cli: &Cli, args: &PublishArgs) -> Result<i32, Error> {
     } else {
         publisher.publish(args.channel.as_str(), args.message.as_str()).await?
     };
-    println!("(integer) {receivers}");
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "(integer) {receivers}").and_then(|()| stdout.flush())?;
     Ok(0)
 }
 

@@ -106,15 +106,14 @@ impl Registry {
                 } else {
                     (true, one_group(&missing, cluster))
                 };
-                if group.is_empty() {
+                let Some(kind) = group.first().map(|s| s.kind) else {
                     if !wants && *id != LinkId::Main {
                         self.actions.push(Action::Close { link: id.clone(), gen });
                         self.links.remove(id);
                     }
                     return;
-                }
+                };
                 let op = self.id();
-                let kind = group[0].kind;
                 let names = group.iter().map(|s| s.name.clone()).collect();
                 if let Some(link) = self.links.get_mut(id) {
                     link.op = Some(Op { id: op, subscribe, subs: group });
