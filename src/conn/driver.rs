@@ -66,7 +66,7 @@ pub(crate) struct Confirm {
 }
 
 impl Confirm {
-    /// Waits for one `kind` confirmation for each of `names` (duplicates count once each).
+    /// Waits for one `kind` confirmation per entry of `names` (a name given twice waits for two).
     pub(crate) fn new(kind: &'static [u8], names: Vec<bytes::Bytes>) -> Confirm {
         let got = Vec::with_capacity(names.len());
         Confirm { kind, pending: names, got }
