@@ -399,15 +399,18 @@ impl ClusterClient {
                     redirect = Some(node);
                 }
                 RetryAction::Ask { node } if !out_of_time => asking = Some(node),
+                RetryAction::Backoff(_) | RetryAction::RefreshAndRetry(_) if used_replica && !out_of_time => {
+                    // The replica is down, loading or lost its primary: read
+                    // from the primary next, at once.
+                    allow_replica = false;
+                    if matches!(action, RetryAction::RefreshAndRetry(_)) {
+                        self.inner.request_refresh();
+                    }
+                }
                 RetryAction::Backoff(wait) if !out_of_time => tokio::time::sleep(wait).await,
                 RetryAction::RefreshAndRetry(wait) if !out_of_time => {
-                    if used_replica {
-                        // The replica failed: read from the primary next, without waiting.
-                        allow_replica = false;
-                    } else {
-                        self.inner.request_refresh();
-                        tokio::time::sleep(wait).await;
-                    }
+                    self.inner.request_refresh();
+                    tokio::time::sleep(wait).await;
                 }
                 RetryAction::Return => {
                     return match reply {
