@@ -698,3 +698,21 @@ fn periodic_refresh_when_configured() {
     r.tick(t0 + Duration::from_secs(30));
     assert_eq!(take(&mut r).refreshes, 1);
 }
+
+/// The state machine, the frame parsing and the coordination format stay
+/// free of the runtime (checked on the sources, like `route`'s pure modules).
+#[test]
+fn pure_parts_do_not_import_the_runtime() {
+    let sources = [
+        include_str!("../registry.rs"),
+        include_str!("outcome.rs"),
+        include_str!("plan.rs"),
+        include_str!("../message.rs"),
+        include_str!("../../coord/codec.rs"),
+        include_str!("../../coord/event.rs"),
+    ];
+    let needle = ["tok", "io::"].concat();
+    for source in sources {
+        assert!(!source.contains(&needle), "a pure pub/sub module mentions the async runtime");
+    }
+}
