@@ -12,7 +12,8 @@
 //! | exclusive connections | [`pool`] | tokio |
 //! | standalone client | [`client`] | tokio |
 //! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
-//! | what users call | [`store`] | tokio |
+//! | what users call | [`store`], [`pubsub`] (registry: pure; subscriber, publisher: tokio) | both |
+//! | cluster coordination | [`coord`] (events, wire format: pure; coordinator, in-process bus) | both |
 //! | configuration | [`config`], [`url`] | pure |
 //!
 //! See `ARCHITECTURE.md` for the data flow of one GET and the invariants.
@@ -24,8 +25,10 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod coord;
 pub mod error;
 pub mod pool;
+pub mod pubsub;
 pub mod resp;
 pub mod route;
 pub mod secret;

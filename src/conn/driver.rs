@@ -10,6 +10,16 @@
 //! locks once, pops the matching waiters and completes them outside the lock.
 //! Push frames go to the push sink, never to a waiter.
 //!
+//! Pub/sub: an (un)subscribe command is answered not by a reply but by one
+//! confirmation per name (`["subscribe", name, count]`), as push frames on
+//! RESP3, as plain arrays on RESP2. Its waiter carries a [`Confirm`] and is
+//! completed by those confirmations; confirmations nobody waits for (the
+//! server's own `sunsubscribe` when a slot moves away) go to the push sink. A
+//! connection opened in pub/sub mode also treats RESP2 arrays that start with
+//! a pub/sub kind (`message`, `subscribe` ...) as push frames: on a RESP2
+//! connection in subscribed state that is what they are. Normal connections
+//! pay one branch per push frame and nothing per reply.
+//!
 //! Failure: when the socket breaks, waiters whose bytes were entirely written
 //! get [`Error::OutcomeUnknown`]; the others, never (fully) written, get
 //! [`Error::NotSent`] and may be sent again on a new connection. A watchdog
@@ -40,6 +50,85 @@ struct Waiter {
     /// Frames that make up the reply: 1 for a command, N for a pipeline
     /// (delivered as one `Frame::Array`).
     frames: u32,
+    /// For a pub/sub (un)subscribe command: the confirmations it waits for.
+    confirm: Option<Box<Confirm>>,
+}
+
+/// The confirmations an (un)subscribe command waits for: one per name, whose
+/// first element is `kind` (`subscribe`, `sunsubscribe` ...). The waiter gets
+/// them as one `Frame::Array`, in arrival order; an error reply instead
+/// completes it at once.
+#[derive(Debug)]
+pub(crate) struct Confirm {
+    kind: &'static [u8],
+    pending: Vec<bytes::Bytes>,
+    got: Vec<Frame>,
+}
+
+impl Confirm {
+    /// Waits for one `kind` confirmation per entry of `names` (a name given twice waits for two).
+    pub(crate) fn new(kind: &'static [u8], names: Vec<bytes::Bytes>) -> Confirm {
+        let got = Vec::with_capacity(names.len());
+        Confirm { kind, pending: names, got }
+    }
+}
+
+/// The first elements of the arrays a RESP2 connection sends in subscribed state.
+const PUBSUB_KINDS: [&[u8]; 9] = [
+    b"message",
+    b"pmessage",
+    b"smessage",
+    b"subscribe",
+    b"unsubscribe",
+    b"psubscribe",
+    b"punsubscribe",
+    b"ssubscribe",
+    b"sunsubscribe",
+];
+
+/// True for a push frame, and, in pub/sub mode, for a RESP2 array that starts
+/// with a pub/sub kind.
+fn is_pubsub_frame(frame: &Frame, pubsub_mode: bool) -> bool {
+    match frame {
+        Frame::Push(_) => true,
+        Frame::Array(items) if pubsub_mode => {
+            matches!(items.first(), Some(Frame::BulkString(kind)) if PUBSUB_KINDS.contains(&&kind[..]))
+        }
+        _ => false,
+    }
+}
+
+/// Gives a pub/sub frame to the front waiter when it is one of the
+/// confirmations that waiter expects (completing it with the last one);
+/// otherwise hands the frame back, for the push sink.
+fn offer_confirmation(
+    st: &mut State,
+    frame: Frame,
+    done: &mut Vec<(ReplySender, Result<Frame, Error>)>,
+) -> Option<Frame> {
+    let Some(confirm) = st.queue.front_mut().and_then(|w| w.confirm.as_mut()) else {
+        return Some(frame);
+    };
+    let position = match &frame {
+        Frame::Push(items) | Frame::Array(items) => match (items.first(), items.get(1)) {
+            (Some(kind), Some(name)) if kind.as_bytes().is_some_and(|k| k[..] == *confirm.kind) => {
+                name.as_bytes().and_then(|name| confirm.pending.iter().position(|p| p == name))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(position) = position else { return Some(frame) };
+    confirm.pending.swap_remove(position);
+    confirm.got.push(frame);
+    if confirm.pending.is_empty() {
+        if let Some(w) = st.queue.pop_front() {
+            st.head_seq += 1;
+            let got = w.confirm.map(|c| c.got).unwrap_or_default();
+            done.push((w.tx, Ok(Frame::Array(got))));
+        }
+    }
+    None
 }
 
 pub(crate) struct State {
@@ -70,6 +159,8 @@ pub(crate) struct Shared {
     /// Blocking commands in flight: the watchdog leaves the connection alone.
     blocking: AtomicUsize,
     is_closed: AtomicBool,
+    /// Woken once, when the connection closes.
+    closed_notify: Notify,
     max_in_flight: usize,
 }
 
@@ -91,6 +182,7 @@ impl Shared {
             replies: AtomicU64::new(0),
             blocking: AtomicUsize::new(0),
             is_closed: AtomicBool::new(false),
+            closed_notify: Notify::new(),
             max_in_flight: max_in_flight.max(1),
         })
     }
@@ -103,6 +195,18 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.is_closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection is closed (at once if it already is).
+    pub(crate) async fn wait_closed(&self) {
+        let notified = self.closed_notify.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a close in between is not missed.
+        notified.as_mut().enable();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
     }
 
     /// Why the connection closed, if it did.
@@ -130,6 +234,26 @@ impl Shared {
         len: usize,
         write: impl Fn(&mut BytesMut),
     ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
+        self.enqueue_waiter(frames, None, len, write).await
+    }
+
+    /// As [`Shared::enqueue`], for a command answered by pub/sub confirmations.
+    pub(crate) async fn enqueue_confirmed(
+        &self,
+        confirm: Confirm,
+        len: usize,
+        write: impl Fn(&mut BytesMut),
+    ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
+        self.enqueue_waiter(1, Some(Box::new(confirm)), len, write).await
+    }
+
+    async fn enqueue_waiter(
+        &self,
+        frames: u32,
+        mut confirm: Option<Box<Confirm>>,
+        len: usize,
+        write: impl Fn(&mut BytesMut),
+    ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
         loop {
             let notified = {
                 let mut st = self.lock();
@@ -144,7 +268,7 @@ impl Shared {
                     let written = st.wbuf.len() - before;
                     debug_assert_eq!(written, len);
                     st.wlens.push(u32::try_from(written).unwrap_or(u32::MAX));
-                    st.queue.push_back(Waiter { tx, frames });
+                    st.queue.push_back(Waiter { tx, frames, confirm: confirm.take() });
                     drop(st);
                     if was_empty {
                         self.wake_writer.notify_one();
@@ -189,6 +313,7 @@ impl Shared {
         }
         self.wake_writer.notify_one();
         self.space.notify_waiters();
+        self.closed_notify.notify_waiters();
     }
 }
 
@@ -282,6 +407,7 @@ pub(crate) async fn run_reader(
     mut decoder: Decoder,
     mut rbuf: BytesMut,
     push: Option<PushSink>,
+    pubsub_mode: bool,
 ) {
     let mut frames: Vec<Frame> = Vec::with_capacity(64);
     let mut done: Vec<(ReplySender, Result<Frame, Error>)> = Vec::with_capacity(64);
@@ -292,7 +418,8 @@ pub(crate) async fn run_reader(
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref());
+                    let _ =
+                        dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref(), pubsub_mode);
                     complete(&mut done);
                     shared.fail(Error::Protocol(e));
                     return;
@@ -300,7 +427,9 @@ pub(crate) async fn run_reader(
             }
         }
         if !frames.is_empty() {
-            if let Err(e) = dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref()) {
+            if let Err(e) =
+                dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref(), pubsub_mode)
+            {
                 complete(&mut done);
                 shared.fail(e);
                 return;
@@ -333,15 +462,21 @@ fn dispatch(
     partial: &mut Vec<Frame>,
     done: &mut Vec<(ReplySender, Result<Frame, Error>)>,
     push: Option<&PushSink>,
+    pubsub_mode: bool,
 ) -> Result<(), Error> {
     let mut replies = 0u64;
     let mut result = Ok(());
     {
         let mut st = shared.lock();
         for frame in frames.drain(..) {
-            if frame.is_push() {
-                if let Some(sink) = push {
-                    sink(frame);
+            if is_pubsub_frame(&frame, pubsub_mode) {
+                match offer_confirmation(&mut st, frame, done) {
+                    None => replies += 1,
+                    Some(frame) => {
+                        if let Some(sink) = push {
+                            sink(frame);
+                        }
+                    }
                 }
                 continue;
             }

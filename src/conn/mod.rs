@@ -79,6 +79,25 @@ impl Connection {
     /// # Cancel safety
     /// Dropping the future drops the half-open socket; nothing leaks.
     pub async fn connect(opts: &ConnectOptions, push: Option<PushSink>) -> Result<Connection, Error> {
+        Connection::open(opts, push, false).await
+    }
+
+    /// Connects as [`Connection::connect`], for pub/sub: on RESP2 the
+    /// connection is dedicated, and the arrays a subscribed RESP2 connection
+    /// sends (`["message", channel, payload]` ...) go to `push` like RESP3
+    /// push frames. Use [`Connection::send_confirmed`] for (un)subscribe
+    /// commands; other commands (PING) work as usual.
+    ///
+    /// # Errors
+    /// As [`Connection::connect`].
+    ///
+    /// # Cancel safety
+    /// As [`Connection::connect`].
+    pub async fn connect_pubsub(opts: &ConnectOptions, push: PushSink) -> Result<Connection, Error> {
+        Connection::open(opts, Some(push), true).await
+    }
+
+    async fn open(opts: &ConnectOptions, push: Option<PushSink>, pubsub: bool) -> Result<Connection, Error> {
         let setup = async {
             let mut transport = transport::connect(opts).await?;
             let mut decoder = Decoder::with_limits(opts.limits);
@@ -90,7 +109,9 @@ impl Connection {
             tokio::time::timeout(opts.connect_timeout, setup).await.map_err(|_| Error::ConnectTimeout)??;
         let shared = Shared::new(opts.max_in_flight);
         let (r, w) = transport.split();
-        let reader = tokio::spawn(driver::run_reader(shared.clone(), r, decoder, rbuf, push));
+        // RESP3 tells pushes from replies by type; RESP2 needs the pub/sub mode.
+        let pubsub_mode = pubsub && negotiated.protocol == Protocol::Resp2;
+        let reader = tokio::spawn(driver::run_reader(shared.clone(), r, decoder, rbuf, push, pubsub_mode));
         tokio::spawn(driver::run_writer(shared.clone(), w, reader.abort_handle()));
         if let Some(timeout) = opts.response_timeout {
             tokio::spawn(driver::run_watchdog(Arc::downgrade(&shared), timeout));
@@ -114,6 +135,46 @@ impl Connection {
             Ok(reply) => reply,
             Err(_) => Err(self.lost()),
         }
+    }
+
+    /// Sends a pub/sub (un)subscribe command, which the server answers with
+    /// one confirmation per name instead of a reply: `kind` is the lowercase
+    /// confirmation name (`b"subscribe"`, `b"sunsubscribe"` ...) and `names`
+    /// the names the command carries. Returns the confirmations as one
+    /// `Frame::Array` once all have arrived, or the error reply. Confirmations
+    /// are recognised on any RESP3 connection, and on RESP2 only on a
+    /// connection from [`Connection::connect_pubsub`].
+    ///
+    /// `names` must not be empty: an unsubscribe-from-everything has no names
+    /// to wait for.
+    ///
+    /// # Errors
+    /// As [`Connection::send`].
+    ///
+    /// # Cancel safety
+    /// As [`Connection::send`].
+    pub async fn send_confirmed(
+        &self,
+        cmd: &Cmd,
+        kind: &'static [u8],
+        names: Vec<bytes::Bytes>,
+    ) -> Result<Frame, Error> {
+        if names.is_empty() {
+            return Err(Error::Other("a pub/sub command needs at least one name to confirm".into()));
+        }
+        let confirm = driver::Confirm::new(kind, names);
+        let rx = self.shared.enqueue_confirmed(confirm, cmd.encoded_len(), |buf| cmd.write_to(buf)).await?;
+        match rx.await {
+            Ok(reply) => reply,
+            Err(_) => Err(self.lost()),
+        }
+    }
+
+    /// Resolves once this connection is closed, for whatever reason (at once
+    /// if it already is). The future does not keep the connection open.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        async move { shared.wait_closed().await }
     }
 
     /// Sends one command and converts its reply.

@@ -1,6 +1,6 @@
 //! The `redwire` command-line tool: send one command (`cmd`), run a verified
-//! load (`bench`), use the store API (`store`, `demo`) or check a store
-//! configuration (`config check`).
+//! load (`bench`), use the store API (`store`, `demo`), check a store
+//! configuration (`config check`), or `subscribe` / `publish`.
 //!
 //! Global options pick the target: `--url URL` (standalone), `--cluster URL,...`
 //! or `--config FILE` (Stalwart's store JSON), with `--tls-ca`, `--tls-cert` and
@@ -11,6 +11,7 @@
 mod bench;
 mod demo;
 mod format;
+mod pubsub_cmd;
 mod store_cmd;
 mod target;
 
@@ -108,6 +109,10 @@ enum Command {
         #[command(subcommand)]
         op: store_cmd::ConfigOp,
     },
+    /// Subscribe and print messages (and gaps) as they come.
+    Subscribe(pubsub_cmd::SubscribeArgs),
+    /// Publish one message and print how many subscribers received it.
+    Publish(pubsub_cmd::PublishArgs),
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
@@ -267,6 +272,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Demo => demo::run(&store_cmd::open_store(&cli).await?).await,
         Command::Store { op } => store_cmd::run_store(&store_cmd::open_store(&cli).await?, op).await,
         Command::Config { op } => Ok(store_cmd::run_config(op)),
+        Command::Subscribe(args) => pubsub_cmd::subscribe(&cli, args).await,
+        Command::Publish(args) => pubsub_cmd::publish(&cli, args).await,
     }
 }
 

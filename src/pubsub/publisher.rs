@@ -1,0 +1,83 @@
+//! [`Publisher`]: `PUBLISH` and `SPUBLISH`, standalone or in a cluster.
+//!
+//! Standalone, both go over one self-healing multiplexed connection. In a
+//! cluster, both go through the cluster router ([`ClusterClient`]):
+//! `SPUBLISH` to the primary owning the channel's slot, following `MOVED`,
+//! `ASK` and failovers; `PUBLISH` to any primary (the cluster forwards it to
+//! every node). A publish whose outcome is unknown (connection lost after
+//! writing) is never resent: the message could arrive twice.
+
+use crate::cmd::{cmd, Cmd, FromReply, ToArg};
+use crate::conn::Reconnecting;
+use crate::error::Error;
+use crate::resp::Frame;
+use crate::route::{ClusterClient, ClusterOptions};
+
+use super::servers::{reply_error, Servers};
+
+/// Publishes to channels and sharded channels. Clones share connections.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    inner: Inner,
+}
+
+#[derive(Clone, Debug)]
+enum Inner {
+    Standalone(Reconnecting),
+    Cluster(ClusterClient),
+}
+
+impl Publisher {
+    /// Connects (standalone) or reads the slot map (cluster), so a wrong
+    /// address or password shows here.
+    ///
+    /// # Errors
+    /// The connect error, or the slot map lookup's.
+    pub async fn connect(servers: Servers) -> Result<Publisher, Error> {
+        let inner = if servers.is_cluster() {
+            let opts = ClusterOptions { seeds: servers.seeds().to_vec(), ..ClusterOptions::default() };
+            Inner::Cluster(ClusterClient::connect(opts).await?)
+        } else {
+            Inner::Standalone(Reconnecting::connect(servers.template()?.clone(), None, None).await?)
+        };
+        Ok(Publisher { inner })
+    }
+
+    /// A publisher over an existing cluster client (shares its connections).
+    pub fn from_cluster(client: ClusterClient) -> Publisher {
+        Publisher { inner: Inner::Cluster(client) }
+    }
+
+    /// `PUBLISH channel message`: how many subscribers received it (in a
+    /// cluster, those connected to the node it was published on).
+    ///
+    /// # Errors
+    /// Connection failures ([`Error::OutcomeUnknown`] when it may have been
+    /// published), server errors, [`Error::RetriesExhausted`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future may or may not publish the message.
+    pub async fn publish<C: ToArg, M: ToArg>(&self, channel: C, message: M) -> Result<u64, Error> {
+        self.count(&cmd("PUBLISH").arg(channel).arg(message)).await
+    }
+
+    /// `SPUBLISH channel message` to the shard owning the channel: how many
+    /// subscribers of that shard received it.
+    ///
+    /// # Errors
+    /// As [`Publisher::publish`].
+    ///
+    /// # Cancel safety
+    /// As [`Publisher::publish`].
+    pub async fn spublish<C: ToArg, M: ToArg>(&self, channel: C, message: M) -> Result<u64, Error> {
+        self.count(&cmd("SPUBLISH").arg(channel).arg(message)).await
+    }
+
+    async fn count(&self, c: &Cmd) -> Result<u64, Error> {
+        let frame: Frame = match &self.inner {
+            Inner::Standalone(conn) => conn.send(c).await?,
+            Inner::Cluster(cluster) => cluster.send(c).await?,
+        };
+        u64::from_reply(reply_error(frame)?)
+    }
+}

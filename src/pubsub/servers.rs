@@ -1,0 +1,199 @@
+//! Which servers pub/sub talks to, and how it finds a cluster's slot owners.
+//!
+//! Lives here: [`Servers`] (a standalone server or a cluster's seeds, also
+//! built from a store configuration) and the slot-map lookup shared by the
+//! subscriber and the publisher: ask a node `CLUSTER SHARDS` (or `CLUSTER
+//! SLOTS` before 7.0) and parse it with [`SlotMap`]. Not here: the cluster
+//! router of ordinary commands (`route::cluster`).
+
+use std::time::Duration;
+
+use crate::cmd::cmd;
+use crate::config::StoreConfig;
+use crate::conn::{Address, ConnectOptions, Connection};
+use crate::error::{Error, NodeAddr};
+use crate::resp::Frame;
+use crate::route::SlotMap;
+
+/// The servers of a subscriber or publisher: one standalone server, or a
+/// cluster's seed nodes (any of them may be down).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Servers {
+    seeds: Vec<ConnectOptions>,
+    cluster: bool,
+}
+
+impl Servers {
+    /// One server (a cluster node used this way sees no sharding).
+    pub fn standalone(opts: ConnectOptions) -> Servers {
+        Servers { seeds: vec![opts], cluster: false }
+    }
+
+    /// A cluster, through these seed nodes.
+    pub fn cluster(seeds: Vec<ConnectOptions>) -> Servers {
+        Servers { seeds, cluster: true }
+    }
+
+    /// The servers of a store configuration: `Redis` is standalone,
+    /// `RedisCluster` a cluster (its `authSecret` resolved now), `Sharded`
+    /// the first of its stores (pub/sub needs one bus, not a key space).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for the embedded `Default` store, which has no
+    /// server (the coordinator uses an in-process bus for it), and for a
+    /// secret that cannot be read; [`Error::Url`] for a bad URL.
+    pub fn from_config(config: &StoreConfig) -> Result<Servers, Error> {
+        match config {
+            StoreConfig::Default => {
+                Err(Error::Config("the Default store has no server to publish or subscribe through".into()))
+            }
+            StoreConfig::Redis(redis) => Ok(Servers::standalone(redis.connect_options()?)),
+            StoreConfig::RedisCluster(cluster) => {
+                let password = cluster.auth_secret.resolve()?;
+                Ok(Servers::cluster(cluster.connect_options(password.as_ref())?))
+            }
+            StoreConfig::Sharded(sharded) => match sharded.stores.first() {
+                Some(first) => Servers::from_config(first),
+                None => Err(Error::Config("a Sharded store without stores".into())),
+            },
+        }
+    }
+
+    /// True for a cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The options to start from: the server, or the first seed.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a cluster without seeds.
+    pub(crate) fn template(&self) -> Result<&ConnectOptions, Error> {
+        self.seeds.first().ok_or_else(|| Error::Config("a cluster needs at least one seed".into()))
+    }
+
+    /// The seeds (the one server when standalone).
+    pub fn seeds(&self) -> &[ConnectOptions] {
+        &self.seeds
+    }
+}
+
+/// Options to reach `node`: `template`'s credentials, TLS and timeouts with
+/// the node's address.
+pub(crate) fn node_options(template: &ConnectOptions, node: &NodeAddr) -> ConnectOptions {
+    let mut opts = template.clone();
+    opts.address = Address::Tcp { host: node.host.to_string(), port: node.port };
+    opts
+}
+
+fn host_of(opts: &ConnectOptions) -> String {
+    match &opts.address {
+        Address::Tcp { host, .. } => host.clone(),
+        Address::Unix(_) => String::new(),
+    }
+}
+
+/// Asks one node for the slot map: `CLUSTER SHARDS`, or `CLUSTER SLOTS`
+/// when the server is older than 7.0.
+async fn ask(opts: &ConnectOptions) -> Result<SlotMap, Error> {
+    let conn = Connection::connect(opts, None).await?;
+    let host = host_of(opts);
+    let tls = opts.tls.is_some();
+    let shards = conn.send(&cmd("CLUSTER").arg("SHARDS")).await?;
+    let map = match SlotMap::from_shards(&shards, &host, tls) {
+        Err(Error::Server(_)) => SlotMap::from_slots(&conn.send(&cmd("CLUSTER").arg("SLOTS")).await?, &host),
+        other => other,
+    };
+    conn.close();
+    let map = map?;
+    if map.assigned_slots() == 0 {
+        return Err(Error::Other(format!("{} serves no slots: not part of a cluster yet", opts.describe())));
+    }
+    Ok(map)
+}
+
+/// The slot map as the first answering node sees it: `known` nodes first
+/// (from an earlier map: more current than the seeds), then the seeds.
+///
+/// # Errors
+/// The last node's error when none answers with a usable map.
+pub(crate) async fn fetch_slot_map(
+    template: &ConnectOptions,
+    known: &[NodeAddr],
+    seeds: &[ConnectOptions],
+) -> Result<SlotMap, Error> {
+    let mut last = Error::Other("no cluster node to ask for the slot map".into());
+    let candidates = known.iter().map(|n| node_options(template, n)).chain(seeds.iter().cloned());
+    for opts in candidates {
+        // One bound per node, so a stalled node does not hold the lookup up.
+        let limit = opts.connect_timeout + opts.response_timeout.unwrap_or(Duration::from_secs(10));
+        match tokio::time::timeout(limit, ask(&opts)).await {
+            Ok(Ok(map)) => return Ok(map),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = Error::Timeout,
+        }
+    }
+    Err(last)
+}
+
+/// The addresses in `map`, primaries first, for the next lookup.
+pub(crate) fn known_nodes(map: &SlotMap) -> Vec<NodeAddr> {
+    let mut nodes: Vec<NodeAddr> = map.primaries().cloned().collect();
+    for n in map.nodes() {
+        if !nodes.contains(n) {
+            nodes.push(n.clone());
+        }
+    }
+    nodes
+}
+
+/// Whether a frame is an error reply.
+pub(crate) fn reply_error(frame: Frame) -> Result<Frame, Error> {
+    match frame {
+        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
+        other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RedisClusterConfig, RedisConfig, SecretSource, ShardedConfig};
+    use crate::secret::Secret;
+
+    #[test]
+    fn servers_from_each_store_variant() {
+        assert!(matches!(Servers::from_config(&StoreConfig::Default), Err(Error::Config(_))));
+        let redis =
+            StoreConfig::Redis(RedisConfig { url: "redis://h:6380/2".into(), ..RedisConfig::default() });
+        let standalone = Servers::from_config(&redis).unwrap();
+        assert!(!standalone.is_cluster());
+        let o = &standalone.seeds()[0];
+        assert_eq!(o.address, Address::Tcp { host: "h".into(), port: 6380 });
+        assert_eq!(o.db, 2);
+        let cluster = StoreConfig::RedisCluster(RedisClusterConfig {
+            urls: vec!["redis://a:7000".into(), "redis://b:7001".into()],
+            auth_username: Some("bob".into()),
+            auth_secret: SecretSource::Value(Secret::new("pw")),
+            ..RedisClusterConfig::default()
+        });
+        let servers = Servers::from_config(&cluster).unwrap();
+        assert!(servers.is_cluster());
+        assert_eq!(servers.seeds().len(), 2);
+        assert_eq!(servers.seeds()[1].username.as_deref(), Some("bob"));
+        assert_eq!(servers.seeds()[1].password.as_ref().map(Secret::expose), Some("pw"));
+        let sharded = StoreConfig::Sharded(ShardedConfig { stores: vec![cluster.clone(), redis] });
+        assert_eq!(Servers::from_config(&sharded).unwrap(), servers);
+        assert!(Servers::cluster(vec![]).template().is_err());
+    }
+
+    #[test]
+    fn node_options_keep_everything_but_the_address() {
+        let mut t = ConnectOptions::tcp("seed", 1);
+        t.username = Some("u".into());
+        t.db = 0;
+        let o = node_options(&t, &NodeAddr::new("10.0.0.9", 7003));
+        assert_eq!(o.address, Address::Tcp { host: "10.0.0.9".into(), port: 7003 });
+        assert_eq!(o.username.as_deref(), Some("u"));
+    }
+}
