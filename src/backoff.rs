@@ -12,20 +12,24 @@ use std::time::Duration;
 /// How long to wait before retry number `attempt` (0 for the first retry).
 ///
 /// The window grows exponentially: its ceiling is `min * 2^attempt`,
-/// saturating, capped at `max`. The wait is drawn uniformly from
-/// `[min, ceiling]` using `random` (any `u64`; the full range is used).
+/// saturating, capped at `max`. The wait is drawn uniformly from the upper
+/// half of the window, `[max(min, ceiling / 2), ceiling]`, using `random`
+/// (any `u64`; the full range is used).
 ///
-/// This is "full jitter" above a floor. Full jitter spreads a herd of clients
-/// that failed at the same moment (every client of a slot that just went
-/// `CLUSTERDOWN` or `TRYAGAIN`) across the whole window, so they do not come
-/// back in step; "equal jitter" keeps half of every wait fixed, which keeps
-/// half of the herd's timing in step. The floor `min` keeps a retry from ever
-/// spinning.
+/// This is "equal jitter": half of each wait is random, so a herd of clients
+/// that failed together (every client of a slot that just went `CLUSTERDOWN`)
+/// spreads out, and half is fixed, so the total time a caller keeps retrying
+/// has a floor. Full jitter would let an unlucky run of small draws spend all
+/// of `max_retries` in a fraction of the exponential schedule and give up in
+/// the middle of a failover the schedule was sized to ride out (seen in the
+/// kill-a-primary drill: 16 retries gone in under 3.5 s). The floor `min`
+/// keeps a retry from ever spinning.
 ///
 /// Guarantees, for any inputs: the result is in `[min, max]` (if `min > max`
 /// the two are swapped), it never overflows, and attempts past the point where
-/// `min * 2^attempt` exceeds `max` all use the full `[min, max]` window. A
-/// zero `min` gives a zero wait: there is nothing to grow from.
+/// `min * 2^attempt` exceeds `max` all draw from `[max / 2, max]` (or
+/// `[min, max]` when `min` is above half of `max`). A zero `min` gives a zero
+/// wait: there is nothing to grow from.
 pub fn backoff(attempt: u32, min: Duration, max: Duration, random: u64) -> Duration {
     let (lo, hi) = if min <= max { (min, max) } else { (max, min) };
     let lo_ns = lo.as_nanos();
@@ -33,7 +37,8 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration, random: u64) -> Durat
     // 2^attempt, saturating: u128 holds 2^127, beyond that the cap decides anyway.
     let factor = 1u128.checked_shl(attempt).unwrap_or(u128::MAX);
     let ceiling = lo_ns.saturating_mul(factor).min(hi_ns);
-    let span = ceiling - lo_ns;
+    let floor = (ceiling / 2).max(lo_ns);
+    let span = ceiling - floor;
     // Scale `random` onto 0..=span without the bias of a modulo. A span past
     // 2^64 ns (five centuries) cannot be scaled in u128; any value below it will do.
     let offset = if span < u128::from(u64::MAX) {
@@ -41,7 +46,7 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration, random: u64) -> Durat
     } else {
         u128::from(random)
     };
-    from_nanos(lo_ns + offset)
+    from_nanos(floor + offset)
 }
 
 /// A `Duration` from nanoseconds that came from `Duration`s: no overflow.
@@ -77,18 +82,26 @@ mod tests {
             .map(|&m| Duration::from_millis(m))
             .collect();
         assert_eq!(ceilings, expected);
-        // The smallest random value is the floor, at every attempt.
-        for attempt in 0..100 {
-            assert_eq!(backoff(attempt, 8 * MS, 1024 * MS, 0), 8 * MS);
-        }
+        // The smallest random value is half the ceiling (never below min).
+        let bottom = |attempt| backoff(attempt, 8 * MS, 1024 * MS, 0);
+        let floors: Vec<Duration> = (0..10).map(bottom).collect();
+        let expected: Vec<Duration> = [8u64, 8, 16, 32, 64, 128, 256, 512, 512, 512]
+            .iter()
+            .map(|&m| Duration::from_millis(m))
+            .collect();
+        assert_eq!(floors, expected);
+        // So sixteen retries always wait at least ~5 s in total: long enough
+        // for a replica to be promoted (node timeout + election).
+        let least: Duration = (0..16).map(bottom).sum();
+        assert!(least >= Duration::from_millis(5000), "{least:?}");
     }
 
     #[test]
-    fn jitter_uses_the_whole_window() {
-        // Attempt 3: window [8 ms, 64 ms]; the midpoint of the random range
+    fn jitter_uses_the_upper_half_of_the_window() {
+        // Attempt 3: window [32 ms, 64 ms]; the midpoint of the random range
         // lands in the middle of it.
         let mid = backoff(3, 8 * MS, 1024 * MS, u64::MAX / 2);
-        assert!(mid > 35 * MS && mid < 37 * MS, "{mid:?}");
+        assert!(mid > 47 * MS && mid < 49 * MS, "{mid:?}");
     }
 
     #[test]

@@ -52,10 +52,11 @@ impl Default for RetryPolicy {
     /// 16 retries, waits from 8 ms doubling up to 1024 ms.
     ///
     /// Redirects cost no wait, so 16 leaves room for a MOVED, an ASK and a
-    /// TRYAGAIN or two during resharding. The waits add up to at most about
-    /// 10 s (8 + 16 + ... + 1024 ms, then 1024 ms each), about half that on
-    /// average with jitter: long enough to ride out a primary restart or a
-    /// quick failover, short enough that a caller is not held for minutes.
+    /// TRYAGAIN or two during resharding. With equal jitter (see
+    /// [`backoff`]) the waits add up to between about 5 s and 10 s
+    /// (8 + 16 + ... + 1024 ms, then 1024 ms each, half of each random):
+    /// long enough to ride out a primary's failover (node timeout plus
+    /// election), short enough that a caller is not held for minutes.
     /// 8 ms is a few round trips, not a spin; 1 s matches Stalwart's default
     /// `maxRetryWait`. Stalwart's other defaults (3 retries from 500 ms) are
     /// sized for reconnecting, and would make every TRYAGAIN during a
