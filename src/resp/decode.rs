@@ -188,6 +188,16 @@ impl Decoder {
     fn scan(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         loop {
             let at = self.pos;
+            // Inside an aggregate, complete bulk strings (the bulk of most
+            // replies) skip the general item machinery.
+            if !self.open.is_empty() && self.stream.is_none() {
+                if self.complete_bulk(buf, at) {
+                    if self.element_done()? {
+                        return self.finish(buf).map(Some);
+                    }
+                    continue;
+                }
+            }
             let step = self.item(buf, at)?;
             if !matches!(step, Step::More) {
                 self.line_scanned = 0;
@@ -234,12 +244,39 @@ impl Decoder {
                 }
             };
             if complete {
-                let bytes = buf.split_to(self.pos).freeze();
-                let frame = build(&self.tokens, &mut self.partials, &bytes);
-                self.reset();
-                return frame.map(Some);
+                return self.finish(buf).map(Some);
             }
         }
+    }
+
+    /// Splits off the complete frame and builds it.
+    fn finish(&mut self, buf: &mut BytesMut) -> Result<Frame, ProtocolError> {
+        let bytes = buf.split_to(self.pos).freeze();
+        let frame = build(&self.tokens, &mut self.partials, &bytes);
+        self.reset();
+        frame
+    }
+
+    /// Records the `$N` bulk string at `at` and returns true if it is entirely
+    /// in `buf` and well formed; anything else (incomplete, malformed, over
+    /// the limit) returns false and goes through `item`, which reports it.
+    #[inline]
+    fn complete_bulk(&mut self, buf: &[u8], at: usize) -> bool {
+        if buf.get(at) != Some(&b'$') {
+            return false;
+        }
+        let Ok(Some((Len::Count(n), data))) = parse::header(buf, at + 1) else { return false };
+        if n > self.limits.max_bulk_len {
+            return false;
+        }
+        let Some(end) = usize::try_from(n).ok().and_then(|n| data.checked_add(n)) else { return false };
+        if buf.get(end..end.saturating_add(2)) != Some(b"\r\n") {
+            return false;
+        }
+        self.tokens.push(Tok::Leaf(Leaf::Text { kind: Text::Bulk, start: data, end }));
+        self.pos = end + 2;
+        self.line_scanned = 0;
+        true
     }
 
     /// Records an aggregate header. Returns true when the top-level frame is
