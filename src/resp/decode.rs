@@ -190,13 +190,11 @@ impl Decoder {
             let at = self.pos;
             // Inside an aggregate, complete bulk strings (the bulk of most
             // replies) skip the general item machinery.
-            if !self.open.is_empty() && self.stream.is_none() {
-                if self.complete_bulk(buf, at) {
-                    if self.element_done()? {
-                        return self.finish(buf).map(Some);
-                    }
-                    continue;
+            if !self.open.is_empty() && self.stream.is_none() && self.complete_bulk(buf, at) {
+                if self.element_done()? {
+                    return self.finish(buf).map(Some);
                 }
+                continue;
             }
             let step = self.item(buf, at)?;
             if !matches!(step, Step::More) {
