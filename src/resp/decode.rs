@@ -188,9 +188,9 @@ impl Decoder {
     fn scan(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         loop {
             let at = self.pos;
-            // Inside an aggregate, complete bulk strings (the bulk of most
-            // replies) skip the general item machinery.
-            if !self.open.is_empty() && self.stream.is_none() && self.complete_bulk(buf, at) {
+            // Inside an aggregate, complete bulk strings and integers (most
+            // elements of most replies) skip the general item machinery.
+            if !self.open.is_empty() && self.stream.is_none() && self.complete_element(buf, at) {
                 if self.element_done()? {
                     return self.finish(buf).map(Some);
                 }
@@ -255,14 +255,37 @@ impl Decoder {
         frame
     }
 
-    /// Records the `$N` bulk string at `at` and returns true if it is entirely
-    /// in `buf` and well formed; anything else (incomplete, malformed, over
-    /// the limit) returns false and goes through `item`, which reports it.
+    /// Records the bulk string or integer at `at` and returns true if it is
+    /// entirely in `buf` and well formed; anything else (another type,
+    /// incomplete, malformed, over a limit) returns false and goes through
+    /// `item`, which reports it.
     #[inline]
-    fn complete_bulk(&mut self, buf: &[u8], at: usize) -> bool {
-        if buf.get(at) != Some(&b'$') {
+    fn complete_element(&mut self, buf: &[u8], at: usize) -> bool {
+        match buf.get(at) {
+            Some(b'$') => self.complete_bulk(buf, at),
+            Some(b':') => self.complete_integer(buf, at),
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn complete_integer(&mut self, buf: &[u8], at: usize) -> bool {
+        let start = at + 1;
+        // An i64 has at most 20 characters; longer lines take the slow path.
+        let window = buf.get(start..).unwrap_or_default();
+        let Some(len) = window.iter().take(21).position(|&b| b == b'\r') else { return false };
+        if len as u64 > self.limits.max_bulk_len || window.get(len + 1) != Some(&b'\n') {
             return false;
         }
+        let Ok(i) = parse::integer(window.get(..len).unwrap_or_default()) else { return false };
+        self.tokens.push(Tok::Leaf(Leaf::Int(i)));
+        self.pos = start + len + 2;
+        self.line_scanned = 0;
+        true
+    }
+
+    #[inline]
+    fn complete_bulk(&mut self, buf: &[u8], at: usize) -> bool {
         let Ok(Some((Len::Count(n), data))) = parse::header(buf, at + 1) else { return false };
         if n > self.limits.max_bulk_len {
             return false;
