@@ -836,6 +836,14 @@ mod tests {
             (b"$?\r\n;-1\r\n", BadLength),
             (b"$?\r\n;?\r\n", BadLength),
             (b"$3\r\nfooXY", MissingCrlf),
+            // The same inside aggregates, where elements take a faster path.
+            (b"*1\r\n$3\r\nfooXY", MissingCrlf),
+            (b"*2\r\n$1\r\na\r\n$x\r\n", BadLength),
+            (b"*1\r\n:12a\r\n", BadInteger),
+            (b"*1\r\n:1\rx", MissingCrlf),
+            (b"*1\r\n:\r\n", BadInteger),
+            (b"*1\r\n:123456789012345678901234567890\r\n", BadInteger),
+            (b"%1\r\n:9223372036854775808\r\n:1\r\n", BadInteger),
             (b"$3\r\nfoo\rX", MissingCrlf),
             (b"$3\rX", MissingCrlf),
             (b"+OK\rX\r\n", MissingCrlf),
@@ -889,6 +897,9 @@ mod tests {
         assert_eq!(err_with(b"-abcdefghijkl", small), TooLarge { len: 5, limit: 4 });
         assert_eq!(err_with(b":123456\r\n", small), TooLarge { len: 5, limit: 4 });
         assert_eq!(err_with(b"*1\r\n(123456\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(err_with(b"*1\r\n:123456\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(err_with(b"*1\r\n$5\r\nhello\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(fed(b"*2\r\n:1234\r\n$4\r\nabcd\r\n", 3, small).1, None);
         assert_eq!(fed(b"$4\r\nabcd\r\n", 1, small), (vec![bulk("abcd")], None));
         // Elements: maps count pairs twice; streamed aggregates are counted as they come.
         assert_eq!(err_with(b"*4\r\n", small), TooManyElements { count: 4, limit: 3 });
