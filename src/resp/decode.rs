@@ -24,8 +24,11 @@
 //!    payload is copied, except streamed strings of two or more chunks, which
 //!    are joined). The build uses its own explicit stack too.
 //!
-//! A top-level frame that is a single item (`+OK`, `:1`, `$N` bulk, `_`, an
-//! error) takes a fast path that never touches the token list.
+//! Two fast paths cover most replies: a top-level frame that is a single item
+//! (`+OK`, `:1`, `$N` bulk, `_`, an error) never touches the token list, and
+//! inside an aggregate a bulk string or integer that is already complete and
+//! well formed is recorded without the general item dispatch (anything else,
+//! errors included, takes the general path, so both report the same).
 //!
 //! Choices where the spec is silent or loose, all enforced here:
 //! - A CR inside a simple line must be followed by LF: a bare CR is
