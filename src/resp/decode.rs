@@ -289,7 +289,7 @@ impl Decoder {
 
     #[inline]
     fn complete_bulk(&mut self, buf: &[u8], at: usize) -> bool {
-        let Ok(Some((Len::Count(n), data))) = parse::header(buf, at + 1) else { return false };
+        let Some((n, data)) = parse::short_count(buf, at + 1) else { return false };
         if n > self.limits.max_bulk_len {
             return false;
         }
