@@ -183,6 +183,13 @@ impl fmt::Display for NodeAddr {
 /// An error reply from the server (`-...` or `!...`), classified at decode.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerError {
+    // Boxed: errors are rare, frames are many, and an inline error would
+    // make every `Frame` nearly twice as large.
+    inner: Box<ServerErrorInner>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct ServerErrorInner {
     kind: ServerErrorKind,
     line: Bytes,
 }
@@ -224,7 +231,7 @@ impl ServerError {
             b"NOPROTO" => ServerErrorKind::NoProto,
             _ => ServerErrorKind::Other,
         };
-        Ok(ServerError { kind, line })
+        Ok(ServerError { inner: Box::new(ServerErrorInner { kind, line }) })
     }
 
     /// Builds an error for tests and fakes from a line such as `ERR nope`.
@@ -237,24 +244,26 @@ impl ServerError {
 
     /// The classified kind.
     pub fn kind(&self) -> &ServerErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// The whole line, code included, as sent by the server.
     pub fn line(&self) -> &Bytes {
-        &self.line
+        &self.inner.line
     }
 
     /// The first word of the line (`ERR`, `MOVED`, ...).
     pub fn code(&self) -> &[u8] {
-        let end = self.line.iter().position(|&b| b == b' ').unwrap_or(self.line.len());
-        &self.line[..end]
+        let line = &self.inner.line;
+        let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+        &line[..end]
     }
 
     /// The line after the code.
     pub fn message(&self) -> &[u8] {
-        match self.line.iter().position(|&b| b == b' ') {
-            Some(i) => &self.line[i + 1..],
+        let line = &self.inner.line;
+        match line.iter().position(|&b| b == b' ') {
+            Some(i) => &line[i + 1..],
             None => &[],
         }
     }
@@ -273,15 +282,15 @@ fn parse_redirect(rest: &[u8]) -> Result<(u16, NodeAddr), ProtocolError> {
 impl fmt::Debug for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerError")
-            .field("kind", &self.kind)
-            .field("line", &String::from_utf8_lossy(&self.line))
+            .field("kind", &self.inner.kind)
+            .field("line", &String::from_utf8_lossy(&self.inner.line))
             .finish()
     }
 }
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.line))
+        f.write_str(&String::from_utf8_lossy(&self.inner.line))
     }
 }
 

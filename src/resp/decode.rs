@@ -24,8 +24,11 @@
 //!    payload is copied, except streamed strings of two or more chunks, which
 //!    are joined). The build uses its own explicit stack too.
 //!
-//! A top-level frame that is a single item (`+OK`, `:1`, `$N` bulk, `_`, an
-//! error) takes a fast path that never touches the token list.
+//! Two fast paths cover most replies: a top-level frame that is a single item
+//! (`+OK`, `:1`, `$N` bulk, `_`, an error) never touches the token list, and
+//! inside an aggregate a bulk string or integer that is already complete and
+//! well formed is recorded without the general item dispatch (anything else,
+//! errors included, takes the general path, so both report the same).
 //!
 //! Choices where the spec is silent or loose, all enforced here:
 //! - A CR inside a simple line must be followed by LF: a bare CR is
@@ -188,6 +191,14 @@ impl Decoder {
     fn scan(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         loop {
             let at = self.pos;
+            // Inside an aggregate, complete bulk strings and integers (most
+            // elements of most replies) skip the general item machinery.
+            if !self.open.is_empty() && self.stream.is_none() && self.complete_element(buf, at) {
+                if self.element_done()? {
+                    return self.finish(buf).map(Some);
+                }
+                continue;
+            }
             let step = self.item(buf, at)?;
             if !matches!(step, Step::More) {
                 self.line_scanned = 0;
@@ -234,12 +245,62 @@ impl Decoder {
                 }
             };
             if complete {
-                let bytes = buf.split_to(self.pos).freeze();
-                let frame = build(&self.tokens, &mut self.partials, &bytes);
-                self.reset();
-                return frame.map(Some);
+                return self.finish(buf).map(Some);
             }
         }
+    }
+
+    /// Splits off the complete frame and builds it.
+    fn finish(&mut self, buf: &mut BytesMut) -> Result<Frame, ProtocolError> {
+        let bytes = buf.split_to(self.pos).freeze();
+        let frame = build(&self.tokens, &mut self.partials, &bytes);
+        self.reset();
+        frame
+    }
+
+    /// Records the bulk string or integer at `at` and returns true if it is
+    /// entirely in `buf` and well formed; anything else (another type,
+    /// incomplete, malformed, over a limit) returns false and goes through
+    /// `item`, which reports it.
+    #[inline]
+    fn complete_element(&mut self, buf: &[u8], at: usize) -> bool {
+        match buf.get(at) {
+            Some(b'$') => self.complete_bulk(buf, at),
+            Some(b':') => self.complete_integer(buf, at),
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn complete_integer(&mut self, buf: &[u8], at: usize) -> bool {
+        let start = at + 1;
+        // An i64 has at most 20 characters; longer lines take the slow path.
+        let window = buf.get(start..).unwrap_or_default();
+        let Some(len) = window.iter().take(21).position(|&b| b == b'\r') else { return false };
+        if len as u64 > self.limits.max_bulk_len || window.get(len + 1) != Some(&b'\n') {
+            return false;
+        }
+        let Ok(i) = parse::integer(window.get(..len).unwrap_or_default()) else { return false };
+        self.tokens.push(Tok::Leaf(Leaf::Int(i)));
+        self.pos = start + len + 2;
+        self.line_scanned = 0;
+        true
+    }
+
+    #[inline]
+    fn complete_bulk(&mut self, buf: &[u8], at: usize) -> bool {
+        let Some((n, data)) = parse::short_count(buf, at + 1) else { return false };
+        if n > self.limits.max_bulk_len {
+            return false;
+        }
+        let Some(end) = usize::try_from(n).ok().and_then(|n| data.checked_add(n)) else { return false };
+        if buf.get(end..end.saturating_add(2)) != Some(b"\r\n") {
+            return false;
+        }
+        self.tokens.push(Tok::Leaf(Leaf::Text { kind: Text::Bulk, start: data, end }));
+        self.pos = end + 2;
+        self.line_scanned = 0;
+        true
     }
 
     /// Records an aggregate header. Returns true when the top-level frame is
@@ -778,6 +839,14 @@ mod tests {
             (b"$?\r\n;-1\r\n", BadLength),
             (b"$?\r\n;?\r\n", BadLength),
             (b"$3\r\nfooXY", MissingCrlf),
+            // The same inside aggregates, where elements take a faster path.
+            (b"*1\r\n$3\r\nfooXY", MissingCrlf),
+            (b"*2\r\n$1\r\na\r\n$x\r\n", BadLength),
+            (b"*1\r\n:12a\r\n", BadInteger),
+            (b"*1\r\n:1\rx", MissingCrlf),
+            (b"*1\r\n:\r\n", BadInteger),
+            (b"*1\r\n:123456789012345678901234567890\r\n", BadInteger),
+            (b"%1\r\n:9223372036854775808\r\n:1\r\n", BadInteger),
             (b"$3\r\nfoo\rX", MissingCrlf),
             (b"$3\rX", MissingCrlf),
             (b"+OK\rX\r\n", MissingCrlf),
@@ -831,6 +900,9 @@ mod tests {
         assert_eq!(err_with(b"-abcdefghijkl", small), TooLarge { len: 5, limit: 4 });
         assert_eq!(err_with(b":123456\r\n", small), TooLarge { len: 5, limit: 4 });
         assert_eq!(err_with(b"*1\r\n(123456\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(err_with(b"*1\r\n:123456\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(err_with(b"*1\r\n$5\r\nhello\r\n", small), TooLarge { len: 5, limit: 4 });
+        assert_eq!(fed(b"*2\r\n:1234\r\n$4\r\nabcd\r\n", 3, small).1, None);
         assert_eq!(fed(b"$4\r\nabcd\r\n", 1, small), (vec![bulk("abcd")], None));
         // Elements: maps count pairs twice; streamed aggregates are counted as they come.
         assert_eq!(err_with(b"*4\r\n", small), TooManyElements { count: 4, limit: 3 });

@@ -80,6 +80,26 @@ pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, Prot
     }
 }
 
+/// The common case of [`header`], for fast paths: 1 to 19 digits and CRLF,
+/// all in `buf`. Returns the count and the offset past the CRLF, or `None`
+/// for anything else (which [`header`] then handles, errors included).
+#[inline]
+pub(crate) fn short_count(buf: &[u8], at: usize) -> Option<(u64, usize)> {
+    let text = buf.get(at..)?;
+    let mut n: u64 = 0;
+    // 19 digits stay below u64::MAX, so no step can overflow.
+    for (i, &d) in text.iter().enumerate().take(20) {
+        if d.is_ascii_digit() && i < 19 {
+            n = n * 10 + u64::from(d - b'0');
+        } else if d == b'\r' && i > 0 && text.get(i + 1) == Some(&b'\n') {
+            return Some((n, at + i + 2));
+        } else {
+            return None;
+        }
+    }
+    None
+}
+
 /// Parses the text of an integer reply: an optional `+` or `-`, then digits,
 /// within `i64`.
 #[inline]
@@ -213,6 +233,27 @@ mod tests {
         }
         assert_eq!(header(b"3\rx", 0), Err(ProtocolError::MissingCrlf));
         assert_eq!(header(b"-1\rx", 0), Err(ProtocolError::MissingCrlf));
+    }
+
+    #[test]
+    fn short_counts_agree_with_headers() {
+        assert_eq!(short_count(b"$64\r\n", 1), Some((64, 5)));
+        assert_eq!(short_count(b"0\r\n", 0), Some((0, 3)));
+        assert_eq!(short_count(b"9999999999999999999\r\n", 0), Some((9_999_999_999_999_999_999, 21)));
+        for other in [
+            &b""[..],
+            b"\r\n",
+            b"12",
+            b"12\r",
+            b"12\rx",
+            b"-1\r\n",
+            b"?\r\n",
+            b"1a\r\n",
+            b"18446744073709551615\r\n",
+            b"99999999999999999999999\r\n",
+        ] {
+            assert_eq!(short_count(other, 0), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
                 Opened::Partial(Partial::Seq { kind, mut items, want }) => {
                     // Most arrays hold only leaves: take them in a tight loop.
                     while let (true, Some(Tok::Leaf(leaf))) = (items.len() < want, tokens.get(i)) {
-                        items.push(leaf_frame(*leaf, bytes)?);
+                        items.push(element(*leaf, bytes)?);
                         i += 1;
                     }
                     if items.len() < want {
@@ -103,7 +103,7 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
                     while let (true, Some(Tok::Leaf(k)), Some(Tok::Leaf(v))) =
                         (pairs.len() < want, tokens.get(i), tokens.get(i + 1))
                     {
-                        pairs.push((leaf_frame(*k, bytes)?, leaf_frame(*v, bytes)?));
+                        pairs.push((element(*k, bytes)?, element(*v, bytes)?));
                         i += 2;
                     }
                     if pairs.len() < want {
@@ -140,6 +140,15 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
     }
     // Unreachable when the scan is right: it saw the frame complete.
     Err(ProtocolError::UnexpectedStreamPart)
+}
+
+/// [`leaf_frame`] with bulk strings, the usual element, handled first.
+#[inline(always)]
+fn element(leaf: Leaf, bytes: &Bytes) -> Result<Frame, ProtocolError> {
+    match leaf {
+        Leaf::Text { kind: Text::Bulk, start, end } => slice(bytes, start, end).map(Frame::BulkString),
+        other => leaf_frame(other, bytes),
+    }
 }
 
 /// The [`Frame`] of a single-item value.
