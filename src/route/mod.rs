@@ -77,6 +77,14 @@ pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     if let Some(policy) = info.fan_out {
         return Ok(Plan { info, target: Target::AllPrimaries(policy) });
     }
+    if cmd.is("PUBLISH") {
+        // Any node accepts PUBLISH and the cluster bus forwards it to every
+        // subscriber, but two nodes may forward in either order: one node per
+        // channel (the primary of its slot) keeps one publisher's messages in order.
+        if let Some(channel) = cmd.arg_at(1) {
+            return Ok(Plan { info, target: Target::Slot(key_slot(channel)) });
+        }
+    }
     let target = match split::split_with_info(cmd, &info)? {
         Split::Keyless => Target::AnyPrimary,
         Split::Single(slot) => Target::Slot(slot),
@@ -96,6 +104,8 @@ mod tests {
         assert_eq!(get.target, Target::Slot(12182));
         assert!(get.info.is_read_only());
         assert_eq!(plan(&cmd("PING")).unwrap().target, Target::AnyPrimary);
+        let publish = plan(&cmd("PUBLISH").arg("news").arg("m")).unwrap();
+        assert_eq!(publish.target, Target::Slot(key_slot(b"news")), "one node per channel keeps order");
         assert_eq!(plan(&cmd("DBSIZE")).unwrap().target, Target::AllPrimaries(FanOut::Sum));
         let mget = plan(&cmd("MGET").arg("foo").arg("bar")).unwrap();
         match mget.target {
