@@ -3,8 +3,8 @@
 //! (`parse_redis_value`), on the same replies.
 //!
 //! Fairness: every function gets an identical fresh `BytesMut` per iteration
-//! from `iter_batched` (setup and dropping the result are not timed), and
-//! must return the decoded value. redis-protocol uses its RESP2 decoder for
+//! from `iter_batched` (setup and dropping the result are not timed; batches
+//! of 64), and must return the decoded value. redis-protocol uses its RESP2 decoder for
 //! inputs that are plain RESP2 and its RESP3 decoder for the others;
 //! redis-rs has one parser for both.
 //!
@@ -103,12 +103,22 @@ fn decode(c: &mut Criterion) {
         if input.len() > 1 << 20 {
             group.sample_size(10);
         }
-        let batch = if input.len() > 1 << 20 { BatchSize::PerIteration } else { BatchSize::SmallInput };
+        // Small batches: the inputs of one batch stay in cache, as the bytes of
+        // a reply just read from a socket are, and the allocator recycles
+        // the previous batch's memory instead of faulting in fresh pages
+        // (criterion's `SmallInput` batches are large enough that page
+        // faults, the same for every parser, dominate the timings).
+        let batch =
+            if input.len() > 1 << 20 { BatchSize::PerIteration } else { BatchSize::NumIterations(64) };
         let fresh = || BytesMut::from(&input[..]);
 
         let mut decoder = Decoder::new();
         group.bench_function("redwire", |b| {
-            b.iter_batched(fresh, |mut buf| decoder.decode(&mut buf).expect("valid").expect("complete"), batch)
+            b.iter_batched(
+                fresh,
+                |mut buf| decoder.decode(&mut buf).expect("valid").expect("complete"),
+                batch,
+            )
         });
         if resp3 {
             group.bench_function("redis-protocol", |b| {
@@ -127,7 +137,9 @@ fn decode(c: &mut Criterion) {
                 b.iter_batched(
                     fresh,
                     |mut buf| {
-                        redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).expect("valid").expect("complete")
+                        redis_protocol::resp2::decode::decode_bytes_mut(&mut buf)
+                            .expect("valid")
+                            .expect("complete")
                     },
                     batch,
                 )

@@ -324,8 +324,8 @@ impl Decoder {
         if self.open.len() >= self.limits.max_depth {
             return Err(ProtocolError::TooDeep { limit: self.limits.max_depth });
         }
-        // `count` fits: it is at most max_elements, and there are fewer tokens
-        // than bytes received, so it is never used to size anything up front.
+        // Only a number here: nothing is sized by it until the build, when
+        // every entry it announces has arrived and has its token.
         let entries = usize::try_from(count).unwrap_or(usize::MAX);
         let tok = self.tokens.len();
         self.tokens.push(Tok::Agg { kind, count: entries });

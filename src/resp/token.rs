@@ -89,8 +89,18 @@ pub(super) fn build(tokens: &[Tok], stack: &mut Vec<Partial>, bytes: &Bytes) -> 
             Tok::Agg { kind, count } => match Partial::open(kind, count) {
                 Opened::Partial(Partial::Seq { kind, mut items, want }) => {
                     // Most arrays hold only leaves: take them in a tight loop.
-                    while let (true, Some(Tok::Leaf(leaf))) = (items.len() < want, tokens.get(i)) {
-                        items.push(element(*leaf, bytes)?);
+                    while items.len() < want {
+                        match tokens.get(i) {
+                            // Bulk strings built in place: no `Result` to move
+                            // around for the commonest element.
+                            Some(&Tok::Leaf(Leaf::Text { kind: Text::Bulk, start, end }))
+                                if start <= end && end <= bytes.len() =>
+                            {
+                                items.push(Frame::BulkString(bytes.slice(start..end)));
+                            }
+                            Some(&Tok::Leaf(leaf)) => items.push(leaf_frame(leaf, bytes)?),
+                            _ => break,
+                        }
                         i += 1;
                     }
                     if items.len() < want {
