@@ -36,6 +36,8 @@ use crate::value::{key_name, make_value, parse_value};
 const GRACE: Duration = Duration::from_secs(5);
 /// Time before the measured run during which replicas catch up with the prefill.
 const REPLICA_SETTLE: Duration = Duration::from_secs(1);
+/// Longest time the prefill may take.
+const PREFILL_LIMIT: Duration = Duration::from_secs(120);
 /// Pause after an error, so a dead server is not hammered in a tight loop.
 const ERROR_PAUSE: Duration = Duration::from_millis(1);
 
@@ -185,7 +187,10 @@ async fn prefill(driver: &Driver, keys: u64, value_size: usize) -> Result<(), Fa
 /// during the run are counted, not returned.
 pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) -> Result<Summary, Failure> {
     let template = new_hist()?;
-    prefill(&driver, cfg.keys, cfg.value_size).await?;
+    // Some clients never time a command out by default: bound the prefill as a whole.
+    tokio::time::timeout(PREFILL_LIMIT, prefill(&driver, cfg.keys, cfg.value_size)).await.map_err(
+        |_| Failure { kind: Cow::Borrowed("setup"), message: format!("prefill took over {PREFILL_LIMIT:?}") },
+    )??;
     if cfg.replicas {
         tokio::time::sleep(REPLICA_SETTLE).await;
     }

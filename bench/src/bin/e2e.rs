@@ -5,11 +5,16 @@
 //! Exit code: 0 for a clean run, 2 when a GET returned a wrong value, 1 when
 //! the run could not start (connect, prefill).
 
+use std::time::Duration;
+
 use clap::Parser;
 use redwire_bench::args::Args;
 use redwire_bench::driver::Driver;
 use redwire_bench::load::{self, KillPlan, LoadConfig};
 use redwire_bench::summary::Summary;
+
+/// Longest wait for a client to connect (and for a cluster client, to learn the topology).
+const CONNECT_LIMIT: Duration = Duration::from_secs(30);
 
 fn main() {
     let args = Args::parse();
@@ -25,10 +30,15 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        let driver = match Driver::connect(&args).await {
-            Ok(d) => d,
-            Err(e) => {
+        // A client that can neither connect nor fail must not hang the whole matrix.
+        let driver = match tokio::time::timeout(CONNECT_LIMIT, Driver::connect(&args)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
                 eprintln!("e2e: {}", e.message);
+                return 1;
+            }
+            Err(_) => {
+                eprintln!("e2e: {} did not connect within {CONNECT_LIMIT:?}", args.client.name());
                 return 1;
             }
         };
