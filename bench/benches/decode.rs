@@ -108,7 +108,11 @@ fn decode(c: &mut Criterion) {
 
         let mut decoder = Decoder::new();
         group.bench_function("redwire", |b| {
-            b.iter_batched(fresh, |mut buf| decoder.decode(&mut buf).expect("valid").expect("complete"), batch)
+            b.iter_batched(
+                fresh,
+                |mut buf| decoder.decode(&mut buf).expect("valid").expect("complete"),
+                batch,
+            )
         });
         if resp3 {
             group.bench_function("redis-protocol", |b| {
@@ -127,7 +131,9 @@ fn decode(c: &mut Criterion) {
                 b.iter_batched(
                     fresh,
                     |mut buf| {
-                        redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).expect("valid").expect("complete")
+                        redis_protocol::resp2::decode::decode_bytes_mut(&mut buf)
+                            .expect("valid")
+                            .expect("complete")
                     },
                     batch,
                 )
