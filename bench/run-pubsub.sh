@@ -71,7 +71,7 @@ if [ "$(redis-cli -p "$port" ping 2>/dev/null)" != "PONG" ]; then
     log "valkey on port $port did not start; see $out/valkey.log"
     exit 1
 fi
-log "valkey $("$valkey" --version | awk '{print $3}') on port $port (pid $server_pid); results in $out"
+log "valkey $("$valkey" --version | awk '{print $3}' | sed 's/^v=//') on port $port (pid $server_pid); results in $out"
 
 clients_arg="$(echo "$CLIENTS" | tr ' ' ',')"
 status=0

@@ -20,3 +20,6 @@ pub mod payload;
 pub mod run;
 pub mod tally;
 pub mod window;
+
+#[cfg(test)]
+mod tests;
