@@ -11,6 +11,7 @@
 #   PAYLOAD       payload bytes (default 64)
 #   WINDOW        publishes in flight (default 256)
 #   CLIENTS       libraries, in run order (default "redwire redis-rs")
+#   REDWIRE_BUFFER  redwire's subscriber buffer in events (default: redwire's default, 4096)
 #
 # Output: a markdown table on stdout; the JSON of every run and the server log stay in
 # bench/target/pubsub/<timestamp>/.
@@ -22,6 +23,7 @@ SUBSCRIBERS="${SUBSCRIBERS:-1 4 16}"
 PAYLOAD="${PAYLOAD:-64}"
 WINDOW="${WINDOW:-256}"
 CLIENTS="${CLIENTS:-redwire redis-rs}"
+REDWIRE_BUFFER="${REDWIRE_BUFFER:-}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,11 +76,16 @@ fi
 log "valkey $("$valkey" --version | awk '{print $3}' | sed 's/^v=//') on port $port (pid $server_pid); results in $out"
 
 clients_arg="$(echo "$CLIENTS" | tr ' ' ',')"
+extra=()
+if [ -n "$REDWIRE_BUFFER" ]; then
+    extra+=(--redwire-buffer "$REDWIRE_BUFFER")
+fi
 status=0
 for n in $SUBSCRIBERS; do
     log "subscribers=$n messages=$MESSAGES payload=$PAYLOAD window=$WINDOW clients=$clients_arg"
     if ! "$pubsub" --url "redis://127.0.0.1:$port" --client "$clients_arg" --subscribers "$n" \
-        --messages "$MESSAGES" --payload "$PAYLOAD" --window "$WINDOW" --json >>"$out/runs.jsonl"; then
+        --messages "$MESSAGES" --payload "$PAYLOAD" --window "$WINDOW" ${extra[@]+"${extra[@]}"} \
+        --json >>"$out/runs.jsonl"; then
         log "a run with $n subscribers failed (see above)"
         status=1
     fi

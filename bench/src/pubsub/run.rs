@@ -111,7 +111,7 @@ struct Published {
 /// reordering and stalls are not errors: they are in the report.
 pub async fn run(library: Library, url: &str, config: &Config) -> Result<Report, String> {
     let channel: Arc<str> = format!("redwire-bench.pubsub.{}.{}", std::process::id(), library.name()).into();
-    let publisher = Publisher::connect(library, url).await?;
+    let publisher = Publisher::connect(library, url, config.window).await?;
     let mut feeds = Vec::with_capacity(config.subscribers);
     for _ in 0..config.subscribers {
         feeds.push(Feed::connect(library, url, &channel, config.buffer).await?);
