@@ -1,0 +1,28 @@
+//! The end-to-end harness behind `bench/run-e2e.sh`: redwire, redis-rs and
+//! fred driven with the same verified GET/SET load against real Valkey.
+//!
+//! One run is one process and one client library, so `getrusage` CPU is that
+//! client's alone. The pieces, in the order a run uses them:
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`args`] | the command line of `e2e` (duration, ratio, topology parsing) |
+//! | [`driver`] | one enum over the three clients: connect, `GET`, `SET`, error kinds |
+//! | [`value`] | key names and self-describing values (key + version) |
+//! | [`load`] | the tasks, verification of every `GET`, histograms, timeline |
+//! | [`watch`] | the failover helpers: SIGKILL at a time, wait for a replica's promotion |
+//! | [`failover`] | pure analysis of a failover run: baseline, stalls, recovery |
+//! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report`) |
+//! | [`report`] | markdown tables and redwire/peer ratios from many records |
+//!
+//! Not here: the decode micro-benchmark (`benches/decode.rs`), and starting
+//! or stopping servers (that is `run-e2e.sh`).
+
+pub mod args;
+pub mod driver;
+pub mod failover;
+pub mod load;
+pub mod report;
+pub mod summary;
+pub mod value;
+pub mod watch;
