@@ -462,7 +462,7 @@ async fn worker(id: u64, mut driver: Driver, shared: &Shared) {
                 count_success(shared, micros_since(shared.start, now));
             }
             Err(e) => {
-                count_error(shared, e, micros_since(shared.start, now));
+                count_error(shared, if is_get { "GET" } else { "SET" }, e, micros_since(shared.start, now));
                 tokio::time::sleep(ERROR_PAUSE).await;
                 now = Instant::now();
             }
@@ -488,7 +488,9 @@ fn count_success(shared: &Shared, at_us: u64) {
     }
 }
 
-fn count_error(shared: &Shared, e: Failure, at_us: u64) {
+/// Counts an error under `"<op> <kind>"` (e.g. `GET timeout`): whether a
+/// read or a write failed says whether the client could have retried it.
+fn count_error(shared: &Shared, op: &str, e: Failure, at_us: u64) {
     shared.errors.fetch_add(1, Ordering::Relaxed);
     if let Some(b) = shared.error_buckets.get((at_us / 1000 / BUCKET_MS) as usize) {
         b.fetch_add(1, Ordering::Relaxed);
@@ -496,11 +498,10 @@ fn count_error(shared: &Shared, e: Failure, at_us: u64) {
     if at_us >= shared.kill_at_us.load(Ordering::Acquire) {
         shared.errors_after_kill.fetch_add(1, Ordering::Relaxed);
     }
+    let key = format!("{op} {}", e.kind);
     if let Ok(mut t) = shared.tallies.lock() {
-        *t.errors_by_kind.entry(e.kind.to_string()).or_insert(0) += 1;
-        if !t.error_samples.contains_key(e.kind.as_ref()) {
-            t.error_samples.insert(e.kind.into_owned(), e.message);
-        }
+        *t.errors_by_kind.entry(key.clone()).or_insert(0) += 1;
+        t.error_samples.entry(key).or_insert(e.message);
     }
 }
 
@@ -605,13 +606,15 @@ mod tests {
         assert_eq!(shared.buckets[3].load(Ordering::Relaxed), 1);
         assert_eq!(shared.buckets[4].load(Ordering::Relaxed), 2);
         assert_eq!(shared.buckets[9].load(Ordering::Relaxed), 1);
-        count_error(&shared, Failure { kind: Cow::Borrowed("io"), message: "gone".into() }, 5);
-        count_error(&shared, Failure { kind: Cow::Borrowed("io"), message: "again".into() }, 150_000);
+        count_error(&shared, "GET", Failure { kind: Cow::Borrowed("io"), message: "gone".into() }, 5);
+        count_error(&shared, "GET", Failure { kind: Cow::Borrowed("io"), message: "again".into() }, 150_000);
+        count_error(&shared, "SET", Failure { kind: Cow::Borrowed("io"), message: "set".into() }, 150_000);
         assert_eq!(shared.error_buckets[0].load(Ordering::Relaxed), 1);
-        assert_eq!(shared.error_buckets[1].load(Ordering::Relaxed), 1);
+        assert_eq!(shared.error_buckets[1].load(Ordering::Relaxed), 2);
         let t = shared.tallies.lock().unwrap();
-        assert_eq!(t.errors_by_kind.get("io"), Some(&2));
-        assert_eq!(t.error_samples.get("io").map(String::as_str), Some("gone"));
+        assert_eq!(t.errors_by_kind.get("GET io"), Some(&2));
+        assert_eq!(t.errors_by_kind.get("SET io"), Some(&1));
+        assert_eq!(t.error_samples.get("GET io").map(String::as_str), Some("gone"));
         assert_eq!(shared.errors_after_kill.load(Ordering::Relaxed), 0);
     }
 }
