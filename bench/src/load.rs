@@ -9,10 +9,12 @@
 //! on their own: older versions read from replicas (`--replicas`), and older
 //! versions read after a primary was killed (acknowledged writes lost).
 //!
-//! Measurement. Latency (successful operations only) goes into per-task HDR
-//! histograms, flushed once per second into the timeline; successes are also
-//! counted per 100 ms for the failover analysis, and the longest time without
-//! any success is tracked at clock resolution. CPU is `getrusage` of the
+//! Measurement. Successes and errors are counted per 100 ms in shared atomic
+//! buckets (the timeline and the failover analysis read those, so a task
+//! stuck on a reply loses nothing). Latency (successful operations only) goes
+//! into per-task HDR histograms, flushed into the shared per-second ones
+//! whenever a task crosses a second; the run's percentiles merge those. The
+//! longest time without any success is tracked at clock resolution. CPU is `getrusage` of the
 //! whole process over the measured window (prefill excluded).
 //!
 //! Not here: which library sends (`driver`), the analysis of a failover
@@ -77,12 +79,6 @@ struct KeyState {
     acked: AtomicU64,
 }
 
-struct SecondAgg {
-    ops: u64,
-    errors: u64,
-    hist: Histogram<u64>,
-}
-
 #[derive(Default)]
 struct Tallies {
     errors_by_kind: BTreeMap<String, u64>,
@@ -104,6 +100,8 @@ struct Shared {
     older_after_failover: AtomicU64,
     /// Successes per `BUCKET_MS`.
     buckets: Box<[AtomicU64]>,
+    /// Errors per `BUCKET_MS`.
+    error_buckets: Box<[AtomicU64]>,
     /// µs since start of the latest success.
     last_ok_us: AtomicU64,
     /// Longest gap between successes (µs) and where it ended, for a quick check without the lock.
@@ -112,7 +110,8 @@ struct Shared {
     /// µs since start of the kill; `u64::MAX` before it.
     kill_at_us: AtomicU64,
     tallies: Mutex<Tallies>,
-    seconds: Mutex<Vec<SecondAgg>>,
+    /// Latencies of successes, per second (by the second an operation started).
+    seconds: Mutex<Vec<Histogram<u64>>>,
     template: Histogram<u64>,
 }
 
@@ -209,6 +208,7 @@ pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) 
         stale_reads: AtomicU64::new(0),
         older_after_failover: AtomicU64::new(0),
         buckets: (0..bucket_count).map(|_| AtomicU64::new(0)).collect(),
+        error_buckets: (0..bucket_count).map(|_| AtomicU64::new(0)).collect(),
         last_ok_us: AtomicU64::new(0),
         max_gap_us: AtomicU64::new(0),
         max_gap: Mutex::new((0, 0)),
@@ -231,14 +231,11 @@ pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) 
         let driver = driver.clone();
         tasks.push(tokio::spawn(async move { worker(id as u64, driver, &shared).await }));
     }
-    let mut total = template.clone();
     let mut unfinished = 0;
     let grace_end = tokio::time::Instant::from_std(shared.deadline + GRACE);
     for mut t in tasks {
         match tokio::time::timeout_at(grace_end, &mut t).await {
-            Ok(Ok(hist)) => {
-                let _ = total.add(&hist);
-            }
+            Ok(Ok(())) => {}
             Ok(Err(_)) => unfinished += 1,
             Err(_) => {
                 t.abort();
@@ -253,7 +250,7 @@ pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) 
         None => None,
     };
     drop(driver);
-    Ok(summarize(&shared, total, end, cpu, unfinished, promoted_at, client, topology))
+    Ok(summarize(&shared, end, cpu, unfinished, promoted_at, client, topology))
 }
 
 /// Kills at the planned time, then waits for the promotion; returns its time (ms since start).
@@ -279,7 +276,6 @@ async fn kill_and_watch(shared: &Shared, plan: KillPlan) -> Option<u64> {
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     shared: &Shared,
-    total: Histogram<u64>,
     end: Instant,
     cpu: Duration,
     unfinished: usize,
@@ -300,16 +296,21 @@ fn summarize(
     }
     let tallies = shared.tallies.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
     let seconds = shared.seconds.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
-    let measured_seconds = cfg.duration.as_secs_f64().ceil() as usize;
-    let timeline = seconds
-        .iter()
-        .take(measured_seconds.max(1))
-        .enumerate()
-        .map(|(i, s)| Second {
+    let mut total = shared.template.clone();
+    for h in &seconds {
+        let _ = total.add(h);
+    }
+    let measured_seconds = (cfg.duration.as_secs_f64().ceil() as usize).max(1);
+    let per_second = (1000 / BUCKET_MS) as usize;
+    let sum = |b: &[AtomicU64], i: usize| -> u64 {
+        b.iter().skip(i * per_second).take(per_second).map(|c| c.load(Ordering::Relaxed)).sum()
+    };
+    let timeline = (0..measured_seconds)
+        .map(|i| Second {
             second: i as u64,
-            ops: s.ops,
-            errors: s.errors,
-            p99_us: if s.hist.is_empty() { 0 } else { s.hist.value_at_quantile(0.99) },
+            ops: sum(&shared.buckets, i),
+            errors: sum(&shared.error_buckets, i),
+            p99_us: seconds.get(i).filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(0.99)),
         })
         .collect();
     let kill_at_us = shared.kill_at_us.load(Ordering::Acquire);
@@ -404,18 +405,16 @@ pub fn judge(
     }
 }
 
+/// A task's latencies of the current second, not yet flushed.
 struct TaskClock {
     second: usize,
-    ops: u64,
-    errors: u64,
     hist: Histogram<u64>,
 }
 
-async fn worker(id: u64, mut driver: Driver, shared: &Shared) -> Histogram<u64> {
+async fn worker(id: u64, mut driver: Driver, shared: &Shared) {
     let cfg = &shared.cfg;
     let mut rng = fastrand::Rng::with_seed(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5eed);
-    let mut total = shared.template.clone();
-    let mut clock = TaskClock { second: 0, ops: 0, errors: 0, hist: shared.template.clone() };
+    let mut clock = TaskClock { second: 0, hist: shared.template.clone() };
     let keys = cfg.keys.max(1);
     let tasks = (cfg.clients as u64).max(1);
     // Keys this task writes: id, id + tasks, id + 2 tasks, ...
@@ -425,7 +424,6 @@ async fn worker(id: u64, mut driver: Driver, shared: &Shared) -> Histogram<u64> 
     while now < shared.deadline {
         let second = (now - shared.start).as_secs() as usize;
         if second != clock.second {
-            let _ = total.add(&clock.hist);
             flush_second(shared, &mut clock);
             clock.second = second;
         }
@@ -461,20 +459,16 @@ async fn worker(id: u64, mut driver: Driver, shared: &Shared) -> Histogram<u64> 
             Ok(()) => {
                 let us = now.saturating_duration_since(sent).as_micros().max(1) as u64;
                 let _ = clock.hist.record(us.min(60_000_000));
-                clock.ops += 1;
                 count_success(shared, micros_since(shared.start, now));
             }
             Err(e) => {
-                clock.errors += 1;
-                count_error(shared, e, micros_since(shared.start, now));
+                count_error(shared, if is_get { "GET" } else { "SET" }, e, micros_since(shared.start, now));
                 tokio::time::sleep(ERROR_PAUSE).await;
                 now = Instant::now();
             }
         }
     }
-    let _ = total.add(&clock.hist);
     flush_second(shared, &mut clock);
-    total
 }
 
 fn count_success(shared: &Shared, at_us: u64) {
@@ -494,16 +488,20 @@ fn count_success(shared: &Shared, at_us: u64) {
     }
 }
 
-fn count_error(shared: &Shared, e: Failure, at_us: u64) {
+/// Counts an error under `"<op> <kind>"` (e.g. `GET timeout`): whether a
+/// read or a write failed says whether the client could have retried it.
+fn count_error(shared: &Shared, op: &str, e: Failure, at_us: u64) {
     shared.errors.fetch_add(1, Ordering::Relaxed);
+    if let Some(b) = shared.error_buckets.get((at_us / 1000 / BUCKET_MS) as usize) {
+        b.fetch_add(1, Ordering::Relaxed);
+    }
     if at_us >= shared.kill_at_us.load(Ordering::Acquire) {
         shared.errors_after_kill.fetch_add(1, Ordering::Relaxed);
     }
+    let key = format!("{op} {}", e.kind);
     if let Ok(mut t) = shared.tallies.lock() {
-        *t.errors_by_kind.entry(e.kind.to_string()).or_insert(0) += 1;
-        if !t.error_samples.contains_key(e.kind.as_ref()) {
-            t.error_samples.insert(e.kind.into_owned(), e.message);
-        }
+        *t.errors_by_kind.entry(key.clone()).or_insert(0) += 1;
+        t.error_samples.entry(key).or_insert(e.message);
     }
 }
 
@@ -534,16 +532,12 @@ fn record_verdict(shared: &Shared, verdict: Verdict, k: u64, value: Option<&[u8]
 fn flush_second(shared: &Shared, clock: &mut TaskClock) {
     if let Ok(mut seconds) = shared.seconds.lock() {
         while seconds.len() <= clock.second {
-            seconds.push(SecondAgg { ops: 0, errors: 0, hist: shared.template.clone() });
+            seconds.push(shared.template.clone());
         }
         if let Some(s) = seconds.get_mut(clock.second) {
-            s.ops += clock.ops;
-            s.errors += clock.errors;
-            let _ = s.hist.add(&clock.hist);
+            let _ = s.add(&clock.hist);
         }
     }
-    clock.ops = 0;
-    clock.errors = 0;
     clock.hist.reset();
 }
 
@@ -593,6 +587,7 @@ mod tests {
             stale_reads: AtomicU64::new(0),
             older_after_failover: AtomicU64::new(0),
             buckets: (0..20).map(|_| AtomicU64::new(0)).collect(),
+            error_buckets: (0..20).map(|_| AtomicU64::new(0)).collect(),
             last_ok_us: AtomicU64::new(0),
             max_gap_us: AtomicU64::new(0),
             max_gap: Mutex::new((0, 0)),
@@ -611,11 +606,15 @@ mod tests {
         assert_eq!(shared.buckets[3].load(Ordering::Relaxed), 1);
         assert_eq!(shared.buckets[4].load(Ordering::Relaxed), 2);
         assert_eq!(shared.buckets[9].load(Ordering::Relaxed), 1);
-        count_error(&shared, Failure { kind: Cow::Borrowed("io"), message: "gone".into() }, 5);
-        count_error(&shared, Failure { kind: Cow::Borrowed("io"), message: "again".into() }, 6);
+        count_error(&shared, "GET", Failure { kind: Cow::Borrowed("io"), message: "gone".into() }, 5);
+        count_error(&shared, "GET", Failure { kind: Cow::Borrowed("io"), message: "again".into() }, 150_000);
+        count_error(&shared, "SET", Failure { kind: Cow::Borrowed("io"), message: "set".into() }, 150_000);
+        assert_eq!(shared.error_buckets[0].load(Ordering::Relaxed), 1);
+        assert_eq!(shared.error_buckets[1].load(Ordering::Relaxed), 2);
         let t = shared.tallies.lock().unwrap();
-        assert_eq!(t.errors_by_kind.get("io"), Some(&2));
-        assert_eq!(t.error_samples.get("io").map(String::as_str), Some("gone"));
+        assert_eq!(t.errors_by_kind.get("GET io"), Some(&2));
+        assert_eq!(t.errors_by_kind.get("SET io"), Some(&1));
+        assert_eq!(t.error_samples.get("GET io").map(String::as_str), Some("gone"));
         assert_eq!(shared.errors_after_kill.load(Ordering::Relaxed), 0);
     }
 }

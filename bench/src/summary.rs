@@ -55,7 +55,7 @@ pub struct Summary {
     pub cpu_us_per_op: f64,
     /// Errors returned by the client.
     pub errors: u64,
-    /// Errors by the client's own kind names.
+    /// Errors by operation and the client's own kind name (`"GET timeout"`).
     pub errors_by_kind: BTreeMap<String, u64>,
     /// The first message seen of each error kind.
     pub error_samples: BTreeMap<String, String>,
