@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | errors, secrets | [`error`], [`secret`] | pure |
 //! | wire format | [`resp`] (frame, decode, encode) | pure |
-//! | commands | [`cmd`] (builder, reply conversion) | pure |
+//! | commands | [`cmd`](mod@cmd) (builder, reply conversion) | pure |
 //! | retry timing | [`backoff`] | pure |
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |

@@ -1,9 +1,9 @@
 //! The cluster router: per-node connections, the slot map, redirects and retries.
 //!
-//! One GET: [`plan`](super::plan) finds the slot, the current [`Routing`]
+//! One GET: [`plan`] finds the slot, the current `Routing`
 //! (slot map + one multiplexed connection per node, swapped whole on every
 //! topology change) gives the node, the connection sends. A failed attempt is
-//! classified by the pure [`classify`](super::classify): MOVED patches the
+//! classified by the pure [`classify`]: MOVED patches the
 //! slot and resends at once (and schedules a refresh), ASK sends
 //! `ASKING` + the command as one pipeline to the importing node, TRYAGAIN /
 //! CLUSTERDOWN / LOADING / MASTERDOWN back off with jitter, READONLY and dead
