@@ -175,7 +175,7 @@ cluster_urls() {
 
 say "# redwire end-to-end run, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say
-say "Command: \`DURATION=$DURATION CONCURRENCY=\"$CONCURRENCY\" CLUSTER_CONCURRENCY=\"$CLUSTER_CONCURRENCY\" FAILOVER_CLIENTS=$FAILOVER_CLIENTS FAILOVER_DURATION=$FAILOVER_DURATION FAILOVER_AT=$FAILOVER_AT bench/run-e2e.sh\`"
+say "Command: \`STAGES=\"$STAGES\" DURATION=$DURATION CONCURRENCY=\"$CONCURRENCY\" CLUSTER_CONCURRENCY=\"$CLUSTER_CONCURRENCY\" FAILOVER_CLIENTS=$FAILOVER_CLIENTS FAILOVER_DURATION=$FAILOVER_DURATION FAILOVER_AT=$FAILOVER_AT bench/run-e2e.sh\`"
 say
 say "Machine: $(nproc) cores, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg);" \
     "$("$valkey" --version | cut -d' ' -f1-3); keys $KEYS, value $VALUE_SIZE B, GET:SET $RATIO;" \
