@@ -43,21 +43,40 @@ async fn every_malformed_reply_class_closes_with_a_typed_error() {
         (b"$1073741823\r\n", ProtocolError::TooLarge { len: 1_073_741_823, limit: 512 * 1024 * 1024 }),
     ];
     for (bytes, expected) in cases {
-        let server = FakeServer::start_per_connection(vec![
-            vec![Step::expect("SET"), Step::send(bytes), Step::stall(Duration::from_secs(5))],
-            vec![Step::expect("GET"), Step::send(b"$2\r\nok\r\n"), Step::stall(Duration::from_secs(5))],
-        ]);
-        let r = Reconnecting::new(opts(server.port()), None, None);
-        let started = Instant::now();
-        // SET is not repeated after "outcome unknown" (a GET would be, and succeed).
-        let err = r.send(&cmd("SET").arg("k").arg("v")).await.expect_err("malformed reply must fail");
-        assert!(started.elapsed() < Duration::from_secs(2), "{expected:?} took {:?}", started.elapsed());
-        assert_eq!(
-            protocol_cause(&err),
-            Some(expected.clone()),
-            "for {:?}: {err:?}",
-            String::from_utf8_lossy(bytes)
-        );
+        // On a loaded machine the scripted server has, rarely, dropped the
+        // connection before sending its bytes (the client then sees a plain
+        // EOF). Such a run proves nothing either way: try again, at most
+        // three times. A wrong protocol error is never retried.
+        let mut attempt = 0;
+        let (server, r) = loop {
+            attempt += 1;
+            let server = FakeServer::start_per_connection(vec![
+                vec![Step::expect("SET"), Step::send(bytes), Step::stall(Duration::from_secs(5))],
+                vec![Step::expect("GET"), Step::send(b"$2\r\nok\r\n"), Step::stall(Duration::from_secs(5))],
+            ]);
+            let r = Reconnecting::new(opts(server.port()), None, None);
+            let started = Instant::now();
+            // SET is not repeated after "outcome unknown" (a GET would be, and succeed).
+            let err = r.send(&cmd("SET").arg("k").arg("v")).await.expect_err("malformed reply must fail");
+            let cause = protocol_cause(&err);
+            if cause.is_none() && attempt < 3 {
+                eprintln!(
+                    "inconclusive run for {:?}: {err:?}; fake: {:?}",
+                    String::from_utf8_lossy(bytes),
+                    server.failures()
+                );
+                continue;
+            }
+            assert!(started.elapsed() < Duration::from_secs(2), "{expected:?} took {:?}", started.elapsed());
+            assert_eq!(
+                cause,
+                Some(expected.clone()),
+                "for {:?}: {err:?}; fake server: {:?}",
+                String::from_utf8_lossy(bytes),
+                server.failures()
+            );
+            break (server, r);
+        };
         // The next command reconnects and works.
         let v: String = r.query(&cmd("GET").arg("k")).await.expect("second connection");
         assert_eq!(v, "ok");
