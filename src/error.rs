@@ -365,6 +365,21 @@ pub enum Error {
     },
     /// The client, connection or subscriber was closed by its owner.
     Closed,
+    /// A pipeline's connection failed part-way. Its commands, in order, are:
+    /// first those answered (`replies`), then `unknown` commands that were
+    /// handed to the socket without a reply (each may have run), then
+    /// `not_sent` commands no byte of which left the process (they did not
+    /// run and are safe to send again).
+    PipelineIncomplete {
+        /// Replies of the pipeline's first commands, in order.
+        replies: Vec<crate::resp::Frame>,
+        /// Commands after those, sent without a reply: outcome unknown.
+        unknown: u32,
+        /// The last commands, never sent.
+        not_sent: u32,
+        /// What broke the connection.
+        cause: Arc<Error>,
+    },
     /// Anything else, with a message meant for humans (no secrets).
     Other(String),
 }
@@ -375,9 +390,16 @@ impl Error {
         matches!(self, Error::Timeout | Error::ConnectTimeout | Error::Pool(_))
     }
 
-    /// True when a command was sent but its outcome is unknown.
+    /// True when a command was sent but its outcome is unknown (also when
+    /// retries gave up on such an error, and for a pipeline some of whose
+    /// commands may have run unanswered).
     pub fn is_outcome_unknown(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown { .. } | Error::Timeout)
+        match self {
+            Error::OutcomeUnknown { .. } | Error::Timeout => true,
+            Error::PipelineIncomplete { unknown, .. } => *unknown > 0,
+            Error::RetriesExhausted { last, .. } => last.is_outcome_unknown(),
+            _ => false,
+        }
     }
 
     /// True when the command certainly did not run (never written).
@@ -396,6 +418,7 @@ impl Error {
                 | Error::Timeout
                 | Error::OutcomeUnknown { .. }
                 | Error::NotSent { .. }
+                | Error::PipelineIncomplete { .. }
         )
     }
 
@@ -446,6 +469,7 @@ impl Error {
             Error::CrossSlot => "crossslot",
             Error::RetriesExhausted { .. } => "retries_exhausted",
             Error::Closed => "closed",
+            Error::PipelineIncomplete { .. } => "pipeline_incomplete",
             Error::Other(_) => "other",
         }
     }
@@ -478,6 +502,12 @@ impl fmt::Display for Error {
                 write!(f, "gave up after {attempts} attempts: {last}")
             }
             Error::Closed => f.write_str("closed"),
+            Error::PipelineIncomplete { replies, unknown, not_sent, cause } => write!(
+                f,
+                "pipeline broken part-way: {} answered, {unknown} sent without reply (outcome unknown), \
+                 {not_sent} not sent: {cause}",
+                replies.len()
+            ),
             Error::Other(m) => f.write_str(m),
         }
     }

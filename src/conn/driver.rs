@@ -20,23 +20,39 @@
 //! connection in subscribed state that is what they are. Normal connections
 //! pay one branch per push frame and nothing per reply.
 //!
-//! Failure: when the socket breaks, waiters whose bytes were entirely written
-//! get [`Error::OutcomeUnknown`]; the others, never (fully) written, get
-//! [`Error::NotSent`] and may be sent again on a new connection. A watchdog
-//! closes the connection when the oldest command has waited longer than the
-//! response timeout without any reply arriving (one timer per connection,
-//! not per command). Not here: the handshake, TLS, reconnecting.
+//! Failure, and the exactly-once rule: every write attempt happens under the
+//! gate lock and enters the bytes the socket accepted in the write ledger
+//! (`ledger`) before the lock is released; closing takes the same lock, marks
+//! the gate closed and reads the ledger. So when the socket breaks, a waiter
+//! any byte of whose command was handed to the socket gets
+//! [`Error::OutcomeUnknown`], one none of whose bytes left the process gets
+//! [`Error::NotSent`] (safe to send again), a pipeline in between gets
+//! [`Error::PipelineIncomplete`], and the writer writes nothing more; on any
+//! close but an orderly one the socket is reset (`SO_LINGER 0`) so the kernel
+//! drops what it still holds.
+//!
+//! Bounds: at most `max_in_flight` waiters and about `max_write_buffer`
+//! unwritten bytes are queued (callers wait beyond that). A watchdog (one
+//! timer per connection, not per command) closes the connection when
+//! commands wait and nothing moves (no reply, no byte read, nothing written)
+//! for the response timeout, or when the socket accepts nothing of a pending
+//! write for that long; a large reply trickling in keeps it alive. Not here:
+//! the handshake, TLS, reconnecting.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{oneshot, Notify};
 
-use super::transport::{ReadHalf, WriteHalf};
+use super::ledger::{fate, Fate, WriteLedger};
+use super::transport::{ReadHalf, SocketAbort, WriteHalf};
+use crate::cmd::Cmd;
 use crate::error::Error;
 use crate::resp::{Decoder, Frame};
 
@@ -123,7 +139,7 @@ fn offer_confirmation(
     confirm.got.push(frame);
     if confirm.pending.is_empty() {
         if let Some(w) = st.queue.pop_front() {
-            st.head_seq += 1;
+            st.head_seq += u64::from(w.frames);
             let got = w.confirm.map(|c| c.got).unwrap_or_default();
             done.push((w.tx, Ok(Frame::Array(got))));
         }
@@ -138,34 +154,64 @@ pub(crate) struct State {
     wlens: Vec<u32>,
     /// Waiters in send order; the front is the next reply's owner.
     queue: VecDeque<Waiter>,
-    /// Sequence number of `queue.front()`.
+    /// Number of the front waiter's first command (commands are numbered
+    /// from 0 in send order; a pipeline of `n` takes `n` numbers).
     head_seq: u64,
-    /// Sequence number of the first waiter not yet taken by the writer.
+    /// Number of the first command not yet taken by the writer.
     taken_seq: u64,
+    /// Replies received so far for the front waiter, when it is a pipeline.
+    partial: Vec<Frame>,
     /// Set once: why the connection is closed.
     closed: Option<Arc<Error>>,
+}
+
+/// What the writer has handed to the socket. Its lock is held across each
+/// (non-blocking) write attempt and by [`Shared::fail`], so no byte is written
+/// after the close and every byte written before it is accounted.
+struct Gate {
+    ledger: WriteLedger,
+    closed: bool,
+    /// The writer's waker while a write waits for the socket: the close wakes it.
+    waker: Option<Waker>,
 }
 
 /// State shared by the handles, the writer, the reader and the watchdog.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    gate: Mutex<Gate>,
     wake_writer: Notify,
     space: Notify,
     waiting_for_space: AtomicUsize,
-    /// Waiters with `seq < written_seq` were fully handed to the socket.
-    written_seq: AtomicU64,
+    /// Bytes queued and not yet handed to the socket (back-pressure).
+    unwritten: AtomicUsize,
     /// Count of replies received: the watchdog's measure of progress.
     replies: AtomicU64,
+    /// Count of reads that returned bytes: a reply trickling in is progress.
+    reads: AtomicU64,
+    /// Count of writes that handed bytes to the socket.
+    writes: AtomicU64,
+    /// True while the writer holds a batch not yet fully handed over.
+    writing: AtomicBool,
     /// Blocking commands in flight: the watchdog leaves the connection alone.
     blocking: AtomicUsize,
     is_closed: AtomicBool,
     /// Woken once, when the connection closes.
     closed_notify: Notify,
     max_in_flight: usize,
+    max_write_buffer: usize,
+}
+
+/// Decrements `waiting_for_space` however the wait ends (cancellation included).
+struct SpaceWait<'a>(&'a AtomicUsize);
+
+impl Drop for SpaceWait<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
-    pub(crate) fn new(max_in_flight: usize) -> Arc<Shared> {
+    pub(crate) fn new(max_in_flight: usize, max_write_buffer: usize) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(State {
                 wbuf: BytesMut::with_capacity(16 * 1024),
@@ -173,17 +219,23 @@ impl Shared {
                 queue: VecDeque::with_capacity(64),
                 head_seq: 0,
                 taken_seq: 0,
+                partial: Vec::new(),
                 closed: None,
             }),
+            gate: Mutex::new(Gate { ledger: WriteLedger::default(), closed: false, waker: None }),
             wake_writer: Notify::new(),
             space: Notify::new(),
             waiting_for_space: AtomicUsize::new(0),
-            written_seq: AtomicU64::new(0),
+            unwritten: AtomicUsize::new(0),
             replies: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            writing: AtomicBool::new(false),
             blocking: AtomicUsize::new(0),
             is_closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             max_in_flight: max_in_flight.max(1),
+            max_write_buffer: max_write_buffer.max(1),
         })
     }
 
@@ -191,6 +243,10 @@ impl Shared {
         // A panic while holding this lock cannot leave the state half-updated
         // in a way that matters more than losing the connection: recover.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_gate(&self) -> MutexGuard<'_, Gate> {
+        self.gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -218,79 +274,104 @@ impl Shared {
         self.lock().queue.len()
     }
 
+    /// Bytes queued and not yet handed to the socket.
+    pub(crate) fn unwritten_bytes(&self) -> usize {
+        self.unwritten.load(Ordering::Acquire)
+    }
+
     pub(crate) fn blocking_guard(self: &Arc<Self>) -> BlockingGuard {
         self.blocking.fetch_add(1, Ordering::AcqRel);
         BlockingGuard(self.clone())
     }
 
-    /// Queues one encoded command (or pipeline) and returns the reply receiver.
-    /// Waits while `max_in_flight` commands are queued (back-pressure).
+    /// Queues commands (one, or a pipeline answered as one `Frame::Array`)
+    /// and returns the reply receiver. Waits while `max_in_flight` waiters
+    /// are queued or the unwritten bytes would pass `max_write_buffer`
+    /// (back-pressure; a command larger than the limit still goes when
+    /// nothing else is unwritten).
     ///
     /// Cancel safety: dropping the future before it returns queues nothing;
     /// after it returns, the reply is simply discarded when it arrives.
     pub(crate) async fn enqueue(
         &self,
-        frames: u32,
-        len: usize,
-        write: impl Fn(&mut BytesMut),
+        cmds: &[Cmd],
     ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
-        self.enqueue_waiter(frames, None, len, write).await
+        self.enqueue_waiter(cmds, None).await
     }
 
     /// As [`Shared::enqueue`], for a command answered by pub/sub confirmations.
     pub(crate) async fn enqueue_confirmed(
         &self,
         confirm: Confirm,
-        len: usize,
-        write: impl Fn(&mut BytesMut),
+        cmd: &Cmd,
     ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
-        self.enqueue_waiter(1, Some(Box::new(confirm)), len, write).await
+        self.enqueue_waiter(std::slice::from_ref(cmd), Some(Box::new(confirm))).await
+    }
+
+    fn has_space(&self, st: &State, len: usize) -> bool {
+        if st.queue.len() >= self.max_in_flight {
+            return false;
+        }
+        let unwritten = self.unwritten.load(Ordering::SeqCst);
+        unwritten == 0 || unwritten.saturating_add(len) <= self.max_write_buffer
     }
 
     async fn enqueue_waiter(
         &self,
-        frames: u32,
+        cmds: &[Cmd],
         mut confirm: Option<Box<Confirm>>,
-        len: usize,
-        write: impl Fn(&mut BytesMut),
     ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
+        let count = u32::try_from(cmds.len()).map_err(|_| Error::Other("pipeline too long".into()))?;
+        let len: usize = cmds.iter().map(Cmd::encoded_len).sum();
         loop {
-            let notified = {
+            {
                 let mut st = self.lock();
                 if let Some(cause) = &st.closed {
                     return Err(Error::NotSent { cause: cause.clone() });
                 }
-                if st.queue.len() < self.max_in_flight {
+                if self.has_space(&st, len) {
                     let (tx, rx) = oneshot::channel();
                     let was_empty = st.wbuf.is_empty();
-                    let before = st.wbuf.len();
-                    write(&mut st.wbuf);
-                    let written = st.wbuf.len() - before;
-                    debug_assert_eq!(written, len);
-                    st.wlens.push(u32::try_from(written).unwrap_or(u32::MAX));
-                    st.queue.push_back(Waiter { tx, frames, confirm: confirm.take() });
+                    for c in cmds {
+                        let before = st.wbuf.len();
+                        c.write_to(&mut st.wbuf);
+                        let written = st.wbuf.len() - before;
+                        st.wlens.push(u32::try_from(written).unwrap_or(u32::MAX));
+                    }
+                    self.unwritten.fetch_add(len, Ordering::SeqCst);
+                    st.queue.push_back(Waiter { tx, frames: count, confirm: confirm.take() });
                     drop(st);
                     if was_empty {
                         self.wake_writer.notify_one();
                     }
                     return Ok(rx);
                 }
-                // Register for a wake-up before releasing the lock so none is missed.
-                self.waiting_for_space.fetch_add(1, Ordering::AcqRel);
-                let notified = self.space.notified();
-                drop(st);
-                notified
+            }
+            // Register for a wake-up, then look again: a reply or a write
+            // that made room in between is not missed.
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.waiting_for_space.fetch_add(1, Ordering::SeqCst);
+            let _wait = SpaceWait(&self.waiting_for_space);
+            let ready = {
+                let st = self.lock();
+                st.closed.is_some() || self.has_space(&st, len)
             };
-            notified.await;
-            self.waiting_for_space.fetch_sub(1, Ordering::AcqRel);
+            if !ready {
+                notified.await;
+            }
         }
     }
 
-    /// Closes the connection: every waiter gets `OutcomeUnknown` (written) or
-    /// `NotSent` (not written), tasks are woken so they exit. Idempotent.
+    /// Closes the connection: every waiter learns the fate of its commands
+    /// from the write ledger (see `ledger`): `OutcomeUnknown` when any byte
+    /// of it was handed to the socket, `NotSent` when none was, and
+    /// [`Error::PipelineIncomplete`] for a pipeline in between. The writer
+    /// writes nothing more. Tasks are woken so they exit. Idempotent.
     pub(crate) fn fail(&self, error: Error) {
         let cause = Arc::new(error);
-        let (queue, head_seq) = {
+        let (queue, head_seq, partial, sent, waker) = {
             let mut st = self.lock();
             if st.closed.is_some() {
                 return;
@@ -299,21 +380,110 @@ impl Shared {
             self.is_closed.store(true, Ordering::Release);
             st.wbuf.clear();
             st.wlens.clear();
-            (std::mem::take(&mut st.queue), st.head_seq)
-        };
-        let written = self.written_seq.load(Ordering::Acquire);
-        for (i, w) in queue.into_iter().enumerate() {
-            let seq = head_seq + i as u64;
-            let err = if seq < written {
-                Error::OutcomeUnknown { cause: cause.clone() }
-            } else {
-                Error::NotSent { cause: cause.clone() }
+            // Lock order: state, then gate. Closing the gate and reading the
+            // ledger in one step: nothing is written after this point.
+            let (sent, waker) = {
+                let mut gate = self.lock_gate();
+                gate.closed = true;
+                (gate.ledger.sent(), gate.waker.take())
             };
+            (std::mem::take(&mut st.queue), st.head_seq, std::mem::take(&mut st.partial), sent, waker)
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        let mut first = head_seq;
+        let mut partial = Some(partial);
+        for w in queue {
+            let answered = partial.take().unwrap_or_default();
+            let err = failure_for(first, w.frames, sent, answered, &cause);
+            first += u64::from(w.frames);
             let _ = w.tx.send(Err(err));
         }
         self.wake_writer.notify_one();
         self.space.notify_waiters();
         self.closed_notify.notify_waiters();
+    }
+
+    /// One write attempt of the writer, under the gate: refused once the
+    /// connection is closed; accepted bytes are entered in the ledger before
+    /// the gate is released.
+    fn poll_write_gated(
+        &self,
+        cx: &mut Context<'_>,
+        w: &mut WriteHalf,
+        bytes: &[u8],
+        lens: &[u32],
+    ) -> Poll<Result<usize, Option<Error>>> {
+        let mut gate = self.lock_gate();
+        if gate.closed {
+            return Poll::Ready(Err(None));
+        }
+        match Pin::new(w).poll_write(cx, bytes) {
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(Some(Error::from(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                "socket accepted no bytes",
+            ))))),
+            Poll::Ready(Ok(n)) => {
+                gate.ledger.accepted(n, lens);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(Some(super::transport::stream_error(e)))),
+            Poll::Pending => {
+                if !gate.waker.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+                    gate.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Flushes what the TLS layer holds, under the gate (stops at the close).
+    fn poll_flush_gated(&self, cx: &mut Context<'_>, w: &mut WriteHalf) -> Poll<Result<(), Option<Error>>> {
+        let mut gate = self.lock_gate();
+        if gate.closed {
+            return Poll::Ready(Err(None));
+        }
+        match Pin::new(w).poll_flush(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(Some(super::transport::stream_error(e)))),
+            Poll::Pending => {
+                if !gate.waker.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+                    gate.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn begin_batch(&self, first: u64) {
+        self.lock_gate().ledger.begin(first);
+    }
+}
+
+/// The error a waiter gets when the connection fails: `first` is its first
+/// command's number, `count` its commands, `sent` the ledger's count, and
+/// `answered` the replies already received (for a pipeline at the front).
+fn failure_for(first: u64, count: u32, sent: u64, answered: Vec<Frame>, cause: &Arc<Error>) -> Error {
+    let answered_n = u32::try_from(answered.len()).unwrap_or(u32::MAX).min(count);
+    match fate(first, count, sent) {
+        Fate::NotSent => Error::NotSent { cause: cause.clone() },
+        Fate::Unknown if answered_n == 0 => Error::OutcomeUnknown { cause: cause.clone() },
+        Fate::Unknown => Error::PipelineIncomplete {
+            replies: answered,
+            unknown: count - answered_n,
+            not_sent: 0,
+            cause: cause.clone(),
+        },
+        Fate::Partial { sent } => {
+            let sent = sent.max(answered_n);
+            Error::PipelineIncomplete {
+                replies: answered,
+                unknown: sent - answered_n,
+                not_sent: count - sent,
+                cause: cause.clone(),
+            }
+        }
     }
 }
 
@@ -326,8 +496,19 @@ impl Drop for BlockingGuard {
     }
 }
 
-/// The writer task: takes the whole write buffer and writes it out.
-pub(crate) async fn run_writer(shared: Arc<Shared>, mut w: WriteHalf, reader: tokio::task::AbortHandle) {
+/// How long a graceful close (after [`Error::Closed`]) may take to flush.
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(1);
+
+/// The writer task: takes the whole write buffer and hands it to the socket,
+/// entering every accepted byte in the ledger. Stops at once when the
+/// connection closes; on any close but an orderly one, the socket is reset
+/// (`SO_LINGER 0`) so the kernel does not deliver what it still holds.
+pub(crate) async fn run_writer(
+    shared: Arc<Shared>,
+    mut w: WriteHalf,
+    abort: SocketAbort,
+    reader: tokio::task::AbortHandle,
+) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut lens: Vec<u32> = Vec::with_capacity(64);
     loop {
@@ -353,51 +534,51 @@ pub(crate) async fn run_writer(shared: Arc<Shared>, mut w: WriteHalf, reader: to
             tokio::task::yield_now().await;
             continue;
         };
+        shared.begin_batch(start_seq);
+        shared.writing.store(true, Ordering::Release);
         let mut off = 0usize;
-        let mut failure = None;
+        let mut outcome: Result<(), Option<Error>> = Ok(());
         while off < buf.len() {
-            match w.write(&buf[off..]).await {
-                Ok(0) => {
-                    failure = Some(Error::from(std::io::Error::new(
-                        std::io::ErrorKind::WriteZero,
-                        "socket accepted no bytes",
-                    )));
-                    break;
+            match std::future::poll_fn(|cx| shared.poll_write_gated(cx, &mut w, &buf[off..], &lens)).await {
+                Ok(n) => {
+                    off += n;
+                    shared.unwritten.fetch_sub(n, Ordering::SeqCst);
+                    shared.writes.fetch_add(1, Ordering::Release);
+                    if shared.waiting_for_space.load(Ordering::SeqCst) > 0 {
+                        shared.space.notify_waiters();
+                    }
                 }
-                Ok(n) => off += n,
                 Err(e) => {
-                    failure = Some(Error::from(e));
+                    outcome = Err(e);
                     break;
                 }
             }
         }
         // TLS may accept plaintext while the socket is full and keep the
         // encrypted bytes: flush, or they wait for the next command (a no-op on TCP).
-        if failure.is_none() {
-            if let Err(e) = w.flush().await {
-                failure = Some(Error::from(e));
-            }
+        if outcome.is_ok() {
+            outcome = std::future::poll_fn(|cx| shared.poll_flush_gated(cx, &mut w)).await;
         }
-        // Which commands were handed to the socket in full.
-        let mut done = 0u64;
-        let mut acc = 0usize;
-        for &l in &lens {
-            acc += l as usize;
-            if acc > off {
-                break;
-            }
-            done += 1;
-        }
-        shared.written_seq.fetch_max(start_seq + done, Ordering::AcqRel);
+        shared.writing.store(false, Ordering::Release);
         buf.clear();
         lens.clear();
-        if let Some(e) = failure {
-            shared.fail(e);
-            break;
+        match outcome {
+            Ok(()) => {}
+            Err(Some(e)) => {
+                shared.fail(e);
+                break;
+            }
+            Err(None) => break,
         }
     }
     reader.abort();
-    let _ = w.shutdown().await;
+    let orderly = matches!(shared.closed_reason().as_deref(), Some(Error::Closed));
+    if orderly {
+        let _ = tokio::time::timeout(GRACEFUL_SHUTDOWN, w.shutdown()).await;
+    } else {
+        abort.reset();
+        w.abandon();
+    }
 }
 
 /// The reader task: decodes replies and completes waiters in order.
@@ -411,15 +592,13 @@ pub(crate) async fn run_reader(
 ) {
     let mut frames: Vec<Frame> = Vec::with_capacity(64);
     let mut done: Vec<(ReplySender, Result<Frame, Error>)> = Vec::with_capacity(64);
-    let mut partial: Vec<Frame> = Vec::new();
     loop {
         loop {
             match decoder.decode(&mut rbuf) {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(e) => {
-                    let _ =
-                        dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref(), pubsub_mode);
+                    let _ = dispatch(&shared, &mut frames, &mut done, push.as_ref(), pubsub_mode);
                     complete(&mut done);
                     shared.fail(Error::Protocol(e));
                     return;
@@ -427,9 +606,7 @@ pub(crate) async fn run_reader(
             }
         }
         if !frames.is_empty() {
-            if let Err(e) =
-                dispatch(&shared, &mut frames, &mut partial, &mut done, push.as_ref(), pubsub_mode)
-            {
+            if let Err(e) = dispatch(&shared, &mut frames, &mut done, push.as_ref(), pubsub_mode) {
                 complete(&mut done);
                 shared.fail(e);
                 return;
@@ -447,9 +624,11 @@ pub(crate) async fn run_reader(
                 )));
                 return;
             }
-            Ok(_) => {}
+            Ok(_) => {
+                shared.reads.fetch_add(1, Ordering::Release);
+            }
             Err(e) => {
-                shared.fail(Error::from(e));
+                shared.fail(super::transport::stream_error(e));
                 return;
             }
         }
@@ -459,7 +638,6 @@ pub(crate) async fn run_reader(
 fn dispatch(
     shared: &Shared,
     frames: &mut Vec<Frame>,
-    partial: &mut Vec<Frame>,
     done: &mut Vec<(ReplySender, Result<Frame, Error>)>,
     push: Option<&PushSink>,
     pubsub_mode: bool,
@@ -485,17 +663,19 @@ fn dispatch(
                 result = Err(Error::Other("the server sent a reply no command was waiting for".into()));
                 break;
             };
-            if front.frames <= 1 && partial.is_empty() {
+            if front.frames <= 1 && st.partial.is_empty() {
                 if let Some(w) = st.queue.pop_front() {
-                    st.head_seq += 1;
+                    st.head_seq += u64::from(w.frames);
                     done.push((w.tx, Ok(frame)));
                 }
             } else {
-                partial.push(frame);
-                if partial.len() >= front.frames as usize {
+                let want = front.frames as usize;
+                st.partial.push(frame);
+                if st.partial.len() >= want {
                     if let Some(w) = st.queue.pop_front() {
-                        st.head_seq += 1;
-                        done.push((w.tx, Ok(Frame::Array(std::mem::take(partial)))));
+                        st.head_seq += u64::from(w.frames);
+                        let replies = std::mem::take(&mut st.partial);
+                        done.push((w.tx, Ok(Frame::Array(replies))));
                     }
                 }
             }
@@ -517,36 +697,47 @@ fn complete(done: &mut Vec<(ReplySender, Result<Frame, Error>)>) {
     }
 }
 
-/// The watchdog: closes the connection when replies stop while commands wait.
+/// The watchdog: closes the connection when it stops making progress while
+/// commands wait (no reply, no byte read, nothing written, for the response
+/// timeout), and when the socket has accepted nothing of a pending write for
+/// the response timeout (a server that stopped reading), blocking commands or not.
 pub(crate) async fn run_watchdog(shared: Weak<Shared>, timeout: Duration) {
     let tick = (timeout / 8).max(Duration::from_millis(5));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_replies = 0u64;
-    let mut last_head = u64::MAX;
+    let mut last = (u64::MAX, u64::MAX, u64::MAX, u64::MAX);
+    let mut last_writes = u64::MAX;
     let mut stalled = Duration::ZERO;
+    let mut write_stalled = Duration::ZERO;
     loop {
         interval.tick().await;
         let Some(shared) = shared.upgrade() else { return };
         if shared.is_closed() {
             return;
         }
-        let replies = shared.replies.load(Ordering::Acquire);
-        let (waiting, head) = {
+        let writes = shared.writes.load(Ordering::Acquire);
+        let (head, waiting) = {
             let st = shared.lock();
-            (!st.queue.is_empty(), st.head_seq)
+            (st.head_seq, !st.queue.is_empty())
         };
+        let progress =
+            (shared.replies.load(Ordering::Acquire), shared.reads.load(Ordering::Acquire), writes, head);
         let blocking = shared.blocking.load(Ordering::Acquire) > 0;
-        if waiting && !blocking && replies == last_replies && head == last_head {
+        if waiting && !blocking && progress == last {
             stalled += tick;
-            if stalled >= timeout {
-                shared.fail(Error::Timeout);
-                return;
-            }
         } else {
             stalled = Duration::ZERO;
         }
-        last_replies = replies;
-        last_head = head;
+        if shared.writing.load(Ordering::Acquire) && writes == last_writes {
+            write_stalled += tick;
+        } else {
+            write_stalled = Duration::ZERO;
+        }
+        if stalled >= timeout || write_stalled >= timeout {
+            shared.fail(Error::Timeout);
+            return;
+        }
+        last = progress;
+        last_writes = writes;
     }
 }

@@ -21,6 +21,8 @@
 
 mod driver;
 mod handshake;
+#[doc(hidden)]
+pub mod ledger;
 mod options;
 mod reconnect;
 mod transport;
@@ -107,12 +109,12 @@ impl Connection {
         };
         let (transport, decoder, rbuf, negotiated) =
             tokio::time::timeout(opts.connect_timeout, setup).await.map_err(|_| Error::ConnectTimeout)??;
-        let shared = Shared::new(opts.max_in_flight);
-        let (r, w) = transport.split();
+        let shared = Shared::new(opts.max_in_flight, opts.max_write_buffer);
+        let (r, w, abort) = transport.split();
         // RESP3 tells pushes from replies by type; RESP2 needs the pub/sub mode.
         let pubsub_mode = pubsub && negotiated.protocol == Protocol::Resp2;
         let reader = tokio::spawn(driver::run_reader(shared.clone(), r, decoder, rbuf, push, pubsub_mode));
-        tokio::spawn(driver::run_writer(shared.clone(), w, reader.abort_handle()));
+        tokio::spawn(driver::run_writer(shared.clone(), w, abort, reader.abort_handle()));
         if let Some(timeout) = opts.response_timeout {
             tokio::spawn(driver::run_watchdog(Arc::downgrade(&shared), timeout));
         }
@@ -130,7 +132,7 @@ impl Connection {
     /// reads and discards; the connection stays in sync.
     pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
         let _blocking = cmd.is_blocking().then(|| self.shared.blocking_guard());
-        let rx = self.shared.enqueue(1, cmd.encoded_len(), |buf| cmd.write_to(buf)).await?;
+        let rx = self.shared.enqueue(std::slice::from_ref(cmd)).await?;
         match rx.await {
             Ok(reply) => reply,
             Err(_) => Err(self.lost()),
@@ -163,7 +165,7 @@ impl Connection {
             return Err(Error::Other("a pub/sub command needs at least one name to confirm".into()));
         }
         let confirm = driver::Confirm::new(kind, names);
-        let rx = self.shared.enqueue_confirmed(confirm, cmd.encoded_len(), |buf| cmd.write_to(buf)).await?;
+        let rx = self.shared.enqueue_confirmed(confirm, cmd).await?;
         match rx.await {
             Ok(reply) => reply,
             Err(_) => Err(self.lost()),
@@ -194,7 +196,11 @@ impl Connection {
     /// caller's command is interleaved between them.
     ///
     /// # Errors
-    /// As [`Connection::send`], for the pipeline as a whole.
+    /// As [`Connection::send`]: `NotSent` when no command of the pipeline
+    /// left the process, `OutcomeUnknown` when all did and none was answered,
+    /// and [`Error::PipelineIncomplete`] when the connection broke part-way:
+    /// it carries the replies received, how many commands after them may have
+    /// run, and how many at the end were never sent.
     ///
     /// # Cancel safety
     /// As [`Connection::send`].
@@ -202,16 +208,8 @@ impl Connection {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
-        let len: usize = cmds.iter().map(Cmd::encoded_len).sum();
-        let n = u32::try_from(cmds.len()).map_err(|_| Error::Other("pipeline too long".into()))?;
-        let rx = self
-            .shared
-            .enqueue(n, len, |buf| {
-                for c in cmds {
-                    c.write_to(buf);
-                }
-            })
-            .await?;
+        let n = cmds.len();
+        let rx = self.shared.enqueue(cmds).await?;
         let frame = match rx.await {
             Ok(reply) => reply?,
             Err(_) => return Err(self.lost()),
@@ -237,7 +235,15 @@ impl Connection {
         all.push(crate::cmd::cmd("MULTI"));
         all.extend(cmds.iter().cloned());
         all.push(crate::cmd::cmd("EXEC"));
-        let mut replies = self.send_pipeline(&all).await?;
+        let mut replies = match self.send_pipeline(&all).await {
+            Ok(replies) => replies,
+            // Nothing runs before EXEC: a transaction whose EXEC never left
+            // the process did not happen, whatever was sent before it.
+            Err(Error::PipelineIncomplete { not_sent, cause, .. }) if not_sent > 0 => {
+                return Err(Error::NotSent { cause });
+            }
+            Err(e) => return Err(e),
+        };
         let exec = replies.pop().unwrap_or(Frame::Null);
         for r in replies.iter().skip(1) {
             if let Frame::SimpleError(e) | Frame::BlobError(e) = r {
@@ -275,6 +281,12 @@ impl Connection {
     /// Commands sent or queued and not yet answered.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Bytes of queued commands not yet handed to the socket (bounded by
+    /// [`ConnectOptions::max_write_buffer`]).
+    pub fn unwritten_bytes(&self) -> usize {
+        self.shared.unwritten_bytes()
     }
 
     /// The protocol the handshake settled on.

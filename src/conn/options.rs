@@ -72,6 +72,11 @@ pub struct ConnectOptions {
     pub response_timeout: Option<Duration>,
     /// Most commands in flight on one connection before callers wait.
     pub max_in_flight: usize,
+    /// Most bytes of commands queued on one connection and not yet handed to
+    /// the socket before callers wait (a server that stops reading cannot
+    /// make the buffer grow without bound). A single command larger than
+    /// this still goes, alone.
+    pub max_write_buffer: usize,
     /// TCP keepalive idle time; `None` leaves the OS default.
     pub tcp_keepalive: Option<Duration>,
     /// Decoder limits against hostile replies.
@@ -93,6 +98,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Some(Duration::from_secs(10)),
             max_in_flight: 65_536,
+            max_write_buffer: 64 * 1024 * 1024,
             tcp_keepalive: Some(Duration::from_secs(60)),
             limits: DecodeLimits::default(),
             readonly: false,

@@ -41,7 +41,7 @@ pub enum Transport {
 pub async fn connect(opts: &ConnectOptions) -> Result<Transport, Error> {
     match &opts.address {
         Address::Tcp { host, port } => {
-            let tcp = connect_tcp(host, *port, opts.tcp_keepalive).await?;
+            let tcp = connect_tcp(host, *port, opts.tcp_keepalive, opts.response_timeout).await?;
             match &opts.tls {
                 None => Ok(Transport::Tcp(tcp)),
                 Some(tls) => {
@@ -69,7 +69,12 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Transport, Error> {
     }
 }
 
-async fn connect_tcp(host: &str, port: u16, keepalive: Option<Duration>) -> Result<TcpStream, Error> {
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    keepalive: Option<Duration>,
+    response_timeout: Option<Duration>,
+) -> Result<TcpStream, Error> {
     let mut last_err = None;
     for addr in tokio::net::lookup_host((host, port)).await? {
         match TcpStream::connect(addr).await {
@@ -80,6 +85,7 @@ async fn connect_tcp(host: &str, port: u16, keepalive: Option<Duration>) -> Resu
                     let ka = socket2::TcpKeepalive::new().with_time(idle).with_interval(idle / 4);
                     sock.set_tcp_keepalive(&ka)?;
                 }
+                set_user_timeout(&stream, response_timeout)?;
                 return Ok(stream);
             }
             Err(e) => last_err = Some(e),
@@ -91,6 +97,46 @@ async fn connect_tcp(host: &str, port: u16, keepalive: Option<Duration>) -> Resu
             Error::from(io::Error::new(io::ErrorKind::NotFound, format!("{host} resolved to no address")))
         }
     })
+}
+
+/// On Linux, bounds how long written bytes may stay unacknowledged by the
+/// peer's kernel before the kernel gives the connection up
+/// (`TCP_USER_TIMEOUT`): the response timeout, at least one second. A dead
+/// host then fails the connection even while nothing is being read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_user_timeout(stream: &TcpStream, response_timeout: Option<Duration>) -> Result<(), Error> {
+    if let Some(t) = response_timeout {
+        socket2::SockRef::from(stream).set_tcp_user_timeout(Some(t.max(Duration::from_secs(1))))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_user_timeout(_stream: &TcpStream, _response_timeout: Option<Duration>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Resets a TCP connection when the driver gives it up: a duplicate of the
+/// socket's descriptor, kept until the driver ends, through which
+/// `SO_LINGER 0` is set so the final close sends RST and the kernel drops the
+/// bytes it has not delivered yet (none of them may run after their commands
+/// were reported). Does nothing for Unix sockets.
+pub(crate) struct SocketAbort(Option<socket2::Socket>);
+
+impl SocketAbort {
+    fn of(stream: &TcpStream) -> SocketAbort {
+        // A failed dup only loses the reset, never the connection.
+        SocketAbort(socket2::SockRef::from(stream).try_clone().ok())
+    }
+
+    /// Sets `SO_LINGER 0`: the last close of the socket (when the driver's
+    /// halves are dropped) sends RST and discards unsent bytes. No orderly
+    /// shutdown is started, as that would queue a FIN behind them.
+    pub(crate) fn reset(self) {
+        if let Some(sock) = self.0 {
+            let _ = sock.set_linger(Some(Duration::ZERO));
+        }
+    }
 }
 
 /// Converts an IO error from the stream: a TLS failure that surfaces on a read
@@ -242,17 +288,35 @@ pub(crate) enum WriteHalf {
 }
 
 impl Transport {
-    /// Splits into halves; TCP without a lock, others through tokio's split.
-    pub(crate) fn split(self) -> (ReadHalf, WriteHalf) {
+    /// Splits into halves (TCP without a lock, others through tokio's
+    /// split) and the handle that resets the TCP connection.
+    pub(crate) fn split(self) -> (ReadHalf, WriteHalf, SocketAbort) {
+        let abort = match &self {
+            Transport::Tcp(s) => SocketAbort::of(s),
+            Transport::Tls(s) => SocketAbort::of(s.get_ref().0),
+            #[cfg(unix)]
+            Transport::Unix(_) => SocketAbort(None),
+        };
         match self {
             Transport::Tcp(s) => {
                 let (r, w) = s.into_split();
-                (ReadHalf::Tcp(r), WriteHalf::Tcp(w))
+                (ReadHalf::Tcp(r), WriteHalf::Tcp(w), abort)
             }
             other => {
                 let (r, w) = tokio::io::split(other);
-                (ReadHalf::Other(r), WriteHalf::Other(w))
+                (ReadHalf::Other(r), WriteHalf::Other(w), abort)
             }
+        }
+    }
+}
+
+impl WriteHalf {
+    /// Drops the half without the orderly shutdown a TCP write half starts
+    /// when dropped (after [`SocketAbort::reset`], the close resets instead).
+    pub(crate) fn abandon(self) {
+        match self {
+            WriteHalf::Tcp(w) => w.forget(),
+            WriteHalf::Other(w) => drop(w),
         }
     }
 }

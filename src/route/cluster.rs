@@ -360,7 +360,7 @@ impl ClusterClient {
                         Ok(mut frames) => {
                             frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into()))
                         }
-                        Err(e) => Err(e),
+                        Err(e) => Err(asking_failure(e)),
                     },
                     Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
                 }
@@ -500,6 +500,16 @@ impl ClusterClient {
 
     fn install(&self, map: SlotMap) {
         self.inner.install(map);
+    }
+}
+
+/// The error of the command in an `ASKING` + command pipeline that broke:
+/// not sent when its bytes never left, outcome unknown otherwise.
+fn asking_failure(e: Error) -> Error {
+    match e {
+        Error::PipelineIncomplete { not_sent, cause, .. } if not_sent > 0 => Error::NotSent { cause },
+        Error::PipelineIncomplete { cause, .. } => Error::OutcomeUnknown { cause },
+        other => other,
     }
 }
 
