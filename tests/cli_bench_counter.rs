@@ -177,3 +177,17 @@ fn a_server_holding_more_than_was_sent_is_a_violation_with_exit_code_2() {
     assert_eq!(listed.len(), 10, "{summary}");
     assert_eq!(listed[0]["server"], Value::from(1_000_000_000_000_000u64), "{summary}");
 }
+
+#[test]
+fn counter_needs_a_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_redwire"))
+        .args(["bench", "--workload", "counter", "--duration", "1s"])
+        .env_remove("REDWIRE_PASSWORD")
+        .output()
+        .expect("run redwire");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--url or --cluster"), "{stderr}");
+}

@@ -341,11 +341,8 @@ mod tests {
     fn only_never_written_or_rejected_counts_as_not_run() {
         let closed = Arc::new(Error::Closed);
         assert_eq!(classify(&Error::NotSent { cause: closed.clone() }), Failure::NotSent);
-        let wrongtype = ServerError::from_line("WRONGTYPE Operation against a key");
-        assert!(wrongtype.is_ok());
-        if let Ok(e) = wrongtype {
-            assert_eq!(classify(&Error::Server(e)), Failure::Rejected);
-        }
+        let wrongtype = ServerError::from_line("WRONGTYPE Operation against a key").unwrap();
+        assert_eq!(classify(&Error::Server(wrongtype)), Failure::Rejected);
         let may = [
             Error::OutcomeUnknown { cause: closed.clone() },
             Error::Timeout,
