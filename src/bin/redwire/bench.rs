@@ -1,4 +1,5 @@
-//! `redwire bench`: a verified GET/SET load generator.
+//! `redwire bench`: a verified GET/SET load generator (the default
+//! workload; `--workload counter` lives in `bench_counter.rs`).
 //!
 //! N tasks share one client. Every value encodes its key and a version, so
 //! every GET is checked: the key must match, and the version must lie between
@@ -58,7 +59,7 @@ struct Shared {
 }
 
 /// 1 µs .. 60 s at 3 significant figures.
-fn new_hist() -> Result<Histogram<u64>, Error> {
+pub fn new_hist() -> Result<Histogram<u64>, Error> {
     Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| Error::Other(format!("histogram: {e}")))
 }
 
@@ -87,7 +88,8 @@ fn parse_value(v: &[u8], size: usize) -> Option<(u64, u64)> {
     (pad.len() == expected && pad.bytes().all(|b| b == b'x')).then_some((key, version))
 }
 
-fn cpu_time() -> Duration {
+/// CPU time this process has used so far (user plus system).
+pub fn cpu_time() -> Duration {
     // SAFETY: getrusage only writes into the struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: RUSAGE_SELF with a valid pointer.

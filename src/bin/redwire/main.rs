@@ -6,9 +6,11 @@
 //! or `--config FILE` (Stalwart's store JSON), with `--tls-ca`, `--tls-cert` and
 //! `--tls-key` for TLS URLs; `store`, `demo` and `bench` use the embedded store
 //! when none is given. Exit codes: 0 on success, 1 on an error (one line on
-//! stderr), 2 when `bench` or `demo` saw wrong answers.
+//! stderr), 2 when `bench` or `demo` saw wrong answers (for `bench --workload
+//! counter`: the exactly-once invariant failed or could not be checked).
 
 mod bench;
+mod bench_counter;
 mod demo;
 mod format;
 mod pubsub_cmd;
@@ -22,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use redwire::conn::Protocol;
 use redwire::{Client, Cmd, ConnectOptions, Error, PoolOptions, Secret};
 
@@ -76,21 +78,26 @@ enum Command {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
         args: Vec<OsString>,
     },
-    /// Run a verified GET/SET load and print latency, throughput and CPU per op.
+    /// Run a verified load (GET/SET, or INCR checked for exactly-once) and print the summary.
     Bench {
+        /// What to run: `getset` (verified GET/SET) or `counter` (INCR, then
+        /// `acked <= server <= acked + outcome_unknown` checked on every key;
+        /// needs --url or --cluster).
+        #[arg(long, value_enum, default_value_t = Workload::Getset)]
+        workload: Workload,
         /// Concurrent tasks sharing the client.
         #[arg(long, default_value_t = 128)]
         clients: usize,
         /// How long to run, e.g. 10s.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         duration: Duration,
-        /// Number of distinct keys.
-        #[arg(long, default_value_t = 10_000)]
-        keys: u64,
-        /// Value size in bytes.
+        /// Number of distinct keys [default: 10000 for getset, 10 for counter].
+        #[arg(long)]
+        keys: Option<u64>,
+        /// Value size in bytes (getset).
         #[arg(long, default_value_t = 64)]
         value_size: usize,
-        /// GET:SET ratio, e.g. 80:20.
+        /// GET:SET ratio, e.g. 80:20 (getset).
         #[arg(long, default_value = "80:20", value_parser = parse_ratio)]
         ratio: (u32, u32),
         /// Print one JSON object instead of text.
@@ -113,6 +120,15 @@ enum Command {
     Subscribe(pubsub_cmd::SubscribeArgs),
     /// Publish one message and print how many subscribers received it.
     Publish(pubsub_cmd::PublishArgs),
+}
+
+/// The load `bench` runs.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    /// Verified GET/SET.
+    Getset,
+    /// INCR over a few keys, then the exactly-once check.
+    Counter,
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
@@ -249,9 +265,24 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
-        Command::Bench { clients, duration, keys, value_size, ratio, json } => {
+        Command::Bench { workload, clients, duration, keys, value_size, ratio, json } => {
+            let has_server = cli.url.is_some() || !cli.cluster.is_empty();
+            if *workload == Workload::Counter {
+                if !has_server {
+                    return Err(Error::Config(
+                        "--workload counter needs a server: give --url or --cluster".into(),
+                    ));
+                }
+                let args = bench_counter::CounterArgs {
+                    clients: (*clients).max(1),
+                    duration: *duration,
+                    keys: keys.unwrap_or(10).max(1),
+                    json: *json,
+                };
+                return bench_counter::run(open_target(&cli).await?, args).await;
+            }
             // --url and --cluster bench the raw clients; --config (or nothing) a store.
-            let target = if cli.url.is_some() || !cli.cluster.is_empty() {
+            let target = if has_server {
                 open_target(&cli).await?
             } else {
                 Target::Store(store_cmd::open_store(&cli).await?)
@@ -259,7 +290,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let args = bench::BenchArgs {
                 clients: (*clients).max(1),
                 duration: *duration,
-                keys: (*keys).max(1),
+                keys: keys.unwrap_or(10_000).max(1),
                 value_size: *value_size,
                 get_ratio: ratio.0,
                 set_ratio: ratio.1,

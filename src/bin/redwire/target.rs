@@ -1,5 +1,5 @@
 //! What the CLI talks to: a standalone client, the cluster router, or a
-//! configured store, behind one small get/set/send API.
+//! configured store, behind one small get/set/incr/send API.
 
 use bytes::Bytes;
 use redwire::route::ClusterClient;
@@ -31,6 +31,16 @@ impl Target {
             Target::Client(client) => client.get(key).await,
             Target::Cluster(cluster) => cluster.query(&redwire::cmd("GET").arg(key)).await,
             Target::Store(store) => store.key_get(key).await,
+        }
+    }
+
+    /// `INCR key`: the new value. Servers only; a store has its own counters.
+    pub async fn incr(&self, key: &[u8]) -> Result<i64, Error> {
+        let c = redwire::cmd("INCR").arg(key);
+        match self {
+            Target::Client(client) => client.query(&c).await,
+            Target::Cluster(cluster) => cluster.query(&c).await,
+            Target::Store(_) => Err(Error::Config("INCR needs a server: use --url or --cluster".into())),
         }
     }
 
