@@ -34,6 +34,8 @@ pub enum Step {
     Send(Vec<u8>),
     /// Write these bytes one at a time, sleeping this long after each.
     SendSlowly(Vec<u8>, Duration),
+    /// Write these bytes in chunks of this size, sleeping this long after each chunk.
+    SendChunked(Vec<u8>, usize, Duration),
     /// Do nothing for this long (neither read nor write).
     Stall(Duration),
     /// Close the connection.
@@ -82,6 +84,7 @@ impl fmt::Debug for Step {
             Step::ExpectCommand(name) => write!(f, "ExpectCommand({name:?})"),
             Step::Send(b) => write!(f, "Send({:?})", String::from_utf8_lossy(b)),
             Step::SendSlowly(b, d) => write!(f, "SendSlowly({:?}, {d:?})", String::from_utf8_lossy(b)),
+            Step::SendChunked(b, n, d) => write!(f, "SendChunked({} bytes, {n}, {d:?})", b.len()),
             Step::Stall(d) => write!(f, "Stall({d:?})"),
             Step::Close => write!(f, "Close"),
             Step::ShutdownWrite => write!(f, "ShutdownWrite"),
@@ -394,6 +397,13 @@ fn run_script(conn: &mut Conn<'_>, steps: &[Step]) {
             Step::SendSlowly(bytes, per_byte) => {
                 for b in bytes {
                     if conn.stream.write_all(std::slice::from_ref(b)).is_err() || !shared.sleep(*per_byte) {
+                        return;
+                    }
+                }
+            }
+            Step::SendChunked(bytes, chunk, pause) => {
+                for part in bytes.chunks((*chunk).max(1)) {
+                    if conn.stream.write_all(part).is_err() || !shared.sleep(*pause) {
                         return;
                     }
                 }

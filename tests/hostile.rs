@@ -1,0 +1,200 @@
+//! A hostile or stalled server cannot make the client hang or grow without
+//! bound. Each case states its bound as a number and checks it: bytes held
+//! (a counting global allocator measures the heap's peak above the case's
+//! start), queued bytes, tasks alive, and the time until every caller has a
+//! typed error.
+//!
+//! Cases run one at a time (one lock), so the allocator's peak belongs to the
+//! case that reads it.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redwire::{cmd, ConnectOptions, Connection, Error, Frame, ProtocolError};
+use support::{FakeServer, Step};
+
+struct Tracking;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// bookkeeping touches only atomics.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size >= layout.size() {
+            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Heap bytes above the level at `start`, at their peak since `start`.
+struct HeapWatch(usize);
+
+impl HeapWatch {
+    fn start() -> HeapWatch {
+        let now = LIVE.load(Ordering::Relaxed);
+        PEAK.store(now, Ordering::Relaxed);
+        HeapWatch(now)
+    }
+
+    fn peak_above_start(&self) -> usize {
+        PEAK.load(Ordering::Relaxed).saturating_sub(self.0)
+    }
+}
+
+const MIB: usize = 1024 * 1024;
+
+fn opts(port: u16) -> ConnectOptions {
+    let mut o = ConnectOptions::tcp("127.0.0.1", port);
+    o.connect_timeout = Duration::from_secs(1);
+    o.response_timeout = Some(Duration::from_millis(300));
+    o
+}
+
+fn cause_of(e: &Error) -> &Error {
+    match e {
+        Error::NotSent { cause } | Error::OutcomeUnknown { cause } => cause_of(cause),
+        Error::PipelineIncomplete { cause, .. } => cause_of(cause),
+        other => other,
+    }
+}
+
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current().metrics().num_alive_tasks()
+}
+
+/// A server that reads one command, then neither reads nor answers: callers
+/// queue far more than the write buffer may hold. Bound: at most
+/// `max_write_buffer` plus one command unwritten at any time; every caller
+/// has a typed error within the response timeout plus a margin; afterwards
+/// the driver's tasks are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_reading_cannot_grow_the_write_buffer() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = FakeServer::start(vec![Step::stall(Duration::from_secs(20))]);
+    let mut o = opts(server.port());
+    o.max_write_buffer = 4 * MIB;
+    let before = alive_tasks();
+    let conn = Connection::connect(&o, None).await.unwrap();
+    let value = Bytes::from(vec![b'x'; 256 * 1024]);
+    let callers = 200; // 50 MiB wanted on the wire
+    let mut set = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    for i in 0..callers {
+        let (conn, value) = (conn.clone(), value.clone());
+        set.spawn(async move {
+            let r = conn.send(&cmd("SET").arg(format!("k{i}")).arg(value)).await;
+            (r, Instant::now())
+        });
+    }
+    let mut max_unwritten = 0;
+    while !conn.is_closed() && started.elapsed() < Duration::from_secs(5) {
+        max_unwritten = max_unwritten.max(conn.unwritten_bytes());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut last = started;
+    let mut kinds = std::collections::BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        let (r, at) = joined.unwrap();
+        let e = r.expect_err("nothing can succeed");
+        *kinds.entry(format!("{}/{}", e.kind_name(), cause_of(&e).kind_name())).or_insert(0) += 1;
+        last = last.max(at);
+    }
+    let took = last - started;
+    println!(
+        "stopped reader: {callers} callers x 256 KiB, max unwritten {} KiB (limit 4096 KiB + one command), \
+         all failed after {took:?}: {kinds:?}",
+        max_unwritten / 1024
+    );
+    assert!(max_unwritten <= 4 * MIB + 256 * 1024 + 64, "unwritten {max_unwritten}");
+    assert!(took < Duration::from_secs(3), "callers waited {took:?}");
+    assert!(kinds.keys().all(|k| k.ends_with("/timeout")), "{kinds:?}");
+    drop(conn);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while alive_tasks() > before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(alive_tasks() <= before, "driver tasks left: {} > {before}", alive_tasks());
+}
+
+/// A 4 MiB reply arriving in 64 KiB pieces every 50 ms (3.2 s in all, ten
+/// times the response timeout) is progress, not a stall: it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_reply_trickling_in_is_not_killed_by_the_watchdog() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let body = vec![b'z'; 4 * MIB];
+    let mut reply = format!("${}\r\n", body.len()).into_bytes();
+    reply.extend_from_slice(&body);
+    reply.extend_from_slice(b"\r\n");
+    let server = FakeServer::start(vec![
+        Step::expect("GET"),
+        Step::SendChunked(reply, 64 * 1024, Duration::from_millis(50)),
+        Step::stall(Duration::from_secs(10)),
+    ]);
+    let conn = Connection::connect(&opts(server.port()), None).await.unwrap();
+    let started = Instant::now();
+    let got = conn.send(&cmd("GET").arg("big")).await.unwrap();
+    let took = started.elapsed();
+    println!("trickled 4 MiB reply: complete after {took:?} (response timeout 300 ms)");
+    assert!(matches!(&got, Frame::BulkString(b) if b.len() == 4 * MIB));
+    assert!(took > Duration::from_millis(1500), "the trickle was not slow: {took:?}");
+}
+
+/// A server that accepts the command and never answers: one typed error
+/// (`OutcomeUnknown`, cause `Timeout`) within the response timeout plus a
+/// margin, the connection closed, and no heap growth to speak of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_gives_a_typed_timeout() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = FakeServer::start(vec![Step::expect("GET"), Step::stall(Duration::from_secs(10))]);
+    let heap = HeapWatch::start();
+    let conn = Connection::connect(&opts(server.port()), None).await.unwrap();
+    let started = Instant::now();
+    let e = conn.send(&cmd("GET").arg("k")).await.unwrap_err();
+    let took = started.elapsed();
+    println!("silent server: {e} after {took:?}, heap peak +{} KiB", heap.peak_above_start() / 1024);
+    assert!(matches!(&e, Error::OutcomeUnknown { cause } if matches!(**cause, Error::Timeout)), "{e:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(conn.is_closed());
+    assert!(heap.peak_above_start() < 2 * MIB);
+}
+
+#[allow(dead_code)]
+fn protocol_cause(e: &Error) -> Option<&ProtocolError> {
+    match cause_of(e) {
+        Error::Protocol(p) => Some(p),
+        _ => None,
+    }
+}
