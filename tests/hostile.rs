@@ -11,7 +11,6 @@ mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,7 +56,7 @@ unsafe impl GlobalAlloc for Tracking {
 #[global_allocator]
 static GLOBAL: Tracking = Tracking;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Heap bytes above the level at `start`, at their peak since `start`.
 struct HeapWatch(usize);
@@ -102,7 +101,7 @@ fn alive_tasks() -> usize {
 /// the driver's tasks are gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_reading_cannot_grow_the_write_buffer() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = FakeServer::start(vec![Step::stall(Duration::from_secs(20))]);
     let mut o = opts(server.port());
     o.max_write_buffer = 4 * MIB;
@@ -153,7 +152,7 @@ async fn a_server_that_stops_reading_cannot_grow_the_write_buffer() {
 /// times the response timeout) is progress, not a stall: it completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_reply_trickling_in_is_not_killed_by_the_watchdog() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let body = vec![b'z'; 4 * MIB];
     let mut reply = format!("${}\r\n", body.len()).into_bytes();
     reply.extend_from_slice(&body);
@@ -177,7 +176,7 @@ async fn a_large_reply_trickling_in_is_not_killed_by_the_watchdog() {
 /// margin, the connection closed, and no heap growth to speak of.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_gives_a_typed_timeout() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = FakeServer::start(vec![Step::expect("GET"), Step::stall(Duration::from_secs(10))]);
     let heap = HeapWatch::start();
     let conn = Connection::connect(&opts(server.port()), None).await.unwrap();
