@@ -10,7 +10,9 @@
 //!   the merging of their replies (and of fan-out replies);
 //! - [`topology`]: the slot map parsed from `CLUSTER SHARDS` / `CLUSTER SLOTS`,
 //!   patched by redirects, chosen by consensus among nodes;
-//! - [`redirect`]: the retry policy, one function from an error to an action.
+//! - [`redirect`]: the retry policy, one function from an error to an action;
+//! - [`nodes`]: the bounded set of nodes the router may connect to (the
+//!   topology's and recent redirect targets').
 //!
 //! None of them touches a socket, a clock or a random generator: time and
 //! randomness are parameters. The IO router (`cluster`, on top of these) is
@@ -24,17 +26,18 @@
 
 pub mod cluster;
 pub mod keys;
+pub mod nodes;
 pub mod redirect;
 pub mod slot;
 pub mod split;
 pub mod topology;
 
 pub use cluster::{ClusterClient, ClusterOptions};
-pub use keys::{command_info, keys, slot_of, CommandInfo, Flags, KeySpec};
+pub use keys::{check_shared, command_info, keys, refuse_stateful, slot_of, CommandInfo, Flags, KeySpec};
 pub use redirect::{classify, is_retry_safe, RetryAction, RetryPolicy};
 pub use slot::{key_slot, SLOTS};
 pub use split::{merge, merge_fan_out, split_by_slot, FanOut, Part, Split, SplitKind};
-pub use topology::{Health, Node, Shard, SlotMap};
+pub use topology::{Health, Lag, Node, Shard, SlotMap};
 
 use crate::cmd::Cmd;
 use crate::error::Error;
@@ -129,6 +132,7 @@ mod tests {
             include_str!("split.rs"),
             include_str!("topology.rs"),
             include_str!("redirect.rs"),
+            include_str!("nodes.rs"),
             include_str!("../backoff.rs"),
         ];
         let needle = ["tok", "io::"].concat();
