@@ -74,9 +74,12 @@ pub struct Plan {
 ///
 /// # Errors
 /// [`Error::CrossSlot`] when the keys of a command that cannot be split span
-/// slots: nothing was sent.
+/// slots; [`Error::NotOnSharedConnection`] for a command that would change
+/// the state of the shared connection it is sent on (see
+/// [`Flags::STATEFUL`]). Nothing was sent.
 pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     let info = command_info(cmd);
+    refuse_stateful(cmd, &info)?;
     if let Some(policy) = info.fan_out {
         return Ok(Plan { info, target: Target::AllPrimaries(policy) });
     }
@@ -118,6 +121,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(plan(&cmd("SUNIONSTORE").arg("foo").arg("bar")), Err(Error::CrossSlot)));
+    }
+
+    #[test]
+    fn stateful_commands_have_no_plan() {
+        for c in [cmd("SSUBSCRIBE").arg("ch"), cmd("MULTI"), cmd("WATCH").arg("k"), cmd("READONLY")] {
+            assert!(matches!(plan(&c), Err(Error::NotOnSharedConnection { .. })), "{c:?}");
+        }
+        assert!(plan(&cmd("BLPOP").arg("l").arg(0)).is_ok(), "blocking commands are routed, not refused");
     }
 
     /// The pure layer must stay free of the runtime: this file set is checked
