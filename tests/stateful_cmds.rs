@@ -80,7 +80,7 @@ async fn standalone_refuses_stateful_commands_and_isolates_blocking_ones() {
     for (c, name, api) in stateful() {
         assert_refused(client.send(&c).await, name, api);
         assert_refused(client.pipeline(&[cmd("GET").arg("k"), c.clone()]).await, name, api);
-        assert_refused(client.transaction(&[c.clone()]).await, name, api);
+        assert_refused(client.transaction(std::slice::from_ref(&c)).await, name, api);
     }
     // Nothing was sent: the server ran only the INFO of the first count.
     assert_eq!(commands_run(&mut harness), before + 1, "a refused command reached the server");
