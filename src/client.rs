@@ -6,8 +6,11 @@
 //! connections out of its [`Pool`] ([`Client::exclusive`]) for blocking and
 //! stateful work. Blocking means: commands marked
 //! [`Cmd::blocking`], and the blocking commands known by name (BLPOP, XREAD
-//! BLOCK ...) when they are not. Not here: key slots and redirects
-//! (`route`), the store semantics (`store`).
+//! BLOCK ...) when they are not. Commands that would change the shared
+//! connection's state under every other caller (SUBSCRIBE, MULTI, WATCH,
+//! SELECT, CLIENT REPLY, MONITOR ...) are refused with
+//! [`Error::NotOnSharedConnection`], which names the API to use instead.
+//! Not here: key slots and redirects (`route`), the store semantics (`store`).
 //!
 //! Every async method is cancel-safe in the sense of [`Connection::send`]:
 //! dropping the future abandons the reply; the connection stays in sync.
@@ -21,9 +24,10 @@ use bytes::Bytes;
 
 use crate::cmd::{cmd, Cmd, FromReply, ToArg};
 use crate::conn::{ConnectOptions, Reconnecting};
-use crate::error::{Error, ServerErrorKind};
+use crate::error::{Error, ServerErrorKind, UseInstead};
 use crate::pool::{Pool, PoolOptions, Pooled};
 use crate::resp::Frame;
+use crate::route::check_shared;
 
 /// A standalone client: one multiplexed connection plus a pool for exclusive use.
 #[derive(Clone, Debug)]
@@ -178,9 +182,17 @@ impl Client {
 
     /// Sends one command; error replies come back as frames.
     ///
+    /// Blocking commands go to an exclusive connection from the pool.
+    /// Commands that would change the shared connection's state for every
+    /// other caller (SUBSCRIBE, MULTI, WATCH, SELECT, CLIENT REPLY, MONITOR
+    /// ...; see [`crate::route::Flags::STATEFUL`]) are refused: use the
+    /// pub/sub `Subscriber`, [`Client::transaction`] or [`Client::exclusive`].
+    ///
     /// # Errors
-    /// Connection failures, see [`crate::conn`]'s failure semantics.
+    /// [`Error::NotOnSharedConnection`] for those, before sending; connection
+    /// failures, see [`crate::conn`]'s failure semantics.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        check_shared(c)?;
         if c.is_blocking() {
             // A blocking command would stall every caller queued behind it.
             return self.exclusive().await?.send(c).await;
@@ -203,9 +215,15 @@ impl Client {
 
     /// Sends commands in one write; replies in order, error replies as frames.
     ///
+    /// A pipeline runs on the shared connection: the commands [`Client::send`]
+    /// refuses are refused here too, and so are blocking ones (they would
+    /// hold every other caller's reply back; send them alone).
+    ///
     /// # Errors
-    /// Connection failures for the pipeline as a whole.
+    /// [`Error::NotOnSharedConnection`] naming the first such command, before
+    /// anything is sent; connection failures for the pipeline as a whole.
     pub async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
+        check_batch(cmds)?;
         let mut resends = 0;
         loop {
             let conn = self.conn.connection().await.map_err(connect_error)?;
@@ -218,9 +236,16 @@ impl Client {
 
     /// Runs `cmds` in `MULTI`/`EXEC`; returns EXEC's replies.
     ///
+    /// `MULTI` and `EXEC` are added here, in the same write as the commands,
+    /// so no other caller's command falls inside the transaction. The
+    /// commands themselves must leave the shared connection as they found it:
+    /// the ones [`Client::pipeline`] refuses are refused here too.
+    ///
     /// # Errors
+    /// [`Error::NotOnSharedConnection`] before sending, as above;
     /// [`Error::Server`] when the transaction is aborted; connection failures.
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
+        check_batch(cmds)?;
         let mut resends = 0;
         loop {
             let conn = self.conn.connection().await.map_err(connect_error)?;
@@ -434,6 +459,22 @@ fn connect_error(e: Error) -> Error {
         e @ (Error::Auth(_) | Error::Tls(_)) => e,
         e => Error::NotSent { cause: Arc::new(e) },
     }
+}
+
+/// Refuses a batch (pipeline or transaction body) with a command that would
+/// change the shared connection's state, or block it.
+fn check_batch(cmds: &[Cmd]) -> Result<(), Error> {
+    for c in cmds {
+        check_shared(c)?;
+        if c.is_blocking() || is_known_blocking(c) {
+            let name = String::from_utf8_lossy(c.name()).to_ascii_uppercase();
+            return Err(Error::NotOnSharedConnection {
+                command: name.into_boxed_str(),
+                use_instead: UseInstead::Exclusive,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK ... sent without

@@ -382,6 +382,50 @@ pub enum Error {
     },
     /// Anything else, with a message meant for humans (no secrets).
     Other(String),
+    /// A command that changes the state of the connection it runs on
+    /// (SUBSCRIBE, MULTI, SELECT, CLIENT REPLY ...) was refused on a shared
+    /// connection, where other callers' replies would be misrouted. Nothing was sent.
+    NotOnSharedConnection {
+        /// The command's name (and subcommand, for CLIENT and SCRIPT), upper-cased.
+        command: Box<str>,
+        /// The API to use instead.
+        use_instead: UseInstead,
+    },
+    /// The cluster router already holds connections to `limit` nodes
+    /// (`ClusterOptions::max_nodes`) and refused to open one more. Nothing was sent.
+    TooManyNodes {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+/// Where a command refused with [`Error::NotOnSharedConnection`] belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UseInstead {
+    /// Subscriptions: the pub/sub `Subscriber`.
+    Subscriber,
+    /// `MULTI`/`EXEC`/`DISCARD`: `Client::transaction` (one atomic pipeline),
+    /// or an exclusive connection for `WATCH`-guarded transactions.
+    Transaction,
+    /// A connection of its own: `Client::exclusive` (a pooled connection).
+    Exclusive,
+    /// Connection settings (protocol, credentials, database, `READONLY`):
+    /// `ConnectOptions`, applied on every (re)connect.
+    ConnectOptions,
+}
+
+impl fmt::Display for UseInstead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UseInstead::Subscriber => "use the pub/sub Subscriber",
+            UseInstead::Transaction => {
+                "use Client::transaction, or WATCH/MULTI/EXEC on a connection from Client::exclusive"
+            }
+            UseInstead::Exclusive => "send it alone, or on a connection of its own from Client::exclusive",
+            UseInstead::ConnectOptions => "set it in ConnectOptions (applied on every connect)",
+        })
+    }
 }
 
 impl Error {
@@ -471,6 +515,8 @@ impl Error {
             Error::Closed => "closed",
             Error::PipelineIncomplete { .. } => "pipeline_incomplete",
             Error::Other(_) => "other",
+            Error::NotOnSharedConnection { .. } => "not_on_shared_connection",
+            Error::TooManyNodes { .. } => "too_many_nodes",
         }
     }
 }
@@ -509,6 +555,16 @@ impl fmt::Display for Error {
                 replies.len()
             ),
             Error::Other(m) => f.write_str(m),
+            Error::NotOnSharedConnection { command, use_instead } => write!(
+                f,
+                "{command} changes the state of its connection and is refused on a shared one: {use_instead}"
+            ),
+            Error::TooManyNodes { limit } => {
+                write!(
+                    f,
+                    "connections to {limit} cluster nodes already open (max_nodes): not opening another"
+                )
+            }
         }
     }
 }

@@ -16,6 +16,16 @@
 //! `CLUSTER SHARDS` (`CLUSTER SLOTS` when that fails), keeps the view most of
 //! them agree on, and keeps the old map when none answers.
 //!
+//! Bounded nodes: the router holds connections only to the nodes of the
+//! current topology and to recent redirect targets, at most `max_nodes`
+//! ([`NodeSet`]). A MOVED to a node the map does not know is followed but
+//! does not add the node to the map (the refresh it triggers does, if the
+//! cluster agrees), so a confused or hostile node cannot grow the map.
+//! Commands that would change the state of a shared connection (SUBSCRIBE,
+//! MULTI, SELECT ...) are refused before routing; blocking ones go to a
+//! pooled connection of their node, after `ASKING` on that same connection
+//! when redirected by ASK.
+//!
 //! Replica reads: read-only commands go round-robin to healthy replicas of
 //! the slot's shard (connections opened with `READONLY`), except when the
 //! replica looks down or lags far behind, and for slots this client wrote to
@@ -23,13 +33,13 @@
 //! Not here: the pure routing decisions (`slot`, `keys`, `split`,
 //! `topology`, `redirect`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::nodes::NodeSet;
 use super::topology::{Health, SlotMap};
 use super::{
     classify, is_retry_safe, merge, merge_fan_out, plan, CommandInfo, RetryAction, RetryPolicy, Target,
@@ -66,6 +76,12 @@ pub struct ClusterOptions {
     pub request_deadline: Duration,
     /// Pools of exclusive connections per node (blocking commands).
     pub pool: PoolOptions,
+    /// Most nodes the router holds connections to at once (each has one
+    /// multiplexed connection and a pool): the topology's nodes plus recent
+    /// redirect targets. A topology naming more is not installed (the old
+    /// map stays); a redirect past it fails with [`Error::TooManyNodes`].
+    /// Default 1000, the cluster specification's suggested maximum size.
+    pub max_nodes: usize,
 }
 
 impl Default for ClusterOptions {
@@ -81,6 +97,7 @@ impl Default for ClusterOptions {
             min_refresh_gap: Duration::from_millis(100),
             request_deadline: Duration::from_secs(20),
             pool: PoolOptions::default(),
+            max_nodes: 1000,
         }
     }
 }
@@ -107,7 +124,7 @@ struct Inner {
     /// Per-node connection options, built from the first seed.
     template: ConnectOptions,
     routing: RwLock<Arc<Routing>>,
-    nodes: std::sync::Mutex<HashMap<NodeAddr, NodeConn>>,
+    nodes: std::sync::Mutex<NodeSet<NodeConn>>,
     /// Shared with the refresh task, which holds only a `Weak` to the rest.
     refresh_wanted: Arc<Notify>,
     refresh_pending: AtomicBool,
@@ -160,7 +177,7 @@ impl ClusterClient {
                 primaries: Vec::new(),
                 replicas: Vec::new(),
             })),
-            nodes: std::sync::Mutex::new(HashMap::new()),
+            nodes: std::sync::Mutex::new(NodeSet::new(opts.max_nodes)),
             refresh_wanted: Arc::new(Notify::new()),
             refresh_pending: AtomicBool::new(false),
             refreshes: AtomicU64::new(0),
@@ -173,11 +190,13 @@ impl ClusterClient {
         let mut last_err = None;
         for seed in &client.inner.opts.seeds {
             match fetch_topology(seed).await {
-                Ok(map) => {
-                    client.install(map);
-                    last_err = None;
-                    break;
-                }
+                Ok(map) => match client.inner.install(map) {
+                    Ok(()) => {
+                        last_err = None;
+                        break;
+                    }
+                    Err(e) => last_err = Some(e),
+                },
                 Err(e @ Error::Auth(_)) => return Err(e),
                 Err(e) => last_err = Some(e),
             }
@@ -208,6 +227,13 @@ impl ClusterClient {
         self.inner.request_refresh();
     }
 
+    /// How many nodes the router holds connections (or pools) for: the
+    /// topology's plus recent redirect targets; never more than
+    /// [`ClusterOptions::max_nodes`].
+    pub fn node_count(&self) -> usize {
+        self.inner.lock_nodes().len()
+    }
+
     /// Sends one command to the node(s) it belongs to, following redirects.
     /// Error replies that are not retried come back as frames, as from the
     /// standalone client.
@@ -216,12 +242,19 @@ impl ClusterClient {
     /// slot, sent in parallel and merged in the caller's order; keyless
     /// commands that must reach every primary (DBSIZE, FLUSHALL, KEYS,
     /// SCRIPT LOAD ...) fan out (see `route::split::FanOut` for how replies
-    /// merge); other keyless commands go to a random primary.
+    /// merge); other keyless commands go to a random primary. Blocking
+    /// commands go to a pooled connection of their node.
     ///
     /// # Errors
     /// [`Error::CrossSlot`] before sending when the keys of an unsplittable
-    /// command span slots; [`Error::RetriesExhausted`]; connection errors as
-    /// the standalone client's (`OutcomeUnknown` only for writes in flight).
+    /// command span slots; [`Error::NotOnSharedConnection`] before sending
+    /// for a command that would change the state of a shared connection
+    /// (SUBSCRIBE, MULTI, WATCH, SELECT, READONLY, CLIENT REPLY ...: use the
+    /// pub/sub `Subscriber` or a connection of its own);
+    /// [`Error::TooManyNodes`] when a redirect names a node past
+    /// [`ClusterOptions::max_nodes`]; [`Error::RetriesExhausted`]; connection
+    /// errors as the standalone client's (`OutcomeUnknown` only for writes
+    /// in flight).
     ///
     /// # Cancel safety
     /// Cancel-safe: an abandoned reply is read and discarded.
@@ -354,19 +387,16 @@ impl ClusterClient {
         loop {
             let mut used_replica = false;
             let result = if let Some(node) = asking.take() {
-                let target = self.node(&node);
-                match target.conn.connection().await {
-                    Ok(conn) => match conn.send_pipeline(&[cmd("ASKING"), c.clone()]).await {
-                        Ok(mut frames) => {
-                            frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into()))
-                        }
-                        Err(e) => Err(asking_failure(e)),
-                    },
-                    Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+                match self.inner.redirect_target(&node) {
+                    Ok(target) => self.send_asking(&target, c, info).await,
+                    Err(e) => Err(e),
                 }
             } else {
                 let target = match redirect.take() {
-                    Some(node) => Some(self.node(&node)),
+                    Some(node) => match self.inner.redirect_target(&node) {
+                        Ok(t) => Some(t),
+                        Err(e) => return Err(e),
+                    },
                     None => {
                         let routing = self.routing();
                         let t = self.pick(&routing, slot, read_only, allow_replica);
@@ -426,6 +456,29 @@ impl ClusterClient {
         }
     }
 
+    /// `ASKING` then `c` on one connection of `target`: one pipeline on the
+    /// shared connection (nothing can come between them), or two round trips
+    /// on a pooled one for a blocking command.
+    async fn send_asking(&self, target: &NodeConn, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
+        if c.is_blocking() || info.is_blocking() {
+            let mut pooled = target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            let asking =
+                pooled.send(&cmd("ASKING")).await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            if asking.is_error() {
+                return Ok(asking);
+            }
+            return pooled.send(&c.clone().blocking()).await;
+        }
+        match target.conn.connection().await {
+            Ok(conn) => match conn.send_pipeline(&[cmd("ASKING"), c.clone()]).await {
+                Ok(mut frames) => frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into())),
+                Err(e) => Err(asking_failure(e)),
+            },
+            Err(e @ Error::Auth(_)) => Err(e),
+            Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+        }
+    }
+
     async fn send_on(&self, target: &NodeConn, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
         if c.is_blocking() || info.is_blocking() {
             // A blocking command would stall every caller queued behind it on
@@ -479,27 +532,20 @@ impl ClusterClient {
         Ok(replies.into_iter().map(|(_, f)| f).collect())
     }
 
-    fn node(&self, addr: &NodeAddr) -> NodeConn {
-        self.inner.node(addr)
-    }
-
+    /// Patches the map for a MOVED to a node it knows already; a node it
+    /// does not know is only followed (by the caller), and comes in with the
+    /// refresh asked for here if the cluster agrees.
     fn apply_moved(&self, slot: u16, node: NodeAddr) {
-        {
-            let current = self.routing();
-            if current.map.primary_for_slot(slot) == Some(&node) {
-                self.inner.request_refresh();
-                return;
-            }
+        let current = self.routing();
+        let known = current.map.nodes().contains(&&node);
+        if known && current.map.primary_for_slot(slot) != Some(&node) {
             let mut map = current.map.clone();
             if map.apply_moved(slot, node) {
-                self.install(map);
+                // Known nodes only: the node count cannot grow, so this cannot fail.
+                let _ = self.inner.install(map);
             }
         }
         self.inner.request_refresh();
-    }
-
-    fn install(&self, map: SlotMap) {
-        self.inner.install(map);
     }
 }
 
@@ -534,57 +580,63 @@ impl Inner {
         o
     }
 
-    fn node(&self, addr: &NodeAddr) -> NodeConn {
-        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = nodes.get(addr) {
-            return n.clone();
-        }
+    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, NodeSet<NodeConn>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A node entry: connections opened on first use, with the template's
+    /// credentials. Only [`NodeSet`] calls this, for a node of the topology
+    /// or a redirect's target.
+    fn make_node(&self, addr: &NodeAddr) -> NodeConn {
         let opts = self.node_options(addr);
-        let n = NodeConn {
+        NodeConn {
             addr: addr.clone(),
             conn: Reconnecting::new(opts.clone(), None, None),
             pool: Pool::new(opts, self.opts.pool.clone()),
-        };
-        nodes.insert(addr.clone(), n.clone());
-        n
+        }
+    }
+
+    /// The entry of a MOVED or ASK target (see [`NodeSet::redirect`]).
+    fn redirect_target(&self, addr: &NodeAddr) -> Result<NodeConn, Error> {
+        let mut dropped = Vec::new();
+        let result = self.lock_nodes().redirect(addr, Instant::now(), || self.make_node(addr), &mut dropped);
+        close_nodes(dropped);
+        result
     }
 
     /// Installs a new map: connections for every node it names (reusing the
-    /// existing ones), and drops the connections of nodes that left.
-    fn install(&self, mut map: SlotMap) {
+    /// existing ones), and closes the connections of nodes that left and
+    /// were not redirected to lately.
+    ///
+    /// # Errors
+    /// [`Error::TooManyNodes`] when the map names more than `max_nodes`
+    /// nodes; the current map stays.
+    fn install(&self, mut map: SlotMap) -> Result<(), Error> {
         let previous = lock_read(&self.routing).clone();
-        map.set_version(previous.map.version().max(map.version()) + 1);
-        let mut primaries = Vec::with_capacity(map.shards().len());
-        let mut replicas = Vec::with_capacity(map.shards().len());
-        for shard in map.shards() {
-            primaries.push(self.node(&shard.primary.addr));
-            let lag_limit = self.opts.max_replica_lag;
-            let readable: Vec<NodeConn> = shard
-                .replicas
-                .iter()
-                .filter(|r| r.health == Health::Online)
-                .filter(|r| {
-                    r.replication_offset == 0
-                        || shard.primary.replication_offset == 0
-                        || shard.primary.replication_offset - r.replication_offset <= lag_limit
-                })
-                .map(|r| self.node(&r.addr))
-                .collect();
-            replicas.push(readable);
-        }
-        let keep: Vec<NodeAddr> = map.nodes().into_iter().cloned().collect();
-        {
-            let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-            nodes.retain(|addr, n| {
-                let stays = keep.contains(addr);
-                if !stays {
-                    n.conn.reset();
-                    n.pool.clear();
-                }
-                stays
-            });
-        }
+        map.set_version(previous.map.version().max(map.version()).saturating_add(1));
+        let addrs: Vec<NodeAddr> = map.nodes().into_iter().cloned().collect();
+        let (dropped, primaries, replicas) = {
+            let mut nodes = self.lock_nodes();
+            let dropped = nodes.install(&addrs, Instant::now(), |a| self.make_node(a))?;
+            let entry = |addr: &NodeAddr| nodes.get(addr).cloned().unwrap_or_else(|| self.make_node(addr));
+            let mut primaries = Vec::with_capacity(map.shards().len());
+            let mut replicas = Vec::with_capacity(map.shards().len());
+            for shard in map.shards() {
+                primaries.push(entry(&shard.primary.addr));
+                let readable: Vec<NodeConn> = shard
+                    .replicas
+                    .iter()
+                    .filter(|r| r.health == Health::Online)
+                    .filter(|r| shard.lag_of(r).is_within(self.opts.max_replica_lag))
+                    .map(|r| entry(&r.addr))
+                    .collect();
+                replicas.push(readable);
+            }
+            (dropped, primaries, replicas)
+        };
+        close_nodes(dropped);
         *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
+        Ok(())
     }
 
     /// True when some replica of the current map is loading or of unknown health.
@@ -632,7 +684,7 @@ impl Inner {
         match SlotMap::pick_consensus(views) {
             Some(map) => {
                 if !map.same_routing(&routing.map) || map.shards() != routing.map.shards() {
-                    self.install(map);
+                    self.install(map)?;
                 }
                 Ok(())
             }
@@ -640,6 +692,14 @@ impl Inner {
                 Err(last_err.unwrap_or_else(|| Error::Other("no node answered the topology query".into())))
             }
         }
+    }
+}
+
+/// Closes the connections of node entries the [`NodeSet`] let go.
+fn close_nodes(dropped: Vec<NodeConn>) {
+    for n in dropped {
+        n.conn.reset();
+        n.pool.clear();
     }
 }
 

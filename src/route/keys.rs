@@ -15,7 +15,7 @@
 use std::ops::BitOr;
 
 use crate::cmd::Cmd;
-use crate::error::Error;
+use crate::error::{Error, UseInstead};
 
 use super::slot::key_slot;
 use super::split::FanOut;
@@ -73,6 +73,12 @@ impl Flags {
     pub const PUBSUB: Flags = Flags(8);
     /// Not in the table; keys were guessed (index 1, if any).
     pub const UNKNOWN: Flags = Flags(16);
+    /// Changes the state of the connection it runs on in a way every other
+    /// caller sharing that connection would see: subscriptions, MULTI/EXEC,
+    /// WATCH, the database, the protocol or user, the reply mode, a
+    /// replication or MONITOR stream, READONLY, ASKING. Refused on shared
+    /// (multiplexed) connections: see [`check_shared`].
+    pub const STATEFUL: Flags = Flags(32);
 
     /// True when every flag of `other` is set in `self`.
     pub const fn contains(self, other: Flags) -> bool {
@@ -134,6 +140,11 @@ impl CommandInfo {
         self.flags.contains(Flags::PUBSUB)
     }
 
+    /// True for commands that change their connection's state (see [`Flags::STATEFUL`]).
+    pub fn is_stateful(&self) -> bool {
+        self.flags.contains(Flags::STATEFUL)
+    }
+
     /// True for commands the table does not know.
     pub fn is_unknown(&self) -> bool {
         self.flags.contains(Flags::UNKNOWN)
@@ -163,6 +174,7 @@ const R: Flags = Flags::READ_ONLY;
 const W: Flags = Flags::WRITE;
 const B: Flags = Flags::BLOCKING;
 const P: Flags = Flags::PUBSUB;
+const S: Flags = Flags::STATEFUL;
 const N: Flags = Flags::NONE;
 
 /// Classifies `cmd` by its name (and subcommand, where that decides the keys).
@@ -276,6 +288,8 @@ fn lookup(cmd: &Cmd) -> CommandInfo {
             Some(b"LOAD") => CommandInfo::to_all(FanOut::AllSame, N),
             Some(b"FLUSH") => CommandInfo::to_all(FanOut::AllOk, N),
             Some(b"EXISTS") => CommandInfo::to_all(FanOut::And, R),
+            // Turns the connection into a Lua debugging session.
+            Some(b"DEBUG") => info(NONE, S),
             _ => info(NONE, N),
         },
         b"FUNCTION" => match sub(cmd, &mut buf) {
@@ -291,20 +305,27 @@ fn lookup(cmd: &Cmd) -> CommandInfo {
         },
 
         // Subscriptions: shard channels hash like keys.
-        b"SUBSCRIBE" | b"UNSUBSCRIBE" | b"PSUBSCRIBE" | b"PUNSUBSCRIBE" => info(NONE, P),
-        b"SSUBSCRIBE" | b"SUNSUBSCRIBE" => info(ALL, P),
+        b"SUBSCRIBE" | b"UNSUBSCRIBE" | b"PSUBSCRIBE" | b"PUNSUBSCRIBE" => info(NONE, P | S),
+        b"SSUBSCRIBE" | b"SUNSUBSCRIBE" => info(ALL, P | S),
         b"SPUBLISH" => info(At(1), N),
 
         // Keyless, any node will do.
         b"PING" | b"ECHO" | b"TIME" | b"INFO" | b"LASTSAVE" | b"ROLE" | b"RANDOMKEY" | b"LOLWUT"
         | b"PUBSUB" | b"COMMAND" => info(NONE, R),
-        b"HELLO" | b"AUTH" | b"SELECT" | b"QUIT" | b"RESET" | b"CLIENT" | b"CLUSTER" | b"READONLY"
-        | b"READWRITE" | b"ASKING" | b"MULTI" | b"EXEC" | b"DISCARD" | b"UNWATCH" | b"PUBLISH"
-        | b"SLOWLOG" | b"LATENCY" | b"ACL" | b"SAVE" | b"BGSAVE" | b"BGREWRITEAOF" | b"SHUTDOWN"
-        | b"MONITOR" | b"SWAPDB" | b"FAILOVER" | b"REPLICAOF" | b"SLAVEOF" | b"DEBUG" | b"MODULE" => {
-            info(NONE, N)
-        }
-        b"WATCH" => info(ALL, N),
+        b"CLUSTER" | b"PUBLISH" | b"SLOWLOG" | b"LATENCY" | b"ACL" | b"SAVE" | b"BGSAVE"
+        | b"BGREWRITEAOF" | b"SHUTDOWN" | b"SWAPDB" | b"FAILOVER" | b"REPLICAOF" | b"SLAVEOF" | b"DEBUG"
+        | b"MODULE" => info(NONE, N),
+        // Connection state every caller of a shared connection would see.
+        b"HELLO" | b"AUTH" | b"SELECT" | b"QUIT" | b"RESET" | b"READONLY" | b"READWRITE" | b"ASKING"
+        | b"MULTI" | b"EXEC" | b"DISCARD" | b"UNWATCH" | b"MONITOR" | b"SYNC" | b"PSYNC" => info(NONE, S),
+        b"WATCH" => info(ALL, S),
+        b"CLIENT" => match sub(cmd, &mut buf) {
+            // Replies switched off or skipped, invalidation pushes, the
+            // next command's caching, redirect replies: all of them change
+            // what the other callers' commands get back.
+            Some(b"REPLY" | b"TRACKING" | b"CACHING" | b"CAPA") => info(NONE, S),
+            _ => info(NONE, N),
+        },
 
         _ => unknown(),
     }
@@ -464,6 +485,57 @@ pub(crate) fn slot_of_keys<'a>(keys: impl Iterator<Item = &'a [u8]>) -> Result<O
         }
     }
     Ok(slot)
+}
+
+/// Refuses a command that would change the state of a shared connection
+/// (flagged [`Flags::STATEFUL`]); `Ok` for every other command. The standalone
+/// client calls it before using its multiplexed connection, the cluster
+/// router before routing; exclusive connections (`Pooled`) and the
+/// transaction and pub/sub APIs, which build these commands themselves, do not.
+///
+/// # Errors
+/// [`Error::NotOnSharedConnection`] naming the command and the API to use instead.
+pub fn check_shared(cmd: &Cmd) -> Result<(), Error> {
+    // Most commands (GET, HSET, INCR ...) start with a letter no stateful
+    // command starts with: skip the table for them.
+    let first = cmd.name().first().map(u8::to_ascii_uppercase);
+    if !matches!(
+        first,
+        Some(b'A' | b'C' | b'D' | b'E' | b'H' | b'M' | b'P' | b'Q' | b'R' | b'S' | b'U' | b'W')
+    ) {
+        return Ok(());
+    }
+    refuse_stateful(cmd, &command_info(cmd))
+}
+
+/// As [`check_shared`], for a command already looked up.
+///
+/// # Errors
+/// As [`check_shared`].
+pub fn refuse_stateful(cmd: &Cmd, info: &CommandInfo) -> Result<(), Error> {
+    if !info.is_stateful() {
+        return Ok(());
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let name = upper(cmd.name(), &mut buf).unwrap_or(b"?");
+    let use_instead = if info.is_pubsub() {
+        UseInstead::Subscriber
+    } else {
+        match name {
+            b"MULTI" | b"EXEC" | b"DISCARD" => UseInstead::Transaction,
+            b"HELLO" | b"AUTH" | b"SELECT" | b"READONLY" | b"READWRITE" => UseInstead::ConnectOptions,
+            _ => UseInstead::Exclusive,
+        }
+    };
+    let mut command = String::from_utf8_lossy(name).into_owned();
+    if matches!(name, b"CLIENT" | b"SCRIPT") {
+        let mut sub_buf = [0u8; MAX_NAME];
+        if let Some(s) = sub(cmd, &mut sub_buf) {
+            command.push(' ');
+            command.push_str(&String::from_utf8_lossy(s));
+        }
+    }
+    Err(Error::NotOnSharedConnection { command: command.into_boxed_str(), use_instead })
 }
 
 #[cfg(test)]
@@ -769,6 +841,85 @@ mod tests {
                 let _ = command_info(&command);
             }
         }
+    }
+
+    #[test]
+    fn stateful_commands_are_flagged() {
+        for args in [
+            &["SUBSCRIBE", "ch"][..],
+            &["psubscribe", "p*"],
+            &["SSUBSCRIBE", "ch"],
+            &["UNSUBSCRIBE"],
+            &["PUNSUBSCRIBE"],
+            &["SUNSUBSCRIBE", "ch"],
+            &["MULTI"],
+            &["EXEC"],
+            &["DISCARD"],
+            &["WATCH", "k"],
+            &["UNWATCH"],
+            &["CLIENT", "REPLY", "OFF"],
+            &["client", "tracking", "on"],
+            &["CLIENT", "CACHING", "yes"],
+            &["CLIENT", "CAPA", "redirect"],
+            &["MONITOR"],
+            &["RESET"],
+            &["SELECT", "1"],
+            &["HELLO", "2"],
+            &["AUTH", "pw"],
+            &["QUIT"],
+            &["SYNC"],
+            &["PSYNC", "?", "-1"],
+            &["READONLY"],
+            &["READWRITE"],
+            &["ASKING"],
+            &["SCRIPT", "DEBUG", "YES"],
+        ] {
+            let command = c(args);
+            assert!(command_info(&command).is_stateful(), "{args:?}");
+            assert!(matches!(check_shared(&command), Err(Error::NotOnSharedConnection { .. })), "{args:?}");
+        }
+        for args in [
+            &["GET", "k"][..],
+            &["SET", "k", "v"],
+            &["CLIENT", "ID"],
+            &["CLIENT", "KILL", "ID", "1"],
+            &["CLIENT", "SETNAME", "x"],
+            &["CLIENT", "LIST"],
+            &["CLIENT"],
+            &["SCRIPT", "LOAD", "return 1"],
+            &["PUBLISH", "ch", "m"],
+            &["SPUBLISH", "ch", "m"],
+            &["BLPOP", "l", "0"],
+            &["EVAL", "return 1", "0"],
+            &["HSET", "h", "f", "v"],
+            &["CLUSTER", "SLOTS"],
+            &["PING"],
+            &["NOSUCH"],
+        ] {
+            let command = c(args);
+            assert!(!command_info(&command).is_stateful(), "{args:?}");
+            assert!(check_shared(&command).is_ok(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_command_and_the_api() {
+        let refused = |args: &[&str]| match check_shared(&c(args)) {
+            Err(Error::NotOnSharedConnection { command, use_instead }) => (command.to_string(), use_instead),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(refused(&["subscribe", "ch"]), ("SUBSCRIBE".into(), UseInstead::Subscriber));
+        assert_eq!(refused(&["SUNSUBSCRIBE"]), ("SUNSUBSCRIBE".into(), UseInstead::Subscriber));
+        assert_eq!(refused(&["multi"]), ("MULTI".into(), UseInstead::Transaction));
+        assert_eq!(refused(&["EXEC"]), ("EXEC".into(), UseInstead::Transaction));
+        assert_eq!(refused(&["WATCH", "k"]), ("WATCH".into(), UseInstead::Exclusive));
+        assert_eq!(refused(&["SELECT", "2"]), ("SELECT".into(), UseInstead::ConnectOptions));
+        assert_eq!(refused(&["HELLO", "3"]), ("HELLO".into(), UseInstead::ConnectOptions));
+        assert_eq!(refused(&["client", "reply", "off"]), ("CLIENT REPLY".into(), UseInstead::Exclusive));
+        assert_eq!(refused(&["SCRIPT", "debug", "sync"]), ("SCRIPT DEBUG".into(), UseInstead::Exclusive));
+        assert_eq!(refused(&["MONITOR"]), ("MONITOR".into(), UseInstead::Exclusive));
+        let text = check_shared(&c(&["SUBSCRIBE", "ch"])).unwrap_err().to_string();
+        assert!(text.contains("SUBSCRIBE") && text.contains("Subscriber"), "{text}");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!   the merging of their replies (and of fan-out replies);
 //! - [`topology`]: the slot map parsed from `CLUSTER SHARDS` / `CLUSTER SLOTS`,
 //!   patched by redirects, chosen by consensus among nodes;
-//! - [`redirect`]: the retry policy, one function from an error to an action.
+//! - [`redirect`]: the retry policy, one function from an error to an action;
+//! - [`nodes`]: the bounded set of nodes the router may connect to (the
+//!   topology's and recent redirect targets').
 //!
 //! None of them touches a socket, a clock or a random generator: time and
 //! randomness are parameters. The IO router (`cluster`, on top of these) is
@@ -24,17 +26,18 @@
 
 pub mod cluster;
 pub mod keys;
+pub mod nodes;
 pub mod redirect;
 pub mod slot;
 pub mod split;
 pub mod topology;
 
 pub use cluster::{ClusterClient, ClusterOptions};
-pub use keys::{command_info, keys, slot_of, CommandInfo, Flags, KeySpec};
+pub use keys::{check_shared, command_info, keys, refuse_stateful, slot_of, CommandInfo, Flags, KeySpec};
 pub use redirect::{classify, is_retry_safe, RetryAction, RetryPolicy};
 pub use slot::{key_slot, SLOTS};
 pub use split::{merge, merge_fan_out, split_by_slot, FanOut, Part, Split, SplitKind};
-pub use topology::{Health, Node, Shard, SlotMap};
+pub use topology::{Health, Lag, Node, Shard, SlotMap};
 
 use crate::cmd::Cmd;
 use crate::error::Error;
@@ -71,9 +74,12 @@ pub struct Plan {
 ///
 /// # Errors
 /// [`Error::CrossSlot`] when the keys of a command that cannot be split span
-/// slots: nothing was sent.
+/// slots; [`Error::NotOnSharedConnection`] for a command that would change
+/// the state of the shared connection it is sent on (see
+/// [`Flags::STATEFUL`]). Nothing was sent.
 pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     let info = command_info(cmd);
+    refuse_stateful(cmd, &info)?;
     if let Some(policy) = info.fan_out {
         return Ok(Plan { info, target: Target::AllPrimaries(policy) });
     }
@@ -117,6 +123,14 @@ mod tests {
         assert!(matches!(plan(&cmd("SUNIONSTORE").arg("foo").arg("bar")), Err(Error::CrossSlot)));
     }
 
+    #[test]
+    fn stateful_commands_have_no_plan() {
+        for c in [cmd("SSUBSCRIBE").arg("ch"), cmd("MULTI"), cmd("WATCH").arg("k"), cmd("READONLY")] {
+            assert!(matches!(plan(&c), Err(Error::NotOnSharedConnection { .. })), "{c:?}");
+        }
+        assert!(plan(&cmd("BLPOP").arg("l").arg(0)).is_ok(), "blocking commands are routed, not refused");
+    }
+
     /// The pure layer must stay free of the runtime: this file set is checked
     /// by reading the sources, so the rule holds even where tokio is a
     /// dependency of the crate.
@@ -129,6 +143,7 @@ mod tests {
             include_str!("split.rs"),
             include_str!("topology.rs"),
             include_str!("redirect.rs"),
+            include_str!("nodes.rs"),
             include_str!("../backoff.rs"),
         ];
         let needle = ["tok", "io::"].concat();

@@ -67,6 +67,48 @@ pub struct Shard {
     pub replicas: Vec<Node>,
 }
 
+/// How far a replica trails its primary, from the replication offsets the
+/// server reported (which a confused or hostile server may set to anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lag {
+    /// An offset was not reported (0): nothing is known.
+    Unknown,
+    /// This many bytes behind; 0 when the replica reports itself ahead.
+    Behind(u64),
+    /// A negative offset: the report cannot be trusted.
+    Invalid,
+}
+
+impl Lag {
+    /// True when a replica with this lag may serve reads, given the largest
+    /// lag tolerated (`max_lag`, in bytes; a negative one tolerates none).
+    /// An unknown lag is tolerated, an invalid one never.
+    pub fn is_within(self, max_lag: i64) -> bool {
+        match self {
+            Lag::Unknown => true,
+            Lag::Behind(bytes) => u64::try_from(max_lag).is_ok_and(|max| bytes <= max),
+            Lag::Invalid => false,
+        }
+    }
+}
+
+impl Shard {
+    /// How far `replica` trails this shard's primary. Computed without
+    /// overflow whatever the offsets.
+    pub fn lag_of(&self, replica: &Node) -> Lag {
+        let (primary, replica) = (self.primary.replication_offset, replica.replication_offset);
+        if primary == 0 || replica == 0 {
+            Lag::Unknown
+        } else if primary < 0 || replica < 0 {
+            Lag::Invalid
+        } else if replica >= primary {
+            Lag::Behind(0)
+        } else {
+            Lag::Behind(primary.abs_diff(replica))
+        }
+    }
+}
+
 /// The marker of a slot no shard serves.
 const UNASSIGNED: u16 = u16::MAX;
 
@@ -267,7 +309,8 @@ impl Builder {
         }
         entries.fill(index);
         if let Some(owned) = self.map.owned.get_mut(usize::from(index)) {
-            *owned += u32::from(end - start) + 1;
+            // start <= end < SLOTS, checked above: no overflow.
+            *owned = owned.saturating_add(u32::from(end - start) + 1);
         }
         Ok(())
     }
@@ -472,15 +515,15 @@ impl SlotMap {
             return false;
         }
         if let Some(owned) = self.owned.get_mut(usize::from(entry)) {
-            *owned -= 1;
+            *owned = owned.saturating_sub(1);
         }
         if let Some(owned) = self.owned.get_mut(target) {
-            *owned += 1;
+            *owned = owned.saturating_add(1);
         }
         if let Some(e) = self.slots.get_mut(usize::from(slot)) {
             *e = target16;
         }
-        self.version += 1;
+        self.version = self.version.wrapping_add(1);
         true
     }
 
@@ -858,6 +901,100 @@ mod tests {
         let map = SlotMap::from_shards(&reply, "a", false).unwrap();
         assert_eq!(map.primary_for_slot(0).map(|a| a.port), Some(7001));
         assert!(map.shard_for_slot(0).unwrap().replicas.is_empty());
+    }
+
+    /// A one-shard map whose primary and replica report these offsets.
+    fn offsets(primary: i64, replica: i64) -> Shard {
+        let node = |port: i64, role: &str, offset: i64| {
+            obj(
+                true,
+                vec![
+                    ("port", i(port)),
+                    ("endpoint", b("h")),
+                    ("role", b(role)),
+                    ("replication-offset", i(offset)),
+                    ("health", b("online")),
+                ],
+            )
+        };
+        let reply = arr(vec![shard(
+            true,
+            &[0, 16383],
+            vec![node(7000, "master", primary), node(7001, "replica", replica)],
+        )]);
+        SlotMap::from_shards(&reply, "a", false).unwrap().shards()[0].clone()
+    }
+
+    #[test]
+    fn replica_lag_never_overflows() {
+        let lag = |p, r| {
+            let shard = offsets(p, r);
+            shard.lag_of(&shard.replicas[0])
+        };
+        assert_eq!(lag(1000, 400), Lag::Behind(600));
+        assert_eq!(lag(400, 1000), Lag::Behind(0), "a replica ahead is not behind");
+        assert_eq!(lag(0, 5), Lag::Unknown);
+        assert_eq!(lag(5, 0), Lag::Unknown);
+        // Hostile values: `primary - replica` would overflow an i64 here.
+        assert_eq!(lag(i64::MAX, 1), Lag::Behind(i64::MAX as u64 - 1));
+        assert_eq!(lag(i64::MAX, i64::MIN), Lag::Invalid);
+        assert_eq!(lag(i64::MIN, i64::MAX), Lag::Invalid);
+        assert_eq!(lag(-1, 5), Lag::Invalid);
+        assert_eq!(lag(5, -1), Lag::Invalid);
+        // And the decision made from them.
+        assert!(Lag::Unknown.is_within(0));
+        assert!(Lag::Behind(10).is_within(10));
+        assert!(!Lag::Behind(11).is_within(10));
+        assert!(!Lag::Behind(i64::MAX as u64 - 1).is_within(16 << 20));
+        assert!(!Lag::Behind(u64::MAX).is_within(i64::MAX));
+        assert!(!Lag::Behind(0).is_within(-1), "a negative limit tolerates nothing");
+        assert!(!Lag::Invalid.is_within(i64::MAX));
+    }
+
+    #[test]
+    fn hostile_ports_and_slots_are_refused_without_panic() {
+        // Ports out of u16 range, zero or negative: the node is left out, in
+        // CLUSTER SHARDS and CLUSTER SLOTS alike.
+        for bad in [0, -1, 65536, i64::MAX, i64::MIN] {
+            let fields = vec![("port", i(bad)), ("endpoint", b("h")), ("role", b("master"))];
+            let map = one_node_map(fields, "a", false).unwrap();
+            assert_eq!(map.primary_for_slot(0), None, "port {bad}");
+            let reply = arr(vec![arr(vec![i(0), i(16383), slot_node(b("h"), bad, "x")])]);
+            assert_eq!(SlotMap::from_slots(&reply, "a").unwrap().primary_for_slot(0), None, "port {bad}");
+        }
+        let fields = vec![("port", i(65535)), ("endpoint", b("h")), ("role", b("master"))];
+        assert_eq!(
+            one_node_map(fields, "a", false).unwrap().primary_for_slot(0).map(|a| a.port),
+            Some(65535)
+        );
+        // Slots past the last one, negative, huge, or ranges that run backwards.
+        let m = |slots: &[i64]| {
+            arr(vec![shard(true, slots, vec![node(true, "m", 7000, "h", "master", "online")])])
+        };
+        for bad in
+            [&[16384, 16384][..], &[0, i64::MAX], &[i64::MIN, 0], &[16383, 0], &[1, 0], &[65535, 65535]]
+        {
+            assert!(matches!(SlotMap::from_shards(&m(bad), "a", false), Err(Error::Type { .. })), "{bad:?}");
+        }
+        let n = slot_node(b("h"), 7000, "x");
+        for (start, end) in [(16384, 16384), (5, 4), (-1, 3), (0, i64::MAX), (i64::MIN, i64::MIN)] {
+            let reply = arr(vec![arr(vec![i(start), i(end), n.clone()])]);
+            assert!(matches!(SlotMap::from_slots(&reply, "a"), Err(Error::Type { .. })), "{start}-{end}");
+        }
+        // Offsets that do not parse count as not reported.
+        let fields = vec![
+            ("port", i(7000)),
+            ("endpoint", b("h")),
+            ("role", b("master")),
+            ("replication-offset", b("99999999999999999999999")),
+        ];
+        let map = one_node_map(fields, "a", false).unwrap();
+        assert_eq!(map.shards()[0].primary.replication_offset, 0);
+        // Ranges built directly: out of range or backwards are errors, not panics.
+        let shard = || Shard { primary: Node::from_addr(addr(7000)), replicas: Vec::new() };
+        for range in [(0, 16384), (16384, 16384), (u16::MAX, u16::MAX), (9, 8), (u16::MAX, 0)] {
+            assert!(SlotMap::from_ranges(vec![(shard(), vec![range])]).is_err(), "{range:?}");
+        }
     }
 
     fn slot_node(host: Frame, port: i64, id: &str) -> Frame {

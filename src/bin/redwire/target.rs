@@ -19,7 +19,12 @@ impl Target {
     /// Sends one raw command.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
         match self {
-            Target::Client(client) => client.send(c).await,
+            Target::Client(client) => match client.send(c).await {
+                // One command, then exit: it may change its connection's
+                // state (HELLO, SELECT, CLIENT REPLY ...) on a connection of its own.
+                Err(Error::NotOnSharedConnection { .. }) => client.exclusive().await?.send(c).await,
+                other => other,
+            },
             Target::Cluster(cluster) => cluster.send(c).await,
             Target::Store(_) => Err(Error::Config("raw commands need a server: use --url".into())),
         }
