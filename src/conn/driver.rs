@@ -34,8 +34,8 @@
 //! Bounds: at most `max_in_flight` waiters and about `max_write_buffer`
 //! unwritten bytes are queued (callers wait beyond that). A watchdog (one
 //! timer per connection, not per command) closes the connection when
-//! commands wait and nothing moves (no reply, no byte read, nothing written)
-//! for the response timeout, or when the socket accepts nothing of a pending
+//! commands wait and nothing moves (no reply, no byte of an incomplete
+//! frame read, nothing written) for the response timeout, or when the socket accepts nothing of a pending
 //! write for that long; a large reply trickling in keeps it alive. Not here:
 //! the handshake, TLS, reconnecting.
 
@@ -186,7 +186,8 @@ pub(crate) struct Shared {
     unwritten: AtomicUsize,
     /// Count of replies received: the watchdog's measure of progress.
     replies: AtomicU64,
-    /// Count of reads that returned bytes: a reply trickling in is progress.
+    /// Count of reads that added to a frame still incomplete: a reply
+    /// trickling in is progress.
     reads: AtomicU64,
     /// Count of writes that handed bytes to the socket.
     writes: AtomicU64,
@@ -592,6 +593,7 @@ pub(crate) async fn run_reader(
 ) {
     let mut frames: Vec<Frame> = Vec::with_capacity(64);
     let mut done: Vec<(ReplySender, Result<Frame, Error>)> = Vec::with_capacity(64);
+    let mut fresh = false;
     loop {
         loop {
             match decoder.decode(&mut rbuf) {
@@ -613,6 +615,11 @@ pub(crate) async fn run_reader(
             }
             complete(&mut done);
         }
+        // New bytes of a frame still incomplete: a reply trickling in is
+        // progress for the watchdog (complete push frames are not).
+        if fresh && !rbuf.is_empty() {
+            shared.reads.fetch_add(1, Ordering::Release);
+        }
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(64 * 1024);
         }
@@ -624,9 +631,7 @@ pub(crate) async fn run_reader(
                 )));
                 return;
             }
-            Ok(_) => {
-                shared.reads.fetch_add(1, Ordering::Release);
-            }
+            Ok(_) => fresh = true,
             Err(e) => {
                 shared.fail(super::transport::stream_error(e));
                 return;
