@@ -40,7 +40,8 @@
 mod inbox;
 mod message;
 mod publisher;
-mod registry;
+#[doc(hidden)]
+pub mod registry;
 mod servers;
 mod subscriber;
 

@@ -531,7 +531,7 @@ impl Task {
 
     /// Closes connection `gen` of `link` (if current) and reports its loss.
     fn lose(&mut self, link: LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
-        if !self.conns.get(&link).is_some_and(|(g, _)| *g == gen) {
+        if self.conns.get(&link).is_none_or(|(g, _)| *g != gen) {
             return;
         }
         if let Some((_, conn)) = self.conns.remove(&link) {

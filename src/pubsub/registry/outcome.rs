@@ -12,7 +12,7 @@ use crate::error::{ServerError, ServerErrorKind};
 impl Registry {
     /// The outcome of [`Action::Connect`]. Returns false when the attempt is
     /// stale (the link moved on): the IO side then drops the new connection.
-    pub(crate) fn connected(
+    pub fn connected(
         &mut self,
         link: &LinkId,
         gen: u64,
@@ -50,7 +50,7 @@ impl Registry {
     }
 
     /// The connection `gen` of `link` closed.
-    pub(crate) fn closed(&mut self, link: &LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
+    pub fn closed(&mut self, link: &LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
         let Some(state) = self.links.get(link) else { return };
         if state.up_gen() != Some(gen) {
             return;
@@ -61,7 +61,7 @@ impl Registry {
 
     /// The outcome of [`Action::Send`]: `Ok` for the confirmations,
     /// `Err(Error::Server)` for a refusal, other errors for the connection.
-    pub(crate) fn op_done(
+    pub fn op_done(
         &mut self,
         link: &LinkId,
         gen: u64,
@@ -122,7 +122,7 @@ impl Registry {
 
     /// The server dropped `sub` by itself on connection `gen` of `link` (an
     /// unsubscribe confirmation no command asked for).
-    pub(crate) fn server_unsubscribed(&mut self, link: &LinkId, gen: u64, sub: Subscription, now: Instant) {
+    pub fn server_unsubscribed(&mut self, link: &LinkId, gen: u64, sub: Subscription, now: Instant) {
         let Some(state) = self.links.get_mut(link) else { return };
         if state.up_gen() != Some(gen) || !state.confirmed.remove(&sub) {
             return;
@@ -144,7 +144,7 @@ impl Registry {
     }
 
     /// The outcome of [`Action::RefreshTopology`].
-    pub(crate) fn topology(&mut self, result: Result<SlotMap, Error>, now: Instant) {
+    pub fn topology(&mut self, result: Result<SlotMap, Error>, now: Instant) {
         self.refresh.in_flight = false;
         self.refresh.answered = true;
         match result {
