@@ -156,6 +156,10 @@ impl Harness {
     fn step(&mut self, unsubscribing: &[Subscription], step: impl FnOnce(&mut Registry, Instant)) {
         let before: BTreeSet<Subscription> = self.r.active().into_iter().collect();
         step(&mut self.r, self.now);
+        let trace = std::env::var_os("REDWIRE_FUZZ_TRACE").is_some();
+        if trace {
+            eprintln!("active before {before:?}\nregistry now {:#?}", self.r);
+        }
         for sub in unsubscribing {
             self.interrupted.remove(sub);
         }
@@ -163,6 +167,9 @@ impl Harness {
         let wanted: BTreeSet<Subscription> = self.r.subscriptions().into_iter().collect();
         let mut refused = BTreeSet::new();
         for action in self.r.take_actions() {
+            if trace {
+                eprintln!("action {action:?}");
+            }
             match action {
                 Action::Connect { link, gen } => {
                     self.history.push((link.clone(), gen));
@@ -175,7 +182,7 @@ impl Harness {
                     for sub in subscriptions {
                         assert!(before.contains(&sub), "Interrupted for {sub}, which was not active");
                         assert!(!after.contains(&sub), "Interrupted for {sub}, which is still active");
-                        self.interrupted.insert(sub);
+                        assert!(self.interrupted.insert(sub.clone()), "Interrupted twice for {sub}");
                     }
                 }
                 Action::Emit(Event::Resubscribed { subscriptions }) => {

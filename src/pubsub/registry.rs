@@ -141,6 +141,11 @@ impl Link {
         }
     }
 
+    /// True while an unsubscribe of `sub` is in flight on this link.
+    fn is_unsubscribing(&self, sub: &Subscription) -> bool {
+        self.op.as_ref().is_some_and(|o| !o.subscribe && o.subs.contains(sub))
+    }
+
     fn up_gen(&self) -> Option<u64> {
         match self.conn {
             Conn::Up { gen } => Some(gen),
@@ -259,9 +264,14 @@ impl Registry {
         self.slots.as_ref()?.primary_for_slot(slot).map(|addr| LinkId::Node(addr.clone()))
     }
 
+    /// Confirmed on the live connection of its link, and not being
+    /// unsubscribed there (an unsubscribe sent while the name was elsewhere
+    /// or not wanted, still in flight: the server is about to drop it).
     fn is_active(&self, sub: &Subscription) -> bool {
         let Some(Some(link)) = self.entries.get(sub).map(|e| &e.link) else { return false };
-        self.links.get(link).is_some_and(|l| l.up_gen().is_some() && l.confirmed.contains(sub))
+        self.links
+            .get(link)
+            .is_some_and(|l| l.up_gen().is_some() && l.confirmed.contains(sub) && !l.is_unsubscribing(sub))
     }
 
     // ----- inputs from the application -----
