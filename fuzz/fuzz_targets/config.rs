@@ -69,7 +69,8 @@ fn assert_hidden(what: &str, shown: &str) {
 
 /// Every output of one parse, as text.
 fn outputs(config: &StoreConfig) -> Vec<(&'static str, String)> {
-    let mut out = vec![("Debug", format!("{config:?}")), ("redacted JSON", config.to_redacted_json().to_string())];
+    let mut out =
+        vec![("Debug", format!("{config:?}")), ("redacted JSON", config.to_redacted_json().to_string())];
     let mut stack = vec![config];
     while let Some(c) = stack.pop() {
         match c {

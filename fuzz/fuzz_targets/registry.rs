@@ -59,8 +59,12 @@ fn kind(b: u8) -> Kind {
 
 /// Up to four names, one bit each.
 fn names(bits: u8) -> Vec<Bytes> {
-    let picked: Vec<Bytes> =
-        NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| Bytes::from(*n)).collect();
+    let picked: Vec<Bytes> = NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| Bytes::from(*n))
+        .collect();
     if picked.is_empty() {
         vec![Bytes::from(NAMES[0])]
     } else {
@@ -336,7 +340,11 @@ fuzz_target!(|data: &[u8]| {
             }
             6 if h.refreshes > 0 => {
                 h.refreshes -= 1;
-                let result = if arg % 4 == 0 { Err(Error::ConnectTimeout) } else { slot_map(&mut input).ok_or(Error::Timeout) };
+                let result = if arg % 4 == 0 {
+                    Err(Error::ConnectTimeout)
+                } else {
+                    slot_map(&mut input).ok_or(Error::Timeout)
+                };
                 h.step(&[], |r, now| r.topology(result, now));
             }
             7 => {
@@ -356,7 +364,9 @@ fuzz_target!(|data: &[u8]| {
                     },
                     1 => h.step(&[], |r, now| r.closed(&link, gen, Arc::new(Error::Closed), now)),
                     2 => h.step(&[], |r, now| r.op_done(&link, gen, u64::from(how), Ok(()), now)),
-                    _ => h.step(&[], |r, now| r.op_done(&link, gen, u64::from(how), Err(Error::Timeout), now)),
+                    _ => {
+                        h.step(&[], |r, now| r.op_done(&link, gen, u64::from(how), Err(Error::Timeout), now))
+                    }
                 }
             }
             _ => {}

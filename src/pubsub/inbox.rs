@@ -232,14 +232,13 @@ mod tests {
         assert_eq!(inbox.try_pop(), Some(Popped::Item('b')));
     }
 
-    fn len_of(v: &Vec<u8>) -> usize {
-        v.len()
-    }
+    /// The weight of a test item: its length.
+    const LEN_OF: fn(&Vec<u8>) -> usize = |v| v.len();
 
     #[test]
     fn ten_mib_into_a_one_mib_inbox_keeps_the_newest_within_the_cap() {
         const CAP: usize = 1 << 20;
-        let inbox = Inbox::with_byte_limit(1_000_000, CAP, len_of);
+        let inbox = Inbox::with_byte_limit(1_000_000, CAP, LEN_OF);
         // 10 MiB in messages of 10,000 bytes, each tagged with its number.
         let count = (10 << 20) / 10_000;
         for i in 0..count {
@@ -262,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_message_bound_still_applies_under_the_byte_bound() {
-        let inbox = Inbox::with_byte_limit(3, 1 << 20, len_of);
+        let inbox = Inbox::with_byte_limit(3, 1 << 20, LEN_OF);
         for i in 0..5u8 {
             inbox.push(vec![i]);
         }
@@ -273,7 +272,7 @@ mod tests {
 
     #[test]
     fn an_item_heavier_than_the_cap_is_dropped_and_reported() {
-        let inbox = Inbox::with_byte_limit(10, 100, len_of);
+        let inbox = Inbox::with_byte_limit(10, 100, LEN_OF);
         inbox.push(vec![1; 60]);
         inbox.push(vec![2; 101]);
         assert_eq!((inbox.len(), inbox.bytes()), (1, 60), "the older one stays, the giant goes");
