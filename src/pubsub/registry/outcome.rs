@@ -99,6 +99,11 @@ impl Registry {
                 let cause = Arc::new(e);
                 if done.subscribe {
                     self.drop_never_confirmed(&done.subs, &cause);
+                } else if let Some(state) = self.links.get_mut(link) {
+                    // Being unsubscribed, they were not active: their loss is no gap.
+                    for sub in &done.subs {
+                        state.confirmed.remove(sub);
+                    }
                 }
                 self.actions.push(Action::Close { link: link.clone(), gen });
                 self.lose_link(link, cause, now);

@@ -782,3 +782,22 @@ fn moving_back_to_a_node_that_still_holds_it_resubscribes_at_once() {
     assert!(is_resubscribed(&t.events[0], &[sub(Kind::Sharded, "a")]));
     assert_eq!(r.active(), vec![sub(Kind::Sharded, "a")]);
 }
+
+/// Found by the `registry` fuzz target: the connection failing under our
+/// unsubscribe of a name wanted again reported that name `Interrupted`,
+/// though it was not active (it was being unsubscribed).
+#[test]
+fn a_failed_unsubscribe_of_a_name_wanted_again_is_no_interruption() {
+    let t0 = Instant::now();
+    let (mut r, gen) = standalone(t0);
+    subscribe_ok(&mut r, Kind::Channel, &["a"], t0);
+    r.unsubscribe(Kind::Channel, names(&["a"]), t0);
+    let u = take(&mut r).sends.pop().unwrap();
+    r.subscribe(Kind::Channel, names(&["a"]), t0);
+    take(&mut r);
+    r.op_done(&LinkId::Main, gen, u.op, Err(Error::OutcomeUnknown { cause: Arc::new(Error::Timeout) }), t0);
+    let t = take(&mut r);
+    assert!(t.events.is_empty(), "{:?}", t.events);
+    assert_eq!(t.closes, vec![(LinkId::Main, gen)]);
+    assert_eq!(r.subscriptions(), vec![sub(Kind::Channel, "a")], "still wanted");
+}
