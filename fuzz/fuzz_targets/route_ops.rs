@@ -8,16 +8,24 @@
 //! READONLY, node down, outcome unknown, generic) classified attempt after
 //! attempt. Invariants: every slot is owned by a shard that exists or is
 //! marked unassigned; a MOVED always takes effect; a plan's slots are the keys'
-//! slots; waits stay within the policy's bounds; retries stop by `max_retries`.
+//! slots; waits stay within the policy's bounds; retries stop by `max_retries`;
+//! and the exactly-once rule: for a command that is not retry-safe (a write
+//! not marked idempotent, as `is_retry_safe` says for INCR, LPUSH, SET ...),
+//! an error after which its outcome is unknown (`OutcomeUnknown`, a response
+//! timeout, an IO error on a connection that was up, a protocol error) is
+//! never retried: `classify` returns it to the caller (`Return`), whatever
+//! the attempt number. A `NotSent` may be retried, since the command never ran.
 #![no_main]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use redwire::route::{classify, key_slot, plan, RetryAction, RetryPolicy, Shard, SlotMap, Target, SLOTS};
+use redwire::route::{
+    classify, command_info, is_retry_safe, key_slot, plan, RetryAction, RetryPolicy, Shard, SlotMap, Target, SLOTS,
+};
 use redwire::route::topology::Node;
-use redwire::{cmd, Error, NodeAddr, ServerError};
+use redwire::{cmd, Cmd, Error, NodeAddr, ProtocolError, ServerError};
 
 struct Input<'a>(&'a [u8]);
 
@@ -94,8 +102,42 @@ fn check_map(map: &SlotMap) {
     assert_eq!(map.is_complete(), assigned == usize::from(SLOTS));
 }
 
+/// A command for a retry sequence: writes, reads, and writes marked idempotent.
+fn command(which: u8) -> Cmd {
+    let c = match which % 8 {
+        0 => cmd("INCR").arg("counter"),
+        1 => cmd("LPUSH").arg("list").arg("x"),
+        2 => cmd("SET").arg("k").arg("v"),
+        3 => cmd("EVALSHA").arg("0123456789abcdef0123456789abcdef01234567").arg(1).arg("k"),
+        4 => cmd("GET").arg("k"),
+        5 => cmd("MGET").arg("a").arg("b"),
+        6 => cmd("HINCRBY").arg("h").arg("f").arg(1),
+        _ => cmd("ZRANGE").arg("z").arg(0).arg(-1),
+    };
+    if which & 0x80 != 0 {
+        c.idempotent()
+    } else {
+        c
+    }
+}
+
+/// True when `e` leaves the outcome of a sent command unknown.
+fn outcome_unknown(e: &Error) -> bool {
+    match e {
+        Error::OutcomeUnknown { .. } | Error::Timeout | Error::Protocol(_) => true,
+        Error::Io(io) => !matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::NotConnected
+                | std::io::ErrorKind::AddrNotAvailable
+        ),
+        _ => false,
+    }
+}
+
 fn error(kind: u8, slot: u16, n: u8) -> Error {
-    let line = match kind % 9 {
+    let io = |k: std::io::ErrorKind| Arc::new(Error::Io(Arc::new(k.into())));
+    let line = match kind % 16 {
         0 => format!("MOVED {} {}", slot % SLOTS, node(n)),
         1 => format!("ASK {} {}", slot % SLOTS, node(n)),
         2 => "TRYAGAIN Multiple keys request during rehashing of slot".to_string(),
@@ -104,6 +146,13 @@ fn error(kind: u8, slot: u16, n: u8) -> Error {
         5 => "READONLY You can't write against a read only replica.".to_string(),
         6 => return Error::NotSent { cause: Arc::new(Error::Io(Arc::new(std::io::ErrorKind::ConnectionRefused.into()))) },
         7 => return Error::OutcomeUnknown { cause: Arc::new(Error::Timeout) },
+        9 => return Error::OutcomeUnknown { cause: io(std::io::ErrorKind::ConnectionReset) },
+        10 => return Error::OutcomeUnknown { cause: io(std::io::ErrorKind::ConnectionRefused) },
+        11 => return Error::Timeout,
+        12 => return Error::Io(Arc::new(std::io::ErrorKind::BrokenPipe.into())),
+        13 => return Error::Protocol(ProtocolError::UnknownType(n)),
+        14 => return Error::NotSent { cause: Arc::new(Error::Timeout) },
+        15 => return Error::Io(Arc::new(std::io::ErrorKind::ConnectionRefused.into())),
         _ => "ERR something else".to_string(),
     };
     match ServerError::from_line(&line) {
@@ -166,11 +215,20 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => {
                 // A retry sequence: classify errors until the policy stops.
-                let safe = input.byte().is_some_and(|b| b & 1 == 1);
+                let Some(which) = input.byte() else { break };
+                let c = command(which);
+                let safe = is_retry_safe(&c, &command_info(&c));
+                let name = String::from_utf8_lossy(c.name()).to_string();
+                let mutating = matches!(name.as_str(), "INCR" | "LPUSH" | "SET" | "EVALSHA" | "HINCRBY");
+                assert_eq!(safe, !mutating || c.is_idempotent(), "{name}: retry-safe is {safe}");
                 let mut attempt = 0u32;
                 loop {
                     let (Some(k), Some(slot), Some(n)) = (input.byte(), input.u16(), input.byte()) else { break };
-                    let action = classify(&error(k, slot, n), attempt, &policy, safe, u64::from(n) << 56);
+                    let err = error(k, slot, n);
+                    let action = classify(&err, attempt, &policy, safe, u64::from(n) << 56);
+                    if !safe && outcome_unknown(&err) {
+                        assert_eq!(action, RetryAction::Return, "{name} retried after {err:?} at attempt {attempt}");
+                    }
                     match action {
                         RetryAction::Backoff(d) | RetryAction::RefreshAndRetry(d) => {
                             assert!(d >= policy.min_wait && d <= policy.max_wait, "wait {d:?} out of bounds");

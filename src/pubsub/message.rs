@@ -158,6 +158,29 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// What this event costs a buffer, for the inbox's byte bound: its
+    /// payload and names plus a fixed overhead per event (so that a flood
+    /// of empty messages is bounded in bytes too).
+    pub(crate) fn weight(&self) -> usize {
+        let names = |subs: &[Subscription]| subs.iter().map(|s| s.name.len() + EVENT_OVERHEAD).sum::<usize>();
+        EVENT_OVERHEAD
+            + match self {
+                Event::Message(m) => {
+                    m.channel.len() + m.pattern.as_ref().map_or(0, Bytes::len) + m.payload.len()
+                }
+                Event::Interrupted { subscriptions, .. }
+                | Event::Resubscribed { subscriptions }
+                | Event::Refused { subscriptions, .. } => names(subscriptions),
+                Event::Lagged { .. } => 0,
+            }
+    }
+}
+
+/// Bytes counted per event and per subscription named in one, on top of
+/// their payloads: about what the buffer holds for them besides.
+const EVENT_OVERHEAD: usize = 64;
+
 /// A pub/sub frame, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Push {
@@ -277,6 +300,20 @@ mod tests {
         ] {
             assert_eq!(parse_push(&f), Push::Other, "{f:?}");
         }
+    }
+
+    #[test]
+    fn weight_counts_payload_names_and_a_fixed_overhead() {
+        let m = Event::Message(Message {
+            kind: Kind::Pattern,
+            channel: Bytes::from_static(b"news"),
+            pattern: Some(Bytes::from_static(b"n*")),
+            payload: Bytes::from(vec![0u8; 1000]),
+        });
+        assert_eq!(m.weight(), EVENT_OVERHEAD + 4 + 2 + 1000);
+        let r = Event::Resubscribed { subscriptions: vec![Subscription::new(Kind::Channel, "abc")] };
+        assert_eq!(r.weight(), 2 * EVENT_OVERHEAD + 3);
+        assert_eq!(Event::Lagged { dropped: 7 }.weight(), EVENT_OVERHEAD);
     }
 
     #[test]

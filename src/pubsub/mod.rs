@@ -26,16 +26,22 @@
 //!   [`Event::Interrupted`], then [`Event::Resubscribed`] once restored (with
 //!   capped, jittered backoff); nothing else does. See `registry`.
 //! - **Slow consumers.** Each subscriber buffers at most
-//!   [`SubscriberOptions::buffer`] events; past it the oldest are dropped and
-//!   reported as [`Event::Lagged`]. The connection is never blocked by a
-//!   consumer, and memory stays bounded.
+//!   [`SubscriberOptions::buffer`] events and
+//!   [`SubscriberOptions::buffer_bytes`] bytes of them; past either the
+//!   oldest are dropped and reported as [`Event::Lagged`]. The connection is
+//!   never blocked by a consumer, and memory stays bounded.
+//! - **Unsolicited confirmations.** Subscribe confirmations nobody waits for
+//!   are dropped on the reader task; unsolicited unsubscribes queue for the
+//!   subscriber task up to a fixed count, past which the flooding connection
+//!   is closed (and its subscriptions restored) instead of queueing more.
 //!
 //! Not here: the coordination events and their format (`coord`).
 
 mod inbox;
 mod message;
 mod publisher;
-mod registry;
+#[doc(hidden)]
+pub mod registry;
 mod servers;
 mod subscriber;
 

@@ -44,11 +44,11 @@ use crate::error::{Error, NodeAddr};
 use crate::route::{key_slot, SlotMap};
 
 /// Identifies a caller waiting for an outcome.
-pub(crate) type CallId = u64;
+pub type CallId = u64;
 
 /// Where a subscription lives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum LinkId {
+pub enum LinkId {
     /// Classic channels and patterns; everything on a standalone server.
     Main,
     /// Sharded channels whose slot this primary owns.
@@ -57,7 +57,7 @@ pub(crate) enum LinkId {
 
 /// What the IO side must do next.
 #[derive(Debug)]
-pub(crate) enum Action {
+pub enum Action {
     /// Open a connection for `link` (`Main`: to any node); report it with
     /// [`Registry::connected`] and generation `gen`.
     Connect { link: LinkId, gen: u64 },
@@ -76,7 +76,7 @@ pub(crate) enum Action {
 
 /// Timing and mode.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub struct Settings {
     /// Sharded channels go to their slot's owner (cluster) or to `Main`.
     pub cluster: bool,
     /// Backoff floor, for reconnects, transient errors and topology refreshes.
@@ -141,6 +141,11 @@ impl Link {
         }
     }
 
+    /// True while an unsubscribe of `sub` is in flight on this link.
+    fn is_unsubscribing(&self, sub: &Subscription) -> bool {
+        self.op.as_ref().is_some_and(|o| !o.subscribe && o.subs.contains(sub))
+    }
+
     fn up_gen(&self) -> Option<u64> {
         match self.conn {
             Conn::Up { gen } => Some(gen),
@@ -177,7 +182,7 @@ struct Refresh {
 
 /// The subscription set, the links and the callers; see the module doc.
 #[derive(Debug)]
-pub(crate) struct Registry {
+pub struct Registry {
     settings: Settings,
     entries: BTreeMap<Subscription, Entry>,
     links: BTreeMap<LinkId, Link>,
@@ -191,7 +196,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// An empty registry; `seed` drives the backoff jitter.
-    pub(crate) fn new(settings: Settings, seed: u64) -> Registry {
+    pub fn new(settings: Settings, seed: u64) -> Registry {
         Registry {
             settings,
             entries: BTreeMap::new(),
@@ -207,17 +212,17 @@ impl Registry {
     }
 
     /// The actions decided so far, in order.
-    pub(crate) fn take_actions(&mut self) -> Vec<Action> {
+    pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
     }
 
     /// The subscriptions the application holds (active or being restored).
-    pub(crate) fn subscriptions(&self) -> Vec<Subscription> {
+    pub fn subscriptions(&self) -> Vec<Subscription> {
         self.entries.keys().cloned().collect()
     }
 
     /// Active subscriptions: confirmed by the server on the current connection.
-    pub(crate) fn active(&self) -> Vec<Subscription> {
+    pub fn active(&self) -> Vec<Subscription> {
         self.entries.keys().filter(|s| self.is_active(s)).cloned().collect()
     }
 
@@ -259,15 +264,20 @@ impl Registry {
         self.slots.as_ref()?.primary_for_slot(slot).map(|addr| LinkId::Node(addr.clone()))
     }
 
+    /// Confirmed on the live connection of its link, and not being
+    /// unsubscribed there (an unsubscribe sent while the name was elsewhere
+    /// or not wanted, still in flight: the server is about to drop it).
     fn is_active(&self, sub: &Subscription) -> bool {
         let Some(Some(link)) = self.entries.get(sub).map(|e| &e.link) else { return false };
-        self.links.get(link).is_some_and(|l| l.up_gen().is_some() && l.confirmed.contains(sub))
+        self.links
+            .get(link)
+            .is_some_and(|l| l.up_gen().is_some() && l.confirmed.contains(sub) && !l.is_unsubscribing(sub))
     }
 
     // ----- inputs from the application -----
 
     /// Opens the main link eagerly (and, in a cluster, learns the slot map).
-    pub(crate) fn open(&mut self, now: Instant) -> CallId {
+    pub fn open(&mut self, now: Instant) -> CallId {
         let call = self.id();
         self.calls.insert(call, Call { kind: CallKind::Open, subs: Vec::new(), error: None });
         self.link_mut(&LinkId::Main, now);
@@ -279,7 +289,7 @@ impl Registry {
     }
 
     /// Adds subscriptions; the call completes when all are active.
-    pub(crate) fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, now: Instant) -> CallId {
+    pub fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, now: Instant) -> CallId {
         let call = self.id();
         let subs = dedup(kind, names);
         for sub in &subs {
@@ -302,7 +312,7 @@ impl Registry {
     }
 
     /// Removes subscriptions; the call completes when no connection holds them.
-    pub(crate) fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, now: Instant) -> CallId {
+    pub fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, now: Instant) -> CallId {
         let call = self.id();
         let subs = dedup(kind, names);
         for sub in &subs {
@@ -316,7 +326,7 @@ impl Registry {
     }
 
     /// Drops every caller and subscription (the subscriber is closing).
-    pub(crate) fn close(&mut self) {
+    pub fn close(&mut self) {
         let calls = std::mem::take(&mut self.calls);
         for (call, _) in calls {
             self.actions.push(Action::Complete { call, result: Err(Error::Closed) });

@@ -17,6 +17,7 @@
 //! Not here: the recovery decisions (`registry`), parsing (`message`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,12 @@ pub struct SubscriberOptions {
     /// Events buffered for a slow consumer; past it the oldest are dropped
     /// and reported as [`Event::Lagged`]. Default 4096.
     pub buffer: usize,
+    /// Bytes buffered for a slow consumer (payloads, channel names, and 64
+    /// bytes per event), a bound that holds together with `buffer`: past
+    /// it the oldest events are dropped and reported as [`Event::Lagged`].
+    /// A message heavier than this on its own is dropped at once (and
+    /// reported the same way). Default 64 MiB.
+    pub buffer_bytes: usize,
     /// Shortest wait before a reconnect or a retry. Default 10 ms.
     pub min_backoff: Duration,
     /// Longest wait (the backoff's cap). Default 2 s.
@@ -58,6 +65,7 @@ impl Default for SubscriberOptions {
     fn default() -> Self {
         SubscriberOptions {
             buffer: 4096,
+            buffer_bytes: 64 << 20,
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_secs(2),
             ping_interval: Some(Duration::from_secs(10)),
@@ -77,15 +85,45 @@ enum Command {
 
 /// Outcomes of the spawned IO, back to the task. Their channel is unbounded,
 /// but what flows through it is bounded: one outcome per action the task
-/// started, one close per connection, and at most one server-side
-/// unsubscribe per subscription held (messages never pass here).
+/// started, one close per connection, and (messages never pass here) at most
+/// [`MAX_PENDING_UNSUBSCRIBES`] unsolicited unsubscribes not yet handled, a
+/// server sending more getting one `Flooded` per connection instead.
 enum Io {
-    Connected { link: LinkId, gen: u64, result: Result<Connection, Error> },
-    Closed { link: LinkId, gen: u64 },
-    OpDone { link: LinkId, gen: u64, op: u64, result: Result<(), Error> },
-    Unsubscribed { link: LinkId, gen: u64, sub: Subscription },
+    Connected {
+        link: LinkId,
+        gen: u64,
+        result: Result<Connection, Error>,
+    },
+    Closed {
+        link: LinkId,
+        gen: u64,
+    },
+    OpDone {
+        link: LinkId,
+        gen: u64,
+        op: u64,
+        result: Result<(), Error>,
+    },
+    Unsubscribed {
+        link: LinkId,
+        gen: u64,
+        sub: Subscription,
+    },
+    /// The connection sent unsolicited unsubscribes faster than the task
+    /// handles them: it is closed, and what it held is restored elsewhere.
+    Flooded {
+        link: LinkId,
+        gen: u64,
+    },
     Topology(Result<SlotMap, Error>),
 }
+
+/// Most unsolicited unsubscribes (the server's own `sunsubscribe` when a slot
+/// moves, or a hostile server's) queued for the task at once, over all
+/// connections. Past it, the connection that sent one more is closed rather
+/// than the notice dropped: its subscriptions are interrupted and restored,
+/// so nothing is lost silently and the queue stays bounded.
+const MAX_PENDING_UNSUBSCRIBES: usize = 4096;
 
 /// Subscribes to channels, patterns and sharded channels, and yields their
 /// messages and what happens to the subscriptions (see [`Event`]).
@@ -137,7 +175,7 @@ impl Subscriber {
     /// Dropping the future stops the subscriber.
     pub async fn connect(servers: Servers, options: SubscriberOptions) -> Result<Subscriber, Error> {
         servers.template()?;
-        let inbox = Arc::new(Inbox::new(options.buffer));
+        let inbox = Arc::new(Inbox::with_byte_limit(options.buffer, options.buffer_bytes, Event::weight));
         let (commands, rx) = mpsc::channel(64);
         let (io_tx, io_rx) = mpsc::unbounded_channel();
         let settings = Settings {
@@ -157,6 +195,7 @@ impl Subscriber {
             calls: HashMap::new(),
             main_index: 0,
             known: Vec::new(),
+            pending_unsubscribes: Arc::new(AtomicUsize::new(0)),
         };
         tokio::spawn(task.run(rx, io_rx));
         let subscriber = Subscriber { commands, inbox };
@@ -352,6 +391,31 @@ fn into_event(p: Popped<Event>) -> Event {
     }
 }
 
+/// What a push sink does with one more unsolicited unsubscribe.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    /// Queue it for the task (counted in `pending` until handled).
+    Queue,
+    /// Too many queued: report this connection as flooded (once).
+    Flooded,
+    /// Too many queued and already reported: the connection is being closed.
+    Drop,
+}
+
+/// Bounds the unsolicited unsubscribes queued for the task: `pending` counts
+/// them over all connections, `flooded` is this connection's "reported" flag.
+fn admit_unsubscribe(pending: &AtomicUsize, flooded: &AtomicBool) -> Admit {
+    if pending.fetch_add(1, Ordering::AcqRel) < MAX_PENDING_UNSUBSCRIBES {
+        return Admit::Queue;
+    }
+    pending.fetch_sub(1, Ordering::AcqRel);
+    if flooded.swap(true, Ordering::AcqRel) {
+        Admit::Drop
+    } else {
+        Admit::Flooded
+    }
+}
+
 /// The task behind a [`Subscriber`].
 struct Task {
     registry: Registry,
@@ -365,6 +429,8 @@ struct Task {
     main_index: usize,
     /// Nodes of the last slot map, asked first on the next lookup.
     known: Vec<NodeAddr>,
+    /// `Io::Unsubscribed` sent by the push sinks and not yet handled.
+    pending_unsubscribes: Arc<AtomicUsize>,
 }
 
 impl Task {
@@ -440,17 +506,20 @@ impl Task {
                     }
                     _ => return,
                 };
-                if let Some((_, conn)) = self.conns.remove(&link) {
-                    conn.close();
-                }
-                if link == LinkId::Main {
-                    // In a cluster, the next attempt goes to another node.
-                    self.main_index = self.main_index.wrapping_add(1);
-                }
-                self.registry.closed(&link, gen, cause, now);
+                self.lose(link, gen, cause, now);
+            }
+            Io::Flooded { link, gen } => {
+                let cause = Error::Other(format!(
+                    "the server sent unsolicited unsubscribes faster than they could be handled \
+                     (more than {MAX_PENDING_UNSUBSCRIBES} queued): connection closed"
+                ));
+                self.lose(link, gen, Arc::new(cause), now);
             }
             Io::OpDone { link, gen, op, result } => self.registry.op_done(&link, gen, op, result, now),
-            Io::Unsubscribed { link, gen, sub } => self.registry.server_unsubscribed(&link, gen, sub, now),
+            Io::Unsubscribed { link, gen, sub } => {
+                self.pending_unsubscribes.fetch_sub(1, Ordering::AcqRel);
+                self.registry.server_unsubscribed(&link, gen, sub, now);
+            }
             Io::Topology(result) => {
                 if let Ok(map) = &result {
                     self.known = known_nodes(map);
@@ -458,6 +527,21 @@ impl Task {
                 self.registry.topology(result, now);
             }
         }
+    }
+
+    /// Closes connection `gen` of `link` (if current) and reports its loss.
+    fn lose(&mut self, link: LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
+        if self.conns.get(&link).is_none_or(|(g, _)| *g != gen) {
+            return;
+        }
+        if let Some((_, conn)) = self.conns.remove(&link) {
+            conn.close();
+        }
+        if link == LinkId::Main {
+            // In a cluster, the next attempt goes to another node.
+            self.main_index = self.main_index.wrapping_add(1);
+        }
+        self.registry.closed(&link, gen, cause, now);
     }
 
     /// Performs the registry's actions until it has no more.
@@ -558,15 +642,24 @@ impl Task {
     }
 
     /// Runs on the connection's reader task: messages straight to the
-    /// inbox, unsolicited unsubscribes to this task.
+    /// (bounded) inbox, unsolicited unsubscribes to this task (at most
+    /// [`MAX_PENDING_UNSUBSCRIBES`] queued), anything else dropped.
     fn sink(&self, link: LinkId, gen: u64) -> PushSink {
         let inbox = self.inbox.clone();
         let tx = self.io_tx.clone();
+        let pending = self.pending_unsubscribes.clone();
+        let flooded = AtomicBool::new(false);
         Arc::new(move |frame: Frame| match parse_push(&frame) {
             Push::Message(m) => inbox.push(Event::Message(m)),
-            Push::Unsubscribed(sub) => {
-                let _ = tx.send(Io::Unsubscribed { link: link.clone(), gen, sub });
-            }
+            Push::Unsubscribed(sub) => match admit_unsubscribe(&pending, &flooded) {
+                Admit::Queue => {
+                    let _ = tx.send(Io::Unsubscribed { link: link.clone(), gen, sub });
+                }
+                Admit::Flooded => {
+                    let _ = tx.send(Io::Flooded { link: link.clone(), gen });
+                }
+                Admit::Drop => {}
+            },
             Push::Other => {}
         })
     }
@@ -600,5 +693,49 @@ impl Task {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_unsolicited_unsubscribes_queues_a_bounded_number_then_one_flooded() {
+        let pending = AtomicUsize::new(0);
+        let flooded = AtomicBool::new(false);
+        let mut seen = (0, 0, 0);
+        for _ in 0..100_000 {
+            match admit_unsubscribe(&pending, &flooded) {
+                Admit::Queue => seen.0 += 1,
+                Admit::Flooded => seen.1 += 1,
+                Admit::Drop => seen.2 += 1,
+            }
+        }
+        assert_eq!(seen, (MAX_PENDING_UNSUBSCRIBES, 1, 100_000 - MAX_PENDING_UNSUBSCRIBES - 1));
+        assert_eq!(pending.load(Ordering::Acquire), MAX_PENDING_UNSUBSCRIBES);
+        // The task handles one: another connection may queue one more.
+        pending.fetch_sub(1, Ordering::AcqRel);
+        let other = AtomicBool::new(false);
+        assert_eq!(admit_unsubscribe(&pending, &other), Admit::Queue);
+        assert_eq!(admit_unsubscribe(&pending, &other), Admit::Flooded);
+        assert_eq!(admit_unsubscribe(&pending, &other), Admit::Drop);
+    }
+
+    #[test]
+    fn the_default_inbox_is_bounded_in_bytes() {
+        let options = SubscriberOptions::default();
+        let inbox = Inbox::with_byte_limit(usize::MAX, options.buffer_bytes, Event::weight);
+        let payload = Bytes::from(vec![0u8; 1 << 20]);
+        for _ in 0..100 {
+            inbox.push(Event::Message(super::super::message::Message {
+                kind: Kind::Channel,
+                channel: Bytes::from_static(b"ch"),
+                pattern: None,
+                payload: payload.clone(),
+            }));
+        }
+        assert!(inbox.bytes() <= options.buffer_bytes);
+        assert!(inbox.len() < 100);
     }
 }

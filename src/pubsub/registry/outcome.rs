@@ -12,13 +12,7 @@ use crate::error::{ServerError, ServerErrorKind};
 impl Registry {
     /// The outcome of [`Action::Connect`]. Returns false when the attempt is
     /// stale (the link moved on): the IO side then drops the new connection.
-    pub(crate) fn connected(
-        &mut self,
-        link: &LinkId,
-        gen: u64,
-        result: Result<(), Error>,
-        now: Instant,
-    ) -> bool {
+    pub fn connected(&mut self, link: &LinkId, gen: u64, result: Result<(), Error>, now: Instant) -> bool {
         let Some(state) = self.links.get_mut(link) else { return false };
         if state.conn != (Conn::Connecting { gen }) {
             return false;
@@ -50,7 +44,7 @@ impl Registry {
     }
 
     /// The connection `gen` of `link` closed.
-    pub(crate) fn closed(&mut self, link: &LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
+    pub fn closed(&mut self, link: &LinkId, gen: u64, cause: Arc<Error>, now: Instant) {
         let Some(state) = self.links.get(link) else { return };
         if state.up_gen() != Some(gen) {
             return;
@@ -61,14 +55,7 @@ impl Registry {
 
     /// The outcome of [`Action::Send`]: `Ok` for the confirmations,
     /// `Err(Error::Server)` for a refusal, other errors for the connection.
-    pub(crate) fn op_done(
-        &mut self,
-        link: &LinkId,
-        gen: u64,
-        op: u64,
-        result: Result<(), Error>,
-        now: Instant,
-    ) {
+    pub fn op_done(&mut self, link: &LinkId, gen: u64, op: u64, result: Result<(), Error>, now: Instant) {
         let Some(state) = self.links.get_mut(link) else { return };
         if state.up_gen() != Some(gen) || state.op.as_ref().is_none_or(|o| o.id != op) {
             return;
@@ -112,6 +99,11 @@ impl Registry {
                 let cause = Arc::new(e);
                 if done.subscribe {
                     self.drop_never_confirmed(&done.subs, &cause);
+                } else if let Some(state) = self.links.get_mut(link) {
+                    // Being unsubscribed, they were not active: their loss is no gap.
+                    for sub in &done.subs {
+                        state.confirmed.remove(sub);
+                    }
                 }
                 self.actions.push(Action::Close { link: link.clone(), gen });
                 self.lose_link(link, cause, now);
@@ -122,29 +114,34 @@ impl Registry {
 
     /// The server dropped `sub` by itself on connection `gen` of `link` (an
     /// unsubscribe confirmation no command asked for).
-    pub(crate) fn server_unsubscribed(&mut self, link: &LinkId, gen: u64, sub: Subscription, now: Instant) {
+    pub fn server_unsubscribed(&mut self, link: &LinkId, gen: u64, sub: Subscription, now: Instant) {
+        let was_active = self.is_active(&sub);
         let Some(state) = self.links.get_mut(link) else { return };
         if state.up_gen() != Some(gen) || !state.confirmed.remove(&sub) {
             return;
         }
         if let Some(entry) = self.entries.get_mut(&sub) {
             if entry.link.as_ref() == Some(link) {
-                entry.interrupted = true;
                 if self.settings.cluster && sub.kind == Kind::Sharded {
                     // The slot moved: find its new owner first.
                     entry.link = None;
                     self.refresh.wanted = true;
                     self.refresh.not_before = None;
                 }
-                let cause = Arc::new(Error::Other(format!("the server dropped the {sub} (its slot moved)")));
-                self.actions.push(Action::Emit(Event::Interrupted { subscriptions: vec![sub], cause }));
+                // Not active: an unsubscribe of ours was in flight, nothing more is lost.
+                if was_active {
+                    entry.interrupted = true;
+                    let cause =
+                        Arc::new(Error::Other(format!("the server dropped the {sub} (its slot moved)")));
+                    self.actions.push(Action::Emit(Event::Interrupted { subscriptions: vec![sub], cause }));
+                }
             }
         }
         self.pump(now);
     }
 
     /// The outcome of [`Action::RefreshTopology`].
-    pub(crate) fn topology(&mut self, result: Result<SlotMap, Error>, now: Instant) {
+    pub fn topology(&mut self, result: Result<SlotMap, Error>, now: Instant) {
         self.refresh.in_flight = false;
         self.refresh.answered = true;
         match result {
@@ -180,11 +177,14 @@ impl Registry {
             state.conn = Conn::Down { retry_at: now + wait };
             state.op_retry_at = None;
         }
+        // Names being unsubscribed were not active: losing them loses nothing.
+        let unsubscribing: Vec<Subscription> =
+            in_flight.as_ref().filter(|op| !op.subscribe).map(|op| op.subs.clone()).unwrap_or_default();
         if let Some(op) = in_flight.filter(|op| op.subscribe) {
             self.drop_never_confirmed(&op.subs, &cause);
         }
         let mut interrupted = Vec::new();
-        for sub in lost {
+        for sub in lost.into_iter().filter(|s| !unsubscribing.contains(s)) {
             if let Some(entry) = self.entries.get_mut(&sub) {
                 if entry.link.as_ref() == Some(link) {
                     entry.interrupted = true;
@@ -281,7 +281,7 @@ impl Registry {
         if !self.settings.cluster {
             return;
         }
-        let mut moved = Vec::new();
+        let (mut moved, mut restored) = (Vec::new(), Vec::new());
         let subs: Vec<Subscription> =
             self.entries.keys().filter(|s| s.kind == Kind::Sharded).cloned().collect();
         for sub in subs {
@@ -293,18 +293,28 @@ impl Registry {
             let was_active = self.is_active(&sub);
             if let Some(entry) = self.entries.get_mut(&sub) {
                 entry.link = target.clone();
-                if was_active {
-                    entry.interrupted = true;
-                    moved.push(sub);
-                }
             }
             if let Some(l) = &target {
                 self.link_mut(l, now);
+            }
+            // The new owner's connection may hold it already (it was there
+            // before, and its unsubscribe was never sent).
+            let now_active = self.is_active(&sub);
+            let Some(entry) = self.entries.get_mut(&sub) else { continue };
+            if was_active && !now_active {
+                entry.interrupted = true;
+                moved.push(sub);
+            } else if now_active && entry.interrupted {
+                entry.interrupted = false;
+                restored.push(sub);
             }
         }
         if !moved.is_empty() {
             let cause = Arc::new(Error::Other("the slot moved to another node".into()));
             self.actions.push(Action::Emit(Event::Interrupted { subscriptions: moved, cause }));
+        }
+        if !restored.is_empty() {
+            self.actions.push(Action::Emit(Event::Resubscribed { subscriptions: restored }));
         }
         if self.entries.values().any(|e| e.link.is_none()) {
             self.refresh.wanted = true;

@@ -8,12 +8,12 @@ use super::{key_slot, Action, CallKind, Conn, Kind, LinkId, Op, Registry, Subscr
 
 impl Registry {
     /// Time passed: retries whose wait is over go ahead.
-    pub(crate) fn tick(&mut self, now: Instant) {
+    pub fn tick(&mut self, now: Instant) {
         self.pump(now);
     }
 
     /// When [`Registry::tick`] next has something to do.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         for (id, link) in &self.links {

@@ -716,3 +716,88 @@ fn pure_parts_do_not_import_the_runtime() {
         assert!(!source.contains(&needle), "a pure pub/sub module mentions the async runtime");
     }
 }
+
+/// Found by the `registry` fuzz target: subscribing again while our own
+/// unsubscribe of the name was in flight completed at once (the old
+/// confirmation still counted), then the unsubscribe landed and the name
+/// was silently not subscribed until the registry noticed.
+#[test]
+fn subscribing_again_during_an_unsubscribe_waits_for_a_new_confirmation() {
+    let t0 = Instant::now();
+    let (mut r, gen) = standalone(t0);
+    subscribe_ok(&mut r, Kind::Channel, &["a"], t0);
+    let unsub = r.unsubscribe(Kind::Channel, names(&["a"]), t0);
+    let t = take(&mut r);
+    assert_eq!(t.sends.len(), 1);
+    let u = &t.sends[0];
+    assert!(!u.subscribe);
+    let again = r.subscribe(Kind::Channel, names(&["a"]), t0);
+    let t = take(&mut r);
+    assert!(t.completes.iter().all(|(c, _)| *c != again), "not before the server confirms again");
+    assert!(t.completes.iter().any(|(c, res)| *c == unsub && res.is_ok()), "wanted again: done");
+    assert!(r.active().is_empty(), "being unsubscribed is not active");
+    r.op_done(&LinkId::Main, gen, u.op, Ok(()), t0);
+    let t = take(&mut r);
+    assert!(t.events.is_empty(), "the name was never active for this subscribe: {:?}", t.events);
+    assert_eq!(t.sends.len(), 1, "subscribed again");
+    assert!(t.sends[0].subscribe);
+    r.op_done(&LinkId::Main, gen, t.sends[0].op, Ok(()), t0);
+    let t = take(&mut r);
+    assert!(t.completes.iter().any(|(c, res)| *c == again && res.is_ok()));
+    assert_eq!(r.active(), vec![sub(Kind::Channel, "a")]);
+}
+
+/// Found by the `registry` fuzz target: a sharded channel moved back to a
+/// node whose connection still held it (its unsubscribe never sent) was
+/// active again but never reported `Resubscribed`.
+#[test]
+fn moving_back_to_a_node_that_still_holds_it_resubscribes_at_once() {
+    let t0 = Instant::now();
+    let mut r = Registry::new(settings(true), 42);
+    r.open(t0);
+    let t = take(&mut r);
+    let main = t.connects[0].1;
+    r.connected(&LinkId::Main, main, Ok(()), t0);
+    r.topology(Ok(two_shards()), t0);
+    take(&mut r);
+    // "a" hashes to slot 15495: port 7002.
+    let call = r.subscribe(Kind::Sharded, names(&["a"]), t0);
+    let t = take(&mut r);
+    let (link, gen) = t.connects[0].clone();
+    assert_eq!(link, node(7002));
+    r.connected(&link, gen, Ok(()), t0);
+    let s = take(&mut r).sends.pop().unwrap();
+    r.op_done(&link, gen, s.op, Ok(()), t0);
+    assert!(take(&mut r).completes.iter().any(|(c, res)| *c == call && res.is_ok()));
+    // "d" (slot 11298, 7002 too) keeps 7002's connection busy: its op stays in flight.
+    r.subscribe(Kind::Sharded, names(&["d"]), t0);
+    assert_eq!(take(&mut r).sends.len(), 1);
+    // A refresh moves the slots to 7001, and back before 7002's unsubscribe is sent.
+    r.topology(Ok(map(&[(7001, 0, 16383)])), t0);
+    let t = take(&mut r);
+    assert!(is_interrupted(&t.events[0], &[sub(Kind::Sharded, "a")]));
+    r.topology(Ok(two_shards()), t0 + 20 * MS);
+    let t = take(&mut r);
+    assert_eq!(t.events.len(), 1, "{:?}", t.events);
+    assert!(is_resubscribed(&t.events[0], &[sub(Kind::Sharded, "a")]));
+    assert_eq!(r.active(), vec![sub(Kind::Sharded, "a")]);
+}
+
+/// Found by the `registry` fuzz target: the connection failing under our
+/// unsubscribe of a name wanted again reported that name `Interrupted`,
+/// though it was not active (it was being unsubscribed).
+#[test]
+fn a_failed_unsubscribe_of_a_name_wanted_again_is_no_interruption() {
+    let t0 = Instant::now();
+    let (mut r, gen) = standalone(t0);
+    subscribe_ok(&mut r, Kind::Channel, &["a"], t0);
+    r.unsubscribe(Kind::Channel, names(&["a"]), t0);
+    let u = take(&mut r).sends.pop().unwrap();
+    r.subscribe(Kind::Channel, names(&["a"]), t0);
+    take(&mut r);
+    r.op_done(&LinkId::Main, gen, u.op, Err(Error::OutcomeUnknown { cause: Arc::new(Error::Timeout) }), t0);
+    let t = take(&mut r);
+    assert!(t.events.is_empty(), "{:?}", t.events);
+    assert_eq!(t.closes, vec![(LinkId::Main, gen)]);
+    assert_eq!(r.subscriptions(), vec![sub(Kind::Channel, "a")], "still wanted");
+}
