@@ -67,9 +67,8 @@ fuzz_target!(|data: &[u8]| {
     let mut waiter_index = 0usize;
     let close_after_writes = input.byte().map(usize::from).unwrap_or(255);
     let mut writes = 0usize;
-    let mut closed = false;
     let mut last_sent = 0u64;
-    'batches: while waiter_index < waiters.len() && !closed {
+    'batches: while waiter_index < waiters.len() {
         let take = usize::from(input.byte().unwrap_or(255) % 4) + 1;
         let end = (waiter_index + take).min(waiters.len());
         let batch_lens: Vec<u32> = waiters[waiter_index..end].iter().flatten().copied().collect();
@@ -79,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
         let mut off = 0u64;
         while off < batch_bytes {
             if writes >= close_after_writes {
-                closed = true;
+                // The close: nothing more is written.
                 break 'batches;
             }
             writes += 1;
