@@ -197,3 +197,53 @@ fn protocol_cause(e: &Error) -> Option<&ProtocolError> {
         _ => None,
     }
 }
+
+/// A flood of 20 MiB of pub/sub messages (2000 x 10 KiB, real Valkey) to a
+/// consumer that does not read: the subscriber's buffer is capped at 1 MiB,
+/// so the heap grows by a few MiB at most, and every message is accounted
+/// for (delivered, or counted in `Lagged`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pubsub_flood_to_a_slow_consumer_is_bounded_in_bytes() {
+    use redwire::pubsub::{Event, Servers, Subscriber, SubscriberOptions};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = support::Server::start();
+    let heap = HeapWatch::start();
+    let options = SubscriberOptions { buffer: 100_000, buffer_bytes: MIB, ..SubscriberOptions::default() };
+    let opts = redwire::url::parse_url(&server.url()).unwrap();
+    let sub = Subscriber::connect(Servers::standalone(opts), options).await.unwrap();
+    sub.subscribe(["flood"]).await.unwrap();
+    let addr = server.addr();
+    let published = tokio::task::spawn_blocking(move || {
+        let mut c = support::Client::connect(addr.as_str()).unwrap();
+        let payload = vec![b'p'; 10 * 1024];
+        let mut receivers = 0;
+        for _ in 0..2000 {
+            receivers += c.cmd(&[b"PUBLISH".as_slice(), b"flood", &payload]).as_int().unwrap_or(0);
+        }
+        receivers
+    })
+    .await
+    .unwrap();
+    assert_eq!(published, 2000, "every message reached the subscriber's connection");
+    // Let the reader take in everything the server sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peak = heap.peak_above_start();
+    let (mut messages, mut lagged) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while messages + lagged < 2000 && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), sub.recv()).await {
+            Ok(Some(Event::Message(_))) => messages += 1,
+            Ok(Some(Event::Lagged { dropped })) => lagged += dropped,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    println!(
+        "pub/sub flood: 20000 KiB published, subscriber heap peak +{} KiB (cap 1024 KiB of events), \
+         {messages} delivered, {lagged} dropped as Lagged",
+        peak / 1024
+    );
+    assert_eq!(messages + lagged, 2000, "every message delivered or counted as lagged");
+    assert!(messages <= 1024 * 1024 / (10 * 1024), "more than the byte cap was kept: {messages}");
+    assert!(peak < 8 * MIB, "heap peak +{peak}");
+}
