@@ -181,9 +181,8 @@ async fn kill_drill() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| tokio::spawn(load(store.clone(), task, stop.clone(), tally.clone())))
-        .collect();
+    let tasks: Vec<_> =
+        (0..TASKS).map(|task| tokio::spawn(load(store.clone(), task, stop.clone(), tally.clone()))).collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = tally.lock().unwrap().writes_ok;
     assert!(before > 0, "no write went through before the kill");

@@ -33,9 +33,7 @@ use serde_json::{json, Value};
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::{parse, parse_value};
 pub use secret_source::SecretSource;
-pub use sentinel::{
-    RedisSentinelConfig, SentinelConnectOptions, DEFAULT_SENTINEL_URL, DEFAULT_SERVICE_NAME,
-};
+pub use sentinel::{RedisSentinelConfig, SentinelConnectOptions, DEFAULT_SENTINEL_URL, DEFAULT_SERVICE_NAME};
 
 use crate::conn::{ConnectOptions, Protocol};
 use crate::error::Error;

@@ -538,9 +538,9 @@ fn owner_of(field: &str, variant: &str) -> Option<&'static str> {
         ("RedisSentinel", SENTINEL_FIELDS),
         ("Sharded", SHARDED_FIELDS),
     ]
-        .into_iter()
-        .find(|(name, fields)| *name != variant && fields.contains(&field))
-        .map(|(name, _)| name)
+    .into_iter()
+    .find(|(name, fields)| *name != variant && fields.contains(&field))
+    .map(|(name, _)| name)
 }
 
 /// The candidate closest to `name`: equal ignoring case, `_` and `-`, or within

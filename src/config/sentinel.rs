@@ -284,7 +284,9 @@ mod tests {
         assert_eq!(json["serviceName"], "mail");
         assert_eq!(json["poolTimeoutWait"], Value::Null);
         // The normal form parses back to the same configuration (but for the redacted secret).
-        let StoreConfig::RedisSentinel(back) = parse_value(&json).unwrap() else { panic!("not RedisSentinel") };
+        let StoreConfig::RedisSentinel(back) = parse_value(&json).unwrap() else {
+            panic!("not RedisSentinel")
+        };
         assert_eq!(back, RedisSentinelConfig { auth_secret: back.auth_secret.clone(), ..c });
     }
 

@@ -501,7 +501,10 @@ fn unknown_fields_at_every_level() {
 
 #[test]
 fn type_errors() {
-    assert_eq!(one_error(json!({})), "@type: missing (expected Default, Sharded, Redis, RedisCluster or RedisSentinel)");
+    assert_eq!(
+        one_error(json!({})),
+        "@type: missing (expected Default, Sharded, Redis, RedisCluster or RedisSentinel)"
+    );
     assert_eq!(
         one_error(json!({"@type": ["Redis"]})),
         "@type: expected a string (Default, Sharded, Redis, RedisCluster or RedisSentinel), got an array"

@@ -51,7 +51,9 @@ pub(super) async fn ask_master(
         return Err(e);
     }
     if unknown {
-        return Err(Error::Config(format!("no sentinel monitors a master named \"{service}\" (serviceName)")));
+        return Err(Error::Config(format!(
+            "no sentinel monitors a master named \"{service}\" (serviceName)"
+        )));
     }
     Err(last)
 }

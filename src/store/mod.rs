@@ -447,9 +447,10 @@ impl Store {
     pub async fn purge(&self) -> Result<u64> {
         match &self.backend {
             Backend::Default(store) => store.purge().await,
-            Backend::Redis(_) | Backend::RedisCluster(_) | Backend::RedisSentinel(_) | Backend::Sharded(_) => {
-                Ok(0)
-            }
+            Backend::Redis(_)
+            | Backend::RedisCluster(_)
+            | Backend::RedisSentinel(_)
+            | Backend::Sharded(_) => Ok(0),
         }
     }
 }

@@ -229,7 +229,9 @@ fn start_sentinel(master_port: u16) -> Sentinel {
         let process = Process::spawn(&bin, args, dir)?;
         let sentinel = Sentinel { process, port };
         sentinel.process.wait_ready(READY_TIMEOUT, || {
-            sentinel.try_client().is_some_and(|mut c| c.call(&["PING"]).is_ok_and(|r| r == Reply::Simple("PONG".into())))
+            sentinel
+                .try_client()
+                .is_some_and(|mut c| c.call(&["PING"]).is_ok_and(|r| r == Reply::Simple("PONG".into())))
         })?;
         Ok(sentinel)
     })

@@ -10,9 +10,7 @@
 use serde_json::Value;
 
 use super::super::duration::{kind, quote};
-use super::super::sentinel::{
-    tls_mismatch, RedisSentinelConfig, DEFAULT_SENTINEL_URL, TLS_MISMATCH,
-};
+use super::super::sentinel::{tls_mismatch, RedisSentinelConfig, DEFAULT_SENTINEL_URL, TLS_MISMATCH};
 use super::super::{Protocol, SecretSource};
 use super::{Obj, Walker};
 
@@ -56,14 +54,20 @@ impl Walker {
             Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                self.error(obj.path_of("authUsername"), format!("expected a string or null, got {}", kind(other)));
+                self.error(
+                    obj.path_of("authUsername"),
+                    format!("expected a string or null, got {}", kind(other)),
+                );
                 None
             }
         };
         let sentinel_username = match obj.map.get("sentinelUsername") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => {
-                self.error(obj.path_of("sentinelUsername"), "must not be empty (leave it out for no user name)");
+                self.error(
+                    obj.path_of("sentinelUsername"),
+                    "must not be empty (leave it out for no user name)",
+                );
                 None
             }
             Some(Value::String(s)) => Some(s.clone()),
