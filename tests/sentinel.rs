@@ -286,3 +286,17 @@ async fn kill_drill() {
     assert!(to_write < Duration::from_secs(30), "writes back {to_write:?} after the promotion");
     assert!(t.writes_ok > before, "no write after the failover");
 }
+
+/// `examples/sentinel.json` (the one `scripts/sentinel-up` serves) parses and means what it says.
+#[test]
+fn example_json() {
+    use redwire::config::{SecretSource, StoreConfig};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sentinel.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let StoreConfig::RedisSentinel(s) = parse(&text).unwrap() else { panic!("not RedisSentinel") };
+    assert_eq!(s.urls.len(), 3);
+    assert_eq!(s.service_name, "mymaster");
+    assert_eq!(s.auth_username.as_deref(), Some("stalwart"));
+    assert_eq!(s.auth_secret, SecretSource::File(".tmp/sentinel-demo/password".into()));
+    assert_eq!(s.sentinel_secret, SecretSource::None);
+}
