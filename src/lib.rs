@@ -11,6 +11,7 @@
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
 //! | standalone client | [`client`] | tokio |
+//! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
 //! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
 //! | what users call | [`store`], [`pubsub`] (registry: pure; subscriber, publisher: tokio) | both |
 //! | cluster coordination | [`coord`] (events, wire format: pure; coordinator, in-process bus) | both |
@@ -32,6 +33,7 @@ pub mod pubsub;
 pub mod resp;
 pub mod route;
 pub mod secret;
+pub mod sentinel;
 pub mod store;
 pub mod url;
 

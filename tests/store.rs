@@ -2,7 +2,9 @@
 //! (`store_suite!`): Default (embedded), Redis on Valkey 9 (built from `StoreConfig` JSON, with an
 //! ACL user in the URL), Redis on Redis 7 (no `DELIFEQ`: the script fallback), RedisCluster (the
 //! harness's 3+3 cluster, an ACL user whose password comes from an `EnvironmentVariable` secret),
-//! Sharded over two Valkey servers, and Sharded over a Valkey server and the cluster. Then a few
+//! RedisSentinel (the harness's 1 master + 1 replica + 3 sentinels, data and sentinel users with
+//! their own passwords), Sharded over two Valkey servers, and Sharded over a Valkey server and the
+//! cluster. Then a few
 //! checks of one variant each: where Sharded puts keys, which release command runs, errors.
 //!
 //! Servers are started once per test binary and shared; every test works under its own random
@@ -18,7 +20,7 @@ use bytes::Bytes;
 use redwire::config::parse;
 use redwire::store::{shard_of, LockToken};
 use redwire::{Error, Store, StoreKind};
-use support::{Cluster, ClusterOptions, Server, ServerOptions};
+use support::{Cluster, ClusterOptions, SentinelGroup, Server, ServerOptions};
 
 const VALKEY_USER: (&str, &str) = ("mail", "p@ss:w/rd");
 const CLUSTER_USER: (&str, &str) = ("stalwart", "cluster-secret");
@@ -70,6 +72,12 @@ fn cluster_json() -> String {
     .to_string()
 }
 
+/// 1 master + 1 replica + 3 sentinels.
+fn sentinel_group() -> &'static SentinelGroup {
+    static GROUP: OnceLock<SentinelGroup> = OnceLock::new();
+    GROUP.get_or_init(SentinelGroup::start)
+}
+
 fn redis_json(url: &str) -> String {
     serde_json::json!({"@type": "Redis", "url": url, "timeout": "5s", "poolMaxConnections": 4}).to_string()
 }
@@ -98,6 +106,13 @@ async fn open_cluster() -> Store {
     assert_eq!(store.kind(), StoreKind::RedisCluster);
     let shown = format!("{store:?}");
     assert!(!shown.contains(CLUSTER_USER.1), "the cluster password shows in Debug: {shown}");
+    store
+}
+
+async fn open_sentinel() -> Store {
+    let json = tokio::task::spawn_blocking(|| sentinel_group().store_json("5s")).await.expect("sentinels");
+    let store = from_json(&json).await;
+    assert_eq!(store.kind(), StoreKind::RedisSentinel);
     store
 }
 
@@ -212,6 +227,7 @@ store_suite!(default, open_embedded);
 store_suite!(redis, open_redis);
 store_suite!(redis7, open_redis7);
 store_suite!(redis_cluster, open_cluster);
+store_suite!(redis_sentinel, open_sentinel);
 store_suite!(sharded_valkey, open_sharded_valkey);
 store_suite!(sharded_valkey_and_cluster, open_sharded_mixed);
 

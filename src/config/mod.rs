@@ -9,7 +9,7 @@
 //! this module uses to validate every URL up front).
 //!
 //! The accepted document is exactly Stalwart's: `"@type"` is `Default`,
-//! `Sharded`, `Redis` or `RedisCluster`, field names are camelCase, and the
+//! `Sharded`, `Redis`, `RedisCluster` or `RedisSentinel`, field names are camelCase, and the
 //! defaults and bounds are the ones Stalwart documents (listed on each field
 //! below). Every problem in a document is reported at once, each as
 //! `path: message` (for example `stores[1].poolMaxConnections: 0 is below the
@@ -21,6 +21,7 @@ mod duration;
 mod error;
 mod parse;
 mod secret_source;
+mod sentinel;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,7 @@ use serde_json::{json, Value};
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::{parse, parse_value};
 pub use secret_source::SecretSource;
+pub use sentinel::{RedisSentinelConfig, SentinelConnectOptions, DEFAULT_SENTINEL_URL, DEFAULT_SERVICE_NAME};
 
 use crate::conn::{ConnectOptions, Protocol};
 use crate::error::Error;
@@ -68,6 +70,9 @@ pub enum StoreConfig {
     Redis(RedisConfig),
     /// `"@type": "RedisCluster"`: a Redis/Valkey cluster.
     RedisCluster(RedisClusterConfig),
+    /// `"@type": "RedisSentinel"`: a master and its replicas watched by
+    /// sentinels (not allowed inside `Sharded`).
+    RedisSentinel(RedisSentinelConfig),
 }
 
 /// `"@type": "Sharded"`.
@@ -275,6 +280,7 @@ impl StoreConfig {
             StoreConfig::Sharded(_) => "Sharded",
             StoreConfig::Redis(_) => "Redis",
             StoreConfig::RedisCluster(_) => "RedisCluster",
+            StoreConfig::RedisSentinel(_) => "RedisSentinel",
         }
     }
 
@@ -328,6 +334,7 @@ impl StoreConfig {
                 add_pool(&mut object, &c.pool);
                 object
             }
+            StoreConfig::RedisSentinel(s) => s.to_redacted_json(),
         }
     }
 }

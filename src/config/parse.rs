@@ -19,8 +19,11 @@ use serde_json::{Map, Value};
 
 use super::duration::{kind, parse_duration, quote};
 use super::*;
+use sentinel::SENTINEL_FIELDS;
 
-const TYPES: &str = "Default, Sharded, Redis or RedisCluster";
+mod sentinel;
+
+const TYPES: &str = "Default, Sharded, Redis, RedisCluster or RedisSentinel";
 const REDIS_FIELDS: &[&str] =
     &["url", "timeout", "poolMaxConnections", "poolTimeoutCreate", "poolTimeoutWait", "poolTimeoutRecycle"];
 const CLUSTER_FIELDS: &[&str] = &[
@@ -131,7 +134,8 @@ impl Walker {
             ("Sharded", false) => StoreConfig::Sharded(self.sharded(&obj)),
             ("Redis", _) => StoreConfig::Redis(self.redis(&obj)),
             ("RedisCluster", _) => StoreConfig::RedisCluster(self.cluster(&obj)),
-            ("Default" | "Sharded", true) => {
+            ("RedisSentinel", false) => StoreConfig::RedisSentinel(self.sentinel(&obj)),
+            ("Default" | "Sharded" | "RedisSentinel", true) => {
                 self.error(
                     type_path,
                     format!("\"{type_name}\" is not allowed inside a Sharded store (expected {expected})"),
@@ -142,7 +146,7 @@ impl Walker {
                 let allowed: &[&str] = if nested {
                     &["Redis", "RedisCluster"]
                 } else {
-                    &["Default", "Sharded", "Redis", "RedisCluster"]
+                    &["Default", "Sharded", "Redis", "RedisCluster", "RedisSentinel"]
                 };
                 let hint =
                     suggest(other, allowed).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
@@ -396,9 +400,14 @@ impl Walker {
 
     /// `authSecret`: required; one of the four `SecretKeyOptional` forms.
     fn secret(&mut self, obj: &Obj<'_>) -> SecretSource {
+        self.secret_field(obj, "authSecret")
+    }
+
+    /// The secret field `name`, required; one of the four `SecretKeyOptional` forms.
+    fn secret_field(&mut self, obj: &Obj<'_>, name: &str) -> SecretSource {
         const FORMS: &str = "None, Value, EnvironmentVariable or File";
-        let path = obj.path_of("authSecret");
-        let map = match obj.map.get("authSecret") {
+        let path = obj.path_of(name);
+        let map = match obj.map.get(name) {
             None => {
                 self.error(path, "missing (required; write {\"@type\": \"None\"} for no password)");
                 return SecretSource::None;
@@ -523,10 +532,15 @@ impl Walker {
 
 /// The store variant that has `field`, when `variant` does not.
 fn owner_of(field: &str, variant: &str) -> Option<&'static str> {
-    [("Redis", REDIS_FIELDS), ("RedisCluster", CLUSTER_FIELDS), ("Sharded", SHARDED_FIELDS)]
-        .into_iter()
-        .find(|(name, fields)| *name != variant && fields.contains(&field))
-        .map(|(name, _)| name)
+    [
+        ("Redis", REDIS_FIELDS),
+        ("RedisCluster", CLUSTER_FIELDS),
+        ("RedisSentinel", SENTINEL_FIELDS),
+        ("Sharded", SHARDED_FIELDS),
+    ]
+    .into_iter()
+    .find(|(name, fields)| *name != variant && fields.contains(&field))
+    .map(|(name, _)| name)
 }
 
 /// The candidate closest to `name`: equal ignoring case, `_` and `-`, or within

@@ -501,22 +501,25 @@ fn unknown_fields_at_every_level() {
 
 #[test]
 fn type_errors() {
-    assert_eq!(one_error(json!({})), "@type: missing (expected Default, Sharded, Redis or RedisCluster)");
+    assert_eq!(
+        one_error(json!({})),
+        "@type: missing (expected Default, Sharded, Redis, RedisCluster or RedisSentinel)"
+    );
     assert_eq!(
         one_error(json!({"@type": ["Redis"]})),
-        "@type: expected a string (Default, Sharded, Redis or RedisCluster), got an array"
+        "@type: expected a string (Default, Sharded, Redis, RedisCluster or RedisSentinel), got an array"
     );
     assert_eq!(
         one_error(json!({"@type": "Memcached"})),
-        "@type: unknown type \"Memcached\" (expected Default, Sharded, Redis or RedisCluster)"
+        "@type: unknown type \"Memcached\" (expected Default, Sharded, Redis, RedisCluster or RedisSentinel)"
     );
     assert_eq!(
         one_error(json!({"@type": "redis"})),
-        "@type: unknown type \"redis\" (expected Default, Sharded, Redis or RedisCluster; did you mean Redis?)"
+        "@type: unknown type \"redis\" (expected Default, Sharded, Redis, RedisCluster or RedisSentinel; did you mean Redis?)"
     );
     assert_eq!(
         one_error(json!({"@type": "Redis_Cluster"})),
-        "@type: unknown type \"Redis_Cluster\" (expected Default, Sharded, Redis or RedisCluster; \
+        "@type: unknown type \"Redis_Cluster\" (expected Default, Sharded, Redis, RedisCluster or RedisSentinel; \
          did you mean RedisCluster?)"
     );
     assert_eq!(one_error(json!([])), "expected an object with an \"@type\" field, got an array");

@@ -1,6 +1,8 @@
-//! [`Publisher`]: `PUBLISH` and `SPUBLISH`, standalone or in a cluster.
+//! [`Publisher`]: `PUBLISH` and `SPUBLISH`, standalone, in a cluster, or to a
+//! sentinel-monitored master.
 //!
-//! Standalone, both go over one self-healing multiplexed connection. In a
+//! Standalone, both go over one self-healing multiplexed connection. With
+//! sentinels, through a [`SentinelClient`], which follows failovers. In a
 //! cluster, both go through the cluster router ([`ClusterClient`]):
 //! `SPUBLISH` to the primary owning the channel's slot, following `MOVED`,
 //! `ASK` and failovers; `PUBLISH` to any primary (the cluster forwards it to
@@ -12,6 +14,7 @@ use crate::conn::Reconnecting;
 use crate::error::Error;
 use crate::resp::Frame;
 use crate::route::{ClusterClient, ClusterOptions};
+use crate::sentinel::{SentinelClient, SentinelOptions};
 
 use super::servers::{reply_error, Servers};
 
@@ -25,6 +28,7 @@ pub struct Publisher {
 enum Inner {
     Standalone(Reconnecting),
     Cluster(ClusterClient),
+    Sentinel(SentinelClient),
 }
 
 impl Publisher {
@@ -34,7 +38,9 @@ impl Publisher {
     /// # Errors
     /// The connect error, or the slot map lookup's.
     pub async fn connect(servers: Servers) -> Result<Publisher, Error> {
-        let inner = if servers.is_cluster() {
+        let inner = if let Some(sentinel) = servers.sentinel_options() {
+            Inner::Sentinel(SentinelClient::connect(SentinelOptions::clone(sentinel)).await?)
+        } else if servers.is_cluster() {
             let opts = ClusterOptions { seeds: servers.seeds().to_vec(), ..ClusterOptions::default() };
             Inner::Cluster(ClusterClient::connect(opts).await?)
         } else {
@@ -77,6 +83,7 @@ impl Publisher {
         let frame: Frame = match &self.inner {
             Inner::Standalone(conn) => conn.send(c).await?,
             Inner::Cluster(cluster) => cluster.send(c).await?,
+            Inner::Sentinel(sentinel) => sentinel.send(c).await?,
         };
         u64::from_reply(reply_error(frame)?)
     }

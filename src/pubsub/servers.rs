@@ -1,11 +1,12 @@
 //! Which servers pub/sub talks to, and how it finds a cluster's slot owners.
 //!
-//! Lives here: [`Servers`] (a standalone server or a cluster's seeds, also
-//! built from a store configuration) and the slot-map lookup shared by the
+//! Lives here: [`Servers`] (a standalone server, a cluster's seeds, or the
+//! sentinels of a master, also built from a store configuration) and the slot-map lookup shared by the
 //! subscriber and the publisher: ask a node `CLUSTER SHARDS` (or `CLUSTER
 //! SLOTS` before 7.0) and parse it with [`SlotMap`]. Not here: the cluster
 //! router of ordinary commands (`route::cluster`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cmd::cmd;
@@ -14,28 +15,40 @@ use crate::conn::{Address, ConnectOptions, Connection};
 use crate::error::{Error, NodeAddr};
 use crate::resp::Frame;
 use crate::route::SlotMap;
+use crate::sentinel::SentinelOptions;
 
-/// The servers of a subscriber or publisher: one standalone server, or a
-/// cluster's seed nodes (any of them may be down).
+/// The servers of a subscriber or publisher: one standalone server, a
+/// cluster's seed nodes (any of them may be down), or the master of a
+/// sentinel-monitored service (found through the sentinels at every connect).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Servers {
     seeds: Vec<ConnectOptions>,
     cluster: bool,
+    sentinel: Option<Arc<SentinelOptions>>,
 }
 
 impl Servers {
     /// One server (a cluster node used this way sees no sharding).
     pub fn standalone(opts: ConnectOptions) -> Servers {
-        Servers { seeds: vec![opts], cluster: false }
+        Servers { seeds: vec![opts], cluster: false, sentinel: None }
     }
 
     /// A cluster, through these seed nodes.
     pub fn cluster(seeds: Vec<ConnectOptions>) -> Servers {
-        Servers { seeds, cluster: true }
+        Servers { seeds, cluster: true, sentinel: None }
+    }
+
+    /// The master of a sentinel-monitored service: the subscriber asks the
+    /// sentinels for it at every (re)connect; the publisher follows it as
+    /// [`SentinelClient`](crate::sentinel::SentinelClient) does.
+    pub fn sentinel(opts: SentinelOptions) -> Servers {
+        Servers { seeds: vec![opts.master.clone()], cluster: false, sentinel: Some(Arc::new(opts)) }
     }
 
     /// The servers of a store configuration: `Redis` is standalone,
-    /// `RedisCluster` a cluster (its `authSecret` resolved now), `Sharded`
+    /// `RedisCluster` a cluster (its `authSecret` resolved now),
+    /// `RedisSentinel` its master through its sentinels (both secrets
+    /// resolved now), `Sharded`
     /// the first of its stores (pub/sub needs one bus, not a key space).
     ///
     /// # Errors
@@ -52,6 +65,17 @@ impl Servers {
                 let password = cluster.auth_secret.resolve()?;
                 Ok(Servers::cluster(cluster.connect_options(password.as_ref())?))
             }
+            StoreConfig::RedisSentinel(sentinel) => {
+                let sentinel_password = sentinel.resolve_sentinel_secret()?;
+                let password = sentinel.auth_secret.resolve()?;
+                let options = sentinel.connect_options(sentinel_password.as_ref(), password.as_ref())?;
+                Ok(Servers::sentinel(SentinelOptions {
+                    sentinels: options.sentinels,
+                    service_name: sentinel.service_name.clone(),
+                    master: options.master,
+                    ..SentinelOptions::default()
+                }))
+            }
             StoreConfig::Sharded(sharded) => match sharded.stores.first() {
                 Some(first) => Servers::from_config(first),
                 None => Err(Error::Config("a Sharded store without stores".into())),
@@ -62,6 +86,11 @@ impl Servers {
     /// True for a cluster.
     pub fn is_cluster(&self) -> bool {
         self.cluster
+    }
+
+    /// The sentinel settings, when the servers are a sentinel-monitored master.
+    pub fn sentinel_options(&self) -> Option<&Arc<SentinelOptions>> {
+        self.sentinel.as_ref()
     }
 
     /// The options to start from: the server, or the first seed.
@@ -185,6 +214,17 @@ mod tests {
         let sharded = StoreConfig::Sharded(ShardedConfig { stores: vec![cluster.clone(), redis] });
         assert_eq!(Servers::from_config(&sharded).unwrap(), servers);
         assert!(Servers::cluster(vec![]).template().is_err());
+        let sentinel = StoreConfig::RedisSentinel(crate::config::RedisSentinelConfig {
+            urls: vec!["redis://s1:26379".into(), "redis://s2:26379".into()],
+            auth_secret: SecretSource::Value(Secret::new("pw")),
+            ..Default::default()
+        });
+        let servers = Servers::from_config(&sentinel).unwrap();
+        assert!(!servers.is_cluster());
+        let opts = servers.sentinel_options().expect("sentinel settings");
+        assert_eq!(opts.sentinels.len(), 2);
+        assert_eq!(opts.service_name, "mymaster");
+        assert_eq!(servers.template().unwrap().username.as_deref(), Some("stalwart"));
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::conn::{Connection, PushSink};
 use crate::error::{Error, NodeAddr};
 use crate::resp::Frame;
 use crate::route::SlotMap;
+use crate::sentinel::resolve;
 
 /// Settings of a [`Subscriber`].
 #[derive(Debug, Clone)]
@@ -635,8 +636,17 @@ impl Task {
         };
         let sink = self.sink(link.clone(), gen);
         let tx = self.io_tx.clone();
+        // With sentinels, the master is asked for at every connect.
+        let sentinel = self.servers.sentinel_options().cloned();
         tokio::spawn(async move {
-            let result = Connection::connect_pubsub(&opts, sink).await;
+            let opts = match sentinel {
+                Some(sentinel) => resolve(&sentinel).await,
+                None => Ok(opts),
+            };
+            let result = match opts {
+                Ok(opts) => Connection::connect_pubsub(&opts, sink).await,
+                Err(e) => Err(e),
+            };
             let _ = tx.send(Io::Connected { link, gen, result });
         });
     }

@@ -1,16 +1,19 @@
 //! From a parsed configuration to connection settings: the `timeout`, pool,
 //! retry and credential fields of Stalwart's JSON mapped onto the client's options.
 //!
-//! Lives here: [`redis_options`], [`cluster_options`], [`pool_options`]. Not
-//! here: parsing and validation (`config`), connecting (`remote`).
+//! Lives here: [`redis_options`], [`cluster_options`], [`sentinel_options`],
+//! [`pool_options`]. Not here: parsing and validation (`config`), connecting
+//! (`remote`).
 //!
-//! Pure apart from [`cluster_options`] reading the `authSecret` (environment or file).
+//! Pure apart from [`cluster_options`] and [`sentinel_options`] reading the
+//! secrets (environment or file).
 
-use crate::config::{PoolConfig, RedisClusterConfig, RedisConfig};
+use crate::config::{PoolConfig, RedisClusterConfig, RedisConfig, RedisSentinelConfig};
 use crate::conn::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolOptions;
 use crate::route::{ClusterOptions, RetryPolicy};
+use crate::sentinel::SentinelOptions;
 
 /// The pool settings; the idle health check keeps its default.
 pub fn pool_options(pool: &PoolConfig) -> PoolOptions {
@@ -61,6 +64,30 @@ pub fn cluster_options(config: &RedisClusterConfig) -> Result<ClusterOptions> {
         read_from_replicas: config.read_from_replicas,
         pool: pool_options(&config.pool),
         ..ClusterOptions::default()
+    })
+}
+
+/// A `RedisSentinel` store's client settings: the sentinels from `urls`
+/// (logged into with `sentinelUsername` and the resolved `sentinelSecret`),
+/// the master's options with `authUsername` and the resolved `authSecret`,
+/// `serviceName`, `timeout` for connects and replies, the pool settings, and
+/// the default retry policy (which rides out a promotion, see
+/// [`RetryPolicy::default`]).
+///
+/// # Errors
+/// [`Error::Config`] when a secret cannot be read (naming `authSecret` or
+/// `sentinelSecret` and the variable or file, never the value);
+/// [`Error::Url`] for a URL that does not parse.
+pub fn sentinel_options(config: &RedisSentinelConfig) -> Result<SentinelOptions> {
+    let sentinel_password = config.resolve_sentinel_secret()?;
+    let password = config.auth_secret.resolve()?;
+    let options = config.connect_options(sentinel_password.as_ref(), password.as_ref())?;
+    Ok(SentinelOptions {
+        sentinels: options.sentinels,
+        service_name: config.service_name.clone(),
+        master: options.master,
+        pool: pool_options(&config.pool),
+        ..SentinelOptions::default()
     })
 }
 
@@ -123,6 +150,35 @@ mod tests {
         assert!(!opts.read_from_replicas);
         assert_eq!(opts.pool.max_connections, 4);
         assert!(!format!("{opts:?}").contains("pw-sentinel"));
+    }
+
+    #[test]
+    fn sentinel_fields_map_onto_client_options() {
+        std::env::set_var("REDWIRE_STORE_CONNECT_TEST_SENTINEL_PW", "pw-of-sentinels");
+        let config = parse(
+            r#"{"@type": "RedisSentinel", "urls": ["redis://s1:26379", "redis://s2:26380"],
+            "serviceName": "mail", "timeout": "2s", "authUsername": "data",
+            "authSecret": {"@type": "Value", "secret": "pw-of-data"}, "sentinelUsername": "watch",
+            "sentinelSecret": {"@type": "EnvironmentVariable", "variableName": "REDWIRE_STORE_CONNECT_TEST_SENTINEL_PW"},
+            "poolMaxConnections": 4}"#,
+        )
+        .unwrap();
+        let StoreConfig::RedisSentinel(sentinel) = config else { panic!("not RedisSentinel") };
+        let opts = sentinel_options(&sentinel).unwrap();
+        assert_eq!(opts.service_name, "mail");
+        assert_eq!(opts.sentinels.len(), 2);
+        for s in &opts.sentinels {
+            assert_eq!(s.username.as_deref(), Some("watch"));
+            assert_eq!(s.password.as_ref().map(|p| p.expose()), Some("pw-of-sentinels"));
+            assert_eq!(s.response_timeout, Some(Duration::from_secs(2)));
+        }
+        assert_eq!(opts.master.username.as_deref(), Some("data"));
+        assert_eq!(opts.master.password.as_ref().map(|p| p.expose()), Some("pw-of-data"));
+        assert_eq!(opts.master.connect_timeout, Duration::from_secs(2));
+        assert_eq!(opts.pool.max_connections, 4);
+        assert!(opts.watch);
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("pw-of-data") && !shown.contains("pw-of-sentinels"), "{shown}");
     }
 
     #[test]

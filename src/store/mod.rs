@@ -1,9 +1,10 @@
-//! The store API a mail server calls, over Stalwart's four in-memory store variants.
+//! The store API a mail server calls, over Stalwart's five in-memory store variants.
 //!
 //! Lives here: [`Store`], the one type users hold, and [`StoreKind`]. Each
 //! variant has its own module: `embedded` (`Default`: an in-process key
-//! space), `remote` (`Redis` and `RedisCluster`: the same commands over a
-//! standalone [`Client`](crate::Client) or the cluster router), `sharded`
+//! space), `remote` (`Redis`, `RedisCluster` and `RedisSentinel`: the same
+//! commands over a standalone [`Client`](crate::Client), the cluster router or
+//! the [sentinel client](crate::sentinel::SentinelClient)), `sharded`
 //! (`Sharded`: keys spread over several of those by a stable hash), with
 //! `translate` (pure argument and reply mapping) and `connect` (configuration
 //! to options). Not here: connections, routing, parsing the configuration.
@@ -53,7 +54,8 @@ use crate::conn::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolOptions;
 use crate::route::ClusterOptions;
-use connect::{at_path, cluster_options, redis_options};
+use crate::sentinel::SentinelOptions;
+use connect::{at_path, cluster_options, redis_options, sentinel_options};
 use remote::Remote;
 use sharded::Sharded;
 
@@ -66,6 +68,8 @@ pub enum StoreKind {
     Redis,
     /// `RedisCluster`: a Redis/Valkey cluster.
     RedisCluster,
+    /// `RedisSentinel`: the master of a sentinel-monitored service.
+    RedisSentinel,
     /// `Sharded`: keys spread over several Redis or RedisCluster stores.
     Sharded,
 }
@@ -77,6 +81,7 @@ impl StoreKind {
             StoreKind::Default => "Default",
             StoreKind::Redis => "Redis",
             StoreKind::RedisCluster => "RedisCluster",
+            StoreKind::RedisSentinel => "RedisSentinel",
             StoreKind::Sharded => "Sharded",
         }
     }
@@ -111,6 +116,7 @@ enum Backend {
     Default(Embedded),
     Redis(Remote),
     RedisCluster(Remote),
+    RedisSentinel(Remote),
     Sharded(Sharded),
 }
 
@@ -119,7 +125,7 @@ macro_rules! dispatch {
     ($store:expr, $s:ident => $call:expr) => {
         match &$store.backend {
             Backend::Default($s) => $call,
-            Backend::Redis($s) | Backend::RedisCluster($s) => $call,
+            Backend::Redis($s) | Backend::RedisCluster($s) | Backend::RedisSentinel($s) => $call,
             Backend::Sharded($s) => $call,
         }
     };
@@ -139,12 +145,15 @@ impl Store {
     /// `Redis`: a [`Client`](crate::Client) (one multiplexed connection and a
     /// pool with the `pool*` settings); `timeout` bounds the connect and every
     /// reply. `RedisCluster`: the cluster router, see [`Store::cluster`] for
-    /// the fields it uses. `Sharded`: each store in turn, in the listed order.
+    /// the fields it uses. `RedisSentinel`: the master the sentinels name,
+    /// checked with `ROLE` and followed through failovers (see
+    /// [`crate::sentinel`]). `Sharded`: each store in turn, in the listed order.
     ///
     /// # Errors
     /// [`Error::Config`] for an unreadable secret (naming the field, e.g.
     /// `stores[1].authSecret: environment variable "X" is not set`, never the
-    /// value) or a `Default` or `Sharded` store inside a `Sharded` one; a
+    /// value) or a `Default`, `Sharded` or `RedisSentinel` store inside a
+    /// `Sharded` one, or a `serviceName` no sentinel monitors; a
     /// server that cannot be reached or refuses the credentials gives the
     /// connection error ([`Error::Io`], [`Error::ConnectTimeout`],
     /// [`Error::Auth`] ...), which never contains a password.
@@ -160,6 +169,9 @@ impl Store {
             }
             StoreConfig::RedisCluster(cluster) => {
                 Backend::RedisCluster(Remote::cluster(cluster_options(cluster)?).await?)
+            }
+            StoreConfig::RedisSentinel(sentinel) => {
+                Backend::RedisSentinel(Remote::sentinel(sentinel_options(sentinel)?).await?)
             }
             StoreConfig::Sharded(sharded) => {
                 let mut shards = Vec::with_capacity(sharded.stores.len());
@@ -225,6 +237,14 @@ impl Store {
         Ok(Store { backend: Backend::RedisCluster(Remote::cluster(opts).await?) })
     }
 
+    /// A `RedisSentinel` store with explicit client settings.
+    ///
+    /// # Errors
+    /// As [`SentinelClient::connect`](crate::sentinel::SentinelClient::connect).
+    pub async fn sentinel(opts: SentinelOptions) -> Result<Store> {
+        Ok(Store { backend: Backend::RedisSentinel(Remote::sentinel(opts).await?) })
+    }
+
     /// A `Sharded` store over `stores`, in this order (see [`shard_of`]; the
     /// order decides where each key lives).
     ///
@@ -251,6 +271,7 @@ impl Store {
             Backend::Default(_) => StoreKind::Default,
             Backend::Redis(_) => StoreKind::Redis,
             Backend::RedisCluster(_) => StoreKind::RedisCluster,
+            Backend::RedisSentinel(_) => StoreKind::RedisSentinel,
             Backend::Sharded(_) => StoreKind::Sharded,
         }
     }
@@ -426,7 +447,10 @@ impl Store {
     pub async fn purge(&self) -> Result<u64> {
         match &self.backend {
             Backend::Default(store) => store.purge().await,
-            Backend::Redis(_) | Backend::RedisCluster(_) | Backend::Sharded(_) => Ok(0),
+            Backend::Redis(_)
+            | Backend::RedisCluster(_)
+            | Backend::RedisSentinel(_)
+            | Backend::Sharded(_) => Ok(0),
         }
     }
 }

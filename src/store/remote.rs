@@ -1,10 +1,13 @@
-//! The `Redis` and `RedisCluster` variants: each store operation as server commands.
+//! The `Redis`, `RedisCluster` and `RedisSentinel` variants: each store
+//! operation as server commands.
 //!
-//! Lives here: [`Remote`], one type for both variants, over either a
-//! standalone [`Client`] (one multiplexed connection plus a pool) or the
-//! cluster router ([`ClusterClient`], which sends each command to its key's
-//! slot). The commands are the same for both; only the prefix delete differs,
-//! since `SCAN` walks one node: on a cluster it walks every primary. Not here:
+//! Lives here: [`Remote`], one type for the three variants, over a standalone
+//! [`Client`] (one multiplexed connection plus a pool), the cluster router
+//! ([`ClusterClient`], which sends each command to its key's slot), or the
+//! sentinel client ([`SentinelClient`], which sends to the current master and
+//! follows failovers). The commands are the same for all; only the prefix
+//! delete differs, since `SCAN` walks one node: on a cluster it walks every
+//! primary, with sentinels the current master. Not here:
 //! the pure argument and reply mapping (`translate`), the choice of a shard
 //! (`sharded`), the public [`Store`](super::Store) that documents the semantics.
 //!
@@ -48,6 +51,7 @@ use crate::error::{Result, ServerErrorKind};
 use crate::pool::PoolOptions;
 use crate::resp::Frame;
 use crate::route::{ClusterClient, ClusterOptions};
+use crate::sentinel::{SentinelClient, SentinelOptions};
 
 /// `counter_incr` with a ttl and rate-limit hits: `INCRBY KEYS[1] ARGV[1]`,
 /// then `PEXPIRE KEYS[1] ARGV[2]` only when the key has no expiry (a fresh key,
@@ -91,6 +95,7 @@ pub struct Remote {
 enum Conn {
     Standalone(Client),
     Cluster(ClusterClient),
+    Sentinel(SentinelClient),
 }
 
 impl Conn {
@@ -98,6 +103,7 @@ impl Conn {
         match self {
             Conn::Standalone(client) => client.send(c).await,
             Conn::Cluster(cluster) => cluster.send(c).await,
+            Conn::Sentinel(sentinel) => sentinel.send(c).await,
         }
     }
 
@@ -163,6 +169,16 @@ impl Remote {
     /// As [`ClusterClient::connect`].
     pub async fn cluster(opts: ClusterOptions) -> Result<Remote> {
         let conn = Conn::Cluster(ClusterClient::connect(opts).await?);
+        Ok(Remote::with(conn).await)
+    }
+
+    /// A store on the master of a sentinel-monitored service: finds and
+    /// connects to the master now, and asks it whether it has `DELIFEQ`.
+    ///
+    /// # Errors
+    /// As [`SentinelClient::connect`].
+    pub async fn sentinel(opts: SentinelOptions) -> Result<Remote> {
+        let conn = Conn::Sentinel(SentinelClient::connect(opts).await?);
         Ok(Remote::with(conn).await)
     }
 
@@ -233,6 +249,12 @@ impl Remote {
                     deleted += self.delete_matching(&node, &pattern).await?;
                 }
                 Ok(deleted)
+            }
+            // A failover during the walk fails it: the new master's SCAN
+            // cursor would mean nothing.
+            Conn::Sentinel(sentinel) => {
+                let master = sentinel.master();
+                self.delete_matching(master.multiplexed(), &pattern).await
             }
         }
     }

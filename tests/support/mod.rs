@@ -6,6 +6,8 @@
 //!   redwire's codec, so the harness keeps working while the codec under test is broken.
 //! - [`server`]: one standalone Valkey (`Server`), optionally with an ACL user.
 //! - [`cluster`], [`cluster_node`]: a 3 primary + 3 replica Valkey cluster (`Cluster`), formed by hand.
+//! - [`sentinel`]: 1 master + 1 replica + 3 sentinels (`SentinelGroup`), the sentinels being
+//!   `valkey-server --sentinel` with a generated config.
 //! - [`tls`]: Debian's `redis-server` with TLS (`TlsServer`); [`certs`] makes a CA and certificates.
 //! - [`fake`]: `FakeServer`, which follows a script, for what a real server will not do.
 //! - [`ports`], [`scratch`], [`process`]: free ports, scratch dirs, child processes.
@@ -42,6 +44,7 @@ pub mod ports;
 pub mod process;
 pub mod resp_client;
 pub mod scratch;
+pub mod sentinel;
 pub mod server;
 pub mod tls;
 
@@ -49,5 +52,6 @@ pub use certs::TestCerts;
 pub use cluster::{Cluster, ClusterNode, ClusterOptions, Role};
 pub use fake::{FakeServer, Step};
 pub use resp_client::{Client, Reply};
+pub use sentinel::SentinelGroup;
 pub use server::{Server, ServerOptions};
 pub use tls::{TlsAuthClients, TlsOptions, TlsServer};
