@@ -39,7 +39,8 @@
 //! - a line's search for its CR stops after `max_line_len + 1` bytes
 //!   ([`ProtocolError::LineTooLong`]) or where its CRLF could no longer end
 //!   within `max_reply_bytes` ([`ProtocolError::ReplyTooLarge`]);
-//! - the end of every item against `max_reply_bytes`;
+//! - the end of every item against `max_reply_bytes` (before the next item
+//!   is looked at, or the frame is built);
 //! - every recorded token against `max_reply_elements`, and an aggregate's
 //!   declared count (which needs at least that many more tokens) too.
 //!
@@ -126,22 +127,6 @@ enum Step {
     AggEnd(usize),
 }
 
-impl Step {
-    /// Where the complete item ends; `None` for `More`.
-    #[inline]
-    fn end(&self) -> Option<usize> {
-        match *self {
-            Step::More => None,
-            Step::Leaf(_, end)
-            | Step::Open(_, _, end)
-            | Step::StreamStart(end)
-            | Step::Chunk(_, _, end)
-            | Step::StreamEnd(end)
-            | Step::AggEnd(end) => Some(end),
-        }
-    }
-}
-
 impl Decoder {
     /// A decoder with default limits.
     pub fn new() -> Self {
@@ -204,19 +189,21 @@ impl Decoder {
             // Inside an aggregate, complete bulk strings and integers (most
             // elements of most replies) skip the general item machinery.
             if !self.open.is_empty() && self.stream.is_none() && self.complete_element(buf, at) {
-                self.fits(self.pos)?;
                 if self.element_done()? {
                     return self.finish(buf).map(Some);
                 }
+                self.fits(self.pos)?;
                 continue;
             }
             let step = self.item(buf, at)?;
-            let Some(end) = step.end() else { return Ok(None) };
-            self.fits(end)?;
+            if matches!(step, Step::More) {
+                return Ok(None);
+            }
             self.line_scanned = 0;
             let complete = match step {
                 Step::More => return Ok(None),
                 Step::Leaf(leaf, end) => {
+                    self.fits(end)?;
                     if self.tokens.is_empty() && self.limits.max_reply_elements > 0 {
                         // Fast path: a single-item top-level frame.
                         self.need = 0;
@@ -258,6 +245,8 @@ impl Decoder {
             if complete {
                 return self.finish(buf).map(Some);
             }
+            // The item's end (`finish` checks the last one's).
+            self.fits(self.pos)?;
         }
     }
 
@@ -284,6 +273,7 @@ impl Decoder {
 
     /// Splits off the complete frame and builds it.
     fn finish(&mut self, buf: &mut BytesMut) -> Result<Frame, ProtocolError> {
+        self.fits(self.pos)?;
         let bytes = buf.split_to(self.pos).freeze();
         let frame = build(&self.tokens, &mut self.partials, &bytes);
         self.reset();

@@ -53,24 +53,21 @@ pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, Prot
             Len::Null
         }
         Some(_) => {
+            // Digits are read from a window one longer than the most allowed,
+            // so a 21st digit is seen without a per-digit count.
+            let window = buf.get(at..buf.len().min(at + MAX_DIGITS + 1)).unwrap_or_default();
             let mut n: u64 = 0;
-            loop {
-                match buf.get(i) {
-                    None => return Ok(None),
-                    Some(&d @ b'0'..=b'9') => {
-                        if i - at >= MAX_DIGITS {
-                            return Err(ProtocolError::BadLength);
-                        }
-                        n = n
-                            .checked_mul(10)
-                            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                            .ok_or(ProtocolError::BadLength)?;
-                        i += 1;
-                    }
-                    Some(_) => break,
+            for &d in window {
+                if !d.is_ascii_digit() {
+                    break;
                 }
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                    .ok_or(ProtocolError::BadLength)?;
+                i += 1;
             }
-            if i == at {
+            if i == at || i - at > MAX_DIGITS {
                 return Err(ProtocolError::BadLength);
             }
             Len::Count(n)
