@@ -24,7 +24,8 @@
 /// - **The read buffer** (owned by the connection) holds the reply's bytes
 ///   until it is complete: at most `max_reply_bytes` (1 GiB) plus one read.
 ///   While a line is incomplete it holds at most `max_line_len + 2` bytes of
-///   it (64 KiB): a server that sends an endless line is cut off there.
+///   it (64 KiB) plus one read: a server that sends an endless line is cut
+///   off there.
 /// - **Tokens**: the scan records one 24-byte token per element of an
 ///   aggregate reply, so at most `24 × max_reply_elements` bytes (384 MiB).
 ///   A single-value reply (a GET) records none. The token list keeps at most
