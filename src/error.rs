@@ -42,9 +42,10 @@ pub enum ProtocolError {
     InvalidUtf8,
     /// A MOVED or ASK error whose slot or address cannot be parsed.
     BadRedirect,
-    /// A bulk payload or simple line longer than the configured limit.
+    /// A bulk string, blob error, verbatim or streamed string (or one of its
+    /// chunks) longer than the configured `max_bulk_len`.
     TooLarge {
-        /// The length the peer declared (or had sent, for a line).
+        /// The length the peer declared (the total so far, for a streamed string).
         len: u64,
         /// The configured limit.
         limit: u64,
@@ -60,6 +61,23 @@ pub enum ProtocolError {
     TooDeep {
         /// The configured limit.
         limit: usize,
+    },
+    /// A line of text (simple string, error, number, ...) with no CR in its
+    /// first `limit + 1` bytes.
+    LineTooLong {
+        /// The configured `max_line_len`.
+        limit: u64,
+    },
+    /// One reply that takes, or has announced it will take, more bytes on the
+    /// wire than the configured budget.
+    ReplyTooLarge {
+        /// The configured `max_reply_bytes`.
+        limit: u64,
+    },
+    /// One reply made of more values (at any depth) than the configured budget.
+    ReplyTooManyElements {
+        /// The configured `max_reply_elements`.
+        limit: u64,
     },
 }
 
@@ -84,6 +102,11 @@ impl fmt::Display for ProtocolError {
                 write!(f, "aggregate of {count} elements exceeds the limit of {limit}")
             }
             ProtocolError::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
+            ProtocolError::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
+            ProtocolError::ReplyTooLarge { limit } => write!(f, "reply larger than {limit} bytes"),
+            ProtocolError::ReplyTooManyElements { limit } => {
+                write!(f, "reply of more than {limit} values")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Property tests of the RESP codec: encode/decode round trips of arbitrary
-//! frames, and chunk invariance (the same bytes whole, byte by byte or split
-//! at random points give the same frames and the same first error).
+//! frames, chunk invariance (the same bytes whole, byte by byte or split at
+//! random points give the same frames and the same first error, under the
+//! default limits and under tight ones), and the reply budgets' exactness.
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
@@ -115,7 +116,15 @@ fn encode_all(frames: &[Frame]) -> Vec<u8> {
 
 /// Frames and the first error from `wire` delivered in pieces ending at `cuts`.
 fn decode_split(wire: &[u8], cuts: &[usize]) -> (Vec<Frame>, Option<ProtocolError>) {
-    let limits = DecodeLimits { max_depth: 32, ..DecodeLimits::default() };
+    decode_split_with(wire, cuts, DecodeLimits { max_depth: 32, ..DecodeLimits::default() })
+}
+
+/// [`decode_split`] under the given limits.
+fn decode_split_with(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: DecodeLimits,
+) -> (Vec<Frame>, Option<ProtocolError>) {
     let mut dec = Decoder::with_limits(limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
@@ -139,6 +148,34 @@ fn decode_split(wire: &[u8], cuts: &[usize]) -> (Vec<Frame>, Option<ProtocolErro
         }
     }
     (frames, None)
+}
+
+/// How many values a frame counts against `max_reply_elements`: itself and,
+/// for aggregates and attributes, every value inside.
+fn values(f: &Frame) -> u64 {
+    let pairs = |p: &[(Frame, Frame)]| p.iter().map(|(k, v)| values(k) + values(v)).sum::<u64>();
+    1 + match f {
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => items.iter().map(values).sum(),
+        Frame::Map(p) => pairs(p),
+        Frame::Attributed { attributes, frame } => pairs(attributes) + values(frame),
+        _ => 0,
+    }
+}
+
+/// Small limits, so that short inputs reach every one of them.
+fn tight_limits() -> impl Strategy<Value = DecodeLimits> {
+    (1u64..48, 0u64..24, 1u64..8, 1usize..6, 0u64..160, 0u64..24).prop_map(
+        |(max_bulk_len, max_line_len, max_elements, max_depth, max_reply_bytes, max_reply_elements)| {
+            DecodeLimits {
+                max_bulk_len,
+                max_line_len,
+                max_elements,
+                max_depth,
+                max_reply_bytes,
+                max_reply_elements,
+            }
+        },
+    )
 }
 
 /// Bytes that are often, but not always, broken RESP.
@@ -200,6 +237,42 @@ proptest! {
         prop_assert!(same_all(&whole.0[..frames.len()], &frames));
         prop_assert!(same_all(&whole.0, &bytewise.0) && whole.1 == bytewise.1, "{:?} vs {:?}", whole, bytewise);
         prop_assert!(same_all(&whole.0, &random.0) && whole.1 == random.1, "{:?} vs {:?}", whole, random);
+    }
+
+    #[test]
+    fn tight_limits_split_alike(
+        frames in prop::collection::vec(frame(), 0..4),
+        tail in tail(),
+        limits in tight_limits(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let mut wire = encode_all(&frames);
+        wire.extend_from_slice(&tail);
+        let cuts: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+        let whole = decode_split_with(&wire, &[], limits);
+        let bytewise = decode_split_with(&wire, &(0..wire.len()).collect::<Vec<_>>(), limits);
+        let random = decode_split_with(&wire, &cuts, limits);
+        let n = whole.0.len().min(frames.len());
+        prop_assert!(same_all(&whole.0[..n], &frames[..n]));
+        prop_assert!(same_all(&whole.0, &bytewise.0) && whole.1 == bytewise.1, "{:?} vs {:?}", whole, bytewise);
+        prop_assert!(same_all(&whole.0, &random.0) && whole.1 == random.1, "{:?} vs {:?}", whole, random);
+    }
+
+    #[test]
+    fn reply_budgets_are_exact(f in frame()) {
+        let wire = encode_all(std::slice::from_ref(&f));
+        let base = DecodeLimits { max_depth: 32, ..DecodeLimits::default() };
+        let len = wire.len() as u64;
+        let n = values(&f);
+        let fits = DecodeLimits { max_reply_bytes: len, max_reply_elements: n, ..base };
+        let (frames, error) = decode_split_with(&wire, &[], fits);
+        prop_assert_eq!((frames.len(), error), (1, None));
+        let bytes = DecodeLimits { max_reply_bytes: len - 1, ..base };
+        let error = decode_split_with(&wire, &[], bytes).1;
+        prop_assert_eq!(error, Some(ProtocolError::ReplyTooLarge { limit: len - 1 }));
+        let elements = DecodeLimits { max_reply_elements: n - 1, ..base };
+        let error = decode_split_with(&wire, &[], elements).1;
+        prop_assert_eq!(error, Some(ProtocolError::ReplyTooManyElements { limit: n - 1 }));
     }
 
     #[test]

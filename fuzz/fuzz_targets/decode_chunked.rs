@@ -14,7 +14,15 @@ use redwire::{Frame, ProtocolError};
 mod frame_eq;
 
 fn run(stream: &[u8], ends: &[usize]) -> (Vec<Frame>, Option<ProtocolError>) {
-    let limits = DecodeLimits { max_bulk_len: 1 << 20, max_elements: 1 << 16, max_depth: 64 };
+    // Small enough that inputs of a few KB reach every limit and budget.
+    let limits = DecodeLimits {
+        max_bulk_len: 1 << 10,
+        max_line_len: 64,
+        max_elements: 1 << 8,
+        max_depth: 64,
+        max_reply_bytes: 1 << 11,
+        max_reply_elements: 1 << 7,
+    };
     let mut decoder = Decoder::with_limits(limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();

@@ -30,50 +30,45 @@
 //! well formed is recorded without the general item dispatch (anything else,
 //! errors included, takes the general path, so both report the same).
 //!
+//! Limits and budgets (see [`DecodeLimits`]) are checked as each item is
+//! scanned, never per byte except inside a line's own search for its CR, and
+//! each check is made only once the bytes it depends on are all in the
+//! buffer, so the outcome does not depend on how the stream was split:
+//! - a bulk's declared length against `max_bulk_len` and, with the offset
+//!   where it would end, against `max_reply_bytes`, before waiting for it;
+//! - a line's search for its CR stops after `max_line_len + 1` bytes
+//!   ([`ProtocolError::LineTooLong`]) or where its CRLF could no longer end
+//!   within `max_reply_bytes` ([`ProtocolError::ReplyTooLarge`]);
+//! - the end of every item against `max_reply_bytes` (before the next item
+//!   is looked at, or the frame is built);
+//! - every recorded token against `max_reply_elements`, and an aggregate's
+//!   declared count (which needs at least that many more tokens) too.
+//!
 //! Choices where the spec is silent or loose, all enforced here:
-//! - A CR inside a simple line must be followed by LF: a bare CR is
-//!   [`ProtocolError::MissingCrlf`]. A bare LF is accepted as content.
-//! - Lengths may have leading zeros; `-1` is a null only for `$` and `*`;
-//!   `?` (streamed) only for `$ * % ~ >`.
+//! - A line of text ends at its first CR or LF, which must be a CRLF: a bare
+//!   CR or a bare LF in a simple string or error (or any line) is
+//!   [`ProtocolError::MissingCrlf`], never content.
+//! - Lengths may have leading zeros, within 20 digits; `-1` is a null only
+//!   for `$` and `*`; `?` (streamed) only for `$ * % ~ >`.
 //! - `_` and `.` must be followed directly by CRLF ([`ProtocolError::MissingCrlf`]).
 //! - An attribute (`|N`) wraps the value after it, at any level, and does not
 //!   count as an element of the aggregate around it; it does count towards
 //!   the depth limit, like any aggregate.
 //! - A line's length limit counts the bytes before its CR; a line whose first
-//!   `max_bulk_len + 1` bytes hold no CR is [`ProtocolError::TooLarge`] with
-//!   `len = max_bulk_len + 1`, so the error does not depend on how the bytes
-//!   were split into reads.
+//!   `max_line_len + 1` bytes hold no CR is [`ProtocolError::LineTooLong`],
+//!   however the bytes were split into reads.
 //!
 //! Pure: no IO.
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::limits::DecodeLimits;
 use super::parse::{self, Len};
 use super::token::{build, leaf_frame, text_frame, Agg, Leaf, Partial, Text, Tok};
 use super::Frame;
 use crate::error::ProtocolError;
 
-/// Limits against hostile replies. Defaults match the server's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeLimits {
-    /// Longest bulk string, blob error, verbatim string, stream chunk, whole
-    /// streamed string or simple line (bytes).
-    pub max_bulk_len: u64,
-    /// Most elements in one aggregate (pairs count twice for maps).
-    pub max_elements: u64,
-    /// Deepest nesting of aggregates (attributes included); 0 allows none.
-    /// The decoder itself never recurses, but a [`Frame`] is dropped,
-    /// compared and encoded recursively: keep this in the hundreds.
-    pub max_depth: usize,
-}
-
-impl Default for DecodeLimits {
-    fn default() -> Self {
-        DecodeLimits { max_bulk_len: 512 * 1024 * 1024, max_elements: i32::MAX as u64, max_depth: 128 }
-    }
-}
-
-/// Most tokens whose allocation is kept between frames (about 256 KB).
+/// Most tokens whose allocation is kept between frames (192 KiB).
 const RETAINED_TOKENS: usize = 8 * 1024;
 
 /// Decodes frames from a growing buffer; honours the tokio-util `Decoder` contract.
@@ -197,21 +192,24 @@ impl Decoder {
                 if self.element_done()? {
                     return self.finish(buf).map(Some);
                 }
+                self.fits(self.pos)?;
                 continue;
             }
             let step = self.item(buf, at)?;
-            if !matches!(step, Step::More) {
-                self.line_scanned = 0;
+            if matches!(step, Step::More) {
+                return Ok(None);
             }
+            self.line_scanned = 0;
             let complete = match step {
                 Step::More => return Ok(None),
                 Step::Leaf(leaf, end) => {
-                    if self.tokens.is_empty() {
+                    self.fits(end)?;
+                    if self.tokens.is_empty() && self.limits.max_reply_elements > 0 {
                         // Fast path: a single-item top-level frame.
                         self.need = 0;
                         return take_leaf(buf, leaf, end).map(Some);
                     }
-                    self.tokens.push(Tok::Leaf(leaf));
+                    self.push(Tok::Leaf(leaf))?;
                     self.pos = end;
                     self.element_done()?
                 }
@@ -221,12 +219,12 @@ impl Decoder {
                 }
                 Step::StreamStart(end) => {
                     self.stream = Some(StreamState { tok: self.tokens.len(), chunks: 0, total: 0 });
-                    self.tokens.push(Tok::Streamed { chunks: 0 });
+                    self.push(Tok::Streamed { chunks: 0 })?;
                     self.pos = end;
                     false
                 }
                 Step::Chunk(start, end, next) => {
-                    self.tokens.push(Tok::Chunk { start, end });
+                    self.push(Tok::Chunk { start, end })?;
                     self.pos = next;
                     false
                 }
@@ -247,11 +245,35 @@ impl Decoder {
             if complete {
                 return self.finish(buf).map(Some);
             }
+            // The item's end (`finish` checks the last one's).
+            self.fits(self.pos)?;
         }
+    }
+
+    /// Records a token, within the reply's element budget.
+    #[inline]
+    fn push(&mut self, tok: Tok) -> Result<(), ProtocolError> {
+        let limit = self.limits.max_reply_elements;
+        if self.tokens.len() as u64 >= limit {
+            return Err(ProtocolError::ReplyTooManyElements { limit });
+        }
+        self.tokens.push(tok);
+        Ok(())
+    }
+
+    /// Checks that the frame, known to reach `end`, is within the byte budget.
+    #[inline]
+    fn fits(&self, end: usize) -> Result<(), ProtocolError> {
+        let limit = self.limits.max_reply_bytes;
+        if end as u64 > limit {
+            return Err(ProtocolError::ReplyTooLarge { limit });
+        }
+        Ok(())
     }
 
     /// Splits off the complete frame and builds it.
     fn finish(&mut self, buf: &mut BytesMut) -> Result<Frame, ProtocolError> {
+        self.fits(self.pos)?;
         let bytes = buf.split_to(self.pos).freeze();
         let frame = build(&self.tokens, &mut self.partials, &bytes);
         self.reset();
@@ -260,10 +282,14 @@ impl Decoder {
 
     /// Records the bulk string or integer at `at` and returns true if it is
     /// entirely in `buf` and well formed; anything else (another type,
-    /// incomplete, malformed, over a limit) returns false and goes through
-    /// `item`, which reports it.
+    /// incomplete, malformed, over a limit or the element budget) returns
+    /// false and goes through `item`, which reports it. The caller checks
+    /// the byte budget.
     #[inline]
     fn complete_element(&mut self, buf: &[u8], at: usize) -> bool {
+        if self.tokens.len() as u64 >= self.limits.max_reply_elements {
+            return false;
+        }
         match buf.get(at) {
             Some(b'$') => self.complete_bulk(buf, at),
             Some(b':') => self.complete_integer(buf, at),
@@ -277,7 +303,7 @@ impl Decoder {
         // An i64 has at most 20 characters; longer lines take the slow path.
         let window = buf.get(start..).unwrap_or_default();
         let Some(len) = window.iter().take(21).position(|&b| b == b'\r') else { return false };
-        if len as u64 > self.limits.max_bulk_len || window.get(len + 1) != Some(&b'\n') {
+        if len as u64 > self.limits.max_line_len || window.get(len + 1) != Some(&b'\n') {
             return false;
         }
         let Ok(i) = parse::integer(window.get(..len).unwrap_or_default()) else { return false };
@@ -324,12 +350,18 @@ impl Decoder {
         if self.open.len() >= self.limits.max_depth {
             return Err(ProtocolError::TooDeep { limit: self.limits.max_depth });
         }
+        // Wire elements still expected; each will need at least one token,
+        // so a count that cannot fit in the budget is refused now.
+        let n = count.saturating_mul(kind.width()).saturating_add(u64::from(kind == Agg::Attr));
+        let limit = self.limits.max_reply_elements;
+        if (self.tokens.len() as u64).saturating_add(1).saturating_add(n) > limit {
+            return Err(ProtocolError::ReplyTooManyElements { limit });
+        }
         // Only a number here: nothing is sized by it until the build, when
         // every entry it announces has arrived and has its token.
         let entries = usize::try_from(count).unwrap_or(usize::MAX);
         let tok = self.tokens.len();
-        self.tokens.push(Tok::Agg { kind, count: entries });
-        let n = count.saturating_mul(kind.width()).saturating_add(u64::from(kind == Agg::Attr));
+        self.push(Tok::Agg { kind, count: entries })?;
         if streamed {
             self.open.push(Open { kind, n: 0, streamed: true, tok });
             Ok(false)
@@ -482,14 +514,16 @@ impl Decoder {
     }
 
     /// Where a payload of `n` declared bytes starting at `data` ends, after
-    /// the length limit check.
+    /// the length limit check and, with its CRLF, the reply's byte budget.
     fn payload_end(&self, data: usize, n: u64) -> Result<usize, ProtocolError> {
         let limit = self.limits.max_bulk_len;
         let too_large = ProtocolError::TooLarge { len: n, limit };
         if n > limit {
             return Err(too_large);
         }
-        usize::try_from(n).ok().and_then(|n| data.checked_add(n)).ok_or(too_large)
+        let end = usize::try_from(n).ok().and_then(|n| data.checked_add(n)).ok_or(too_large)?;
+        self.fits(end.saturating_add(2))?;
+        Ok(end)
     }
 
     /// Checks the CRLF after a payload ending at `end`; `None` while the
@@ -523,17 +557,29 @@ impl Decoder {
         }
     }
 
-    /// Finds the CR ending the simple line whose text starts at `start`,
-    /// resuming the search where the previous call stopped.
+    /// Finds the CRLF ending the line whose text starts at `start`, resuming
+    /// the search where the previous call stopped; returns the CR's offset.
+    ///
+    /// The search looks for the first CR or LF (a bare one is an error) in a
+    /// window that ends after `max_line_len + 1` text bytes, or earlier where
+    /// the CRLF could no longer end within the reply's byte budget. Nothing
+    /// is decided about the window's end until the buffer reaches it.
     fn line(&mut self, buf: &[u8], start: usize) -> Result<Option<usize>, ProtocolError> {
-        let limit = usize::try_from(self.limits.max_bulk_len).unwrap_or(usize::MAX);
-        // At most limit + 1 text bytes are examined: one more than allowed.
-        let stop = buf.len().min(start.saturating_add(limit).saturating_add(1));
+        let line_limit = usize::try_from(self.limits.max_line_len).unwrap_or(usize::MAX);
+        let reply_limit = usize::try_from(self.limits.max_reply_bytes).unwrap_or(usize::MAX);
+        // Exclusive bounds for the CR: at most `line_limit` text bytes, and CR LF ending by `reply_limit`.
+        let line_window = start.saturating_add(line_limit).saturating_add(1);
+        let reply_window = reply_limit.saturating_sub(1);
+        let window = line_window.min(reply_window);
+        let stop = buf.len().min(window);
         let from = self.line_scanned.max(start);
-        let found = buf.get(from..stop).and_then(|s| s.iter().position(|&b| b == b'\r'));
+        let found = buf.get(from..stop).and_then(|s| s.iter().position(|&b| b == b'\r' || b == b'\n'));
         match found {
             Some(i) => {
                 let cr = from + i;
+                if buf.get(cr) != Some(&b'\r') {
+                    return Err(ProtocolError::MissingCrlf);
+                }
                 match buf.get(cr + 1) {
                     Some(b'\n') => Ok(Some(cr)),
                     Some(_) => Err(ProtocolError::MissingCrlf),
@@ -544,9 +590,10 @@ impl Decoder {
                     }
                 }
             }
-            None if stop - start > limit => Err(ProtocolError::TooLarge {
-                len: self.limits.max_bulk_len.saturating_add(1),
-                limit: self.limits.max_bulk_len,
+            None if stop >= window => Err(if line_window <= reply_window {
+                ProtocolError::LineTooLong { limit: self.limits.max_line_len }
+            } else {
+                ProtocolError::ReplyTooLarge { limit: self.limits.max_reply_bytes }
             }),
             None => {
                 self.more(buf.len() + 1);
@@ -598,448 +645,4 @@ fn take_leaf(buf: &mut BytesMut, leaf: Leaf, end: usize) -> Result<Frame, Protoc
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::{NodeAddr, ServerErrorKind};
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
-
-    fn simple(s: &str) -> Frame {
-        Frame::SimpleString(b(s))
-    }
-
-    fn bulk(s: &str) -> Frame {
-        Frame::BulkString(b(s))
-    }
-
-    /// Decodes one frame from `wire` given whole; asserts it used every byte.
-    fn one(wire: &[u8]) -> Result<Frame, ProtocolError> {
-        let mut buf = BytesMut::from(wire);
-        let frame = Decoder::new().decode(&mut buf)?;
-        let frame = frame.unwrap_or_else(|| panic!("incomplete: {:?}", String::from_utf8_lossy(wire)));
-        assert!(buf.is_empty(), "left over: {buf:?}");
-        Ok(frame)
-    }
-
-    /// Feeds `wire` in pieces of `step` bytes; collects frames until the end or the first error.
-    fn fed(wire: &[u8], step: usize, limits: DecodeLimits) -> (Vec<Frame>, Option<ProtocolError>) {
-        let mut dec = Decoder::with_limits(limits);
-        let mut buf = BytesMut::new();
-        let mut frames = Vec::new();
-        for piece in wire.chunks(step.max(1)) {
-            buf.extend_from_slice(piece);
-            loop {
-                let before = buf.clone();
-                match dec.decode(&mut buf) {
-                    Ok(Some(f)) => frames.push(f),
-                    Ok(None) => {
-                        assert_eq!(buf, before, "Ok(None) must leave the buffer untouched");
-                        break;
-                    }
-                    Err(e) => return (frames, Some(e)),
-                }
-            }
-        }
-        (frames, None)
-    }
-
-    fn err(wire: &[u8]) -> ProtocolError {
-        err_with(wire, DecodeLimits::default())
-    }
-
-    /// The first error, checking it is the same whole and byte by byte.
-    fn err_with(wire: &[u8], limits: DecodeLimits) -> ProtocolError {
-        let whole = fed(wire, wire.len(), limits);
-        let bytewise = fed(wire, 1, limits);
-        assert_eq!(whole, bytewise, "{:?}", String::from_utf8_lossy(wire));
-        whole.1.unwrap_or_else(|| panic!("no error for {:?}", String::from_utf8_lossy(wire)))
-    }
-
-    #[test]
-    fn spec_vectors_for_every_type() {
-        let cases: Vec<(&[u8], Frame)> = vec![
-            (b"+OK\r\n", simple("OK")),
-            (b"+\r\n", simple("")),
-            (b":1234\r\n", Frame::Integer(1234)),
-            (b":-9223372036854775808\r\n", Frame::Integer(i64::MIN)),
-            (b":+5\r\n", Frame::Integer(5)),
-            (b"$11\r\nhello world\r\n", bulk("hello world")),
-            (b"$0\r\n\r\n", bulk("")),
-            (b"$4\r\na\r\nb\r\n", bulk("a\r\nb")),
-            (b"$-1\r\n", Frame::NullBulk),
-            (b"*-1\r\n", Frame::NullArray),
-            (b"_\r\n", Frame::Null),
-            (b"*0\r\n", Frame::Array(vec![])),
-            (b"*3\r\n:1\r\n:2\r\n:3\r\n", Frame::Array(vec![Frame::Integer(1), Frame::Integer(2), Frame::Integer(3)])),
-            (
-                b"*2\r\n*3\r\n:1\r\n$5\r\nhello\r\n:2\r\n#f\r\n",
-                Frame::Array(vec![
-                    Frame::Array(vec![Frame::Integer(1), bulk("hello"), Frame::Integer(2)]),
-                    Frame::Boolean(false),
-                ]),
-            ),
-            (b"#t\r\n", Frame::Boolean(true)),
-            (b",1.23\r\n", Frame::Double(1.23)),
-            (b",10\r\n", Frame::Double(10.0)),
-            (b",inf\r\n", Frame::Double(f64::INFINITY)),
-            (b",-inf\r\n", Frame::Double(f64::NEG_INFINITY)),
-            (b",-1.5e10\r\n", Frame::Double(-1.5e10)),
-            (
-                b"(3492890328409238509324850943850943825024385\r\n",
-                Frame::BigNumber(b("3492890328409238509324850943850943825024385")),
-            ),
-            (b"(-3\r\n", Frame::BigNumber(b("-3"))),
-            (b"=15\r\ntxt:Some string\r\n", Frame::VerbatimString { format: *b"txt", data: b("Some string") }),
-            (b"=4\r\nmkd:\r\n", Frame::VerbatimString { format: *b"mkd", data: b("") }),
-            (
-                b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
-                Frame::Map(vec![(simple("first"), Frame::Integer(1)), (simple("second"), Frame::Integer(2))]),
-            ),
-            (b"%0\r\n", Frame::Map(vec![])),
-            (
-                b"~5\r\n+orange\r\n+apple\r\n#t\r\n:100\r\n:999\r\n",
-                Frame::Set(vec![
-                    simple("orange"),
-                    simple("apple"),
-                    Frame::Boolean(true),
-                    Frame::Integer(100),
-                    Frame::Integer(999),
-                ]),
-            ),
-            (
-                b">4\r\n+pubsub\r\n+message\r\n+somechannel\r\n+this is the message\r\n",
-                Frame::Push(vec![
-                    simple("pubsub"),
-                    simple("message"),
-                    simple("somechannel"),
-                    simple("this is the message"),
-                ]),
-            ),
-            (
-                b"|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n",
-                Frame::Attributed {
-                    attributes: vec![(
-                        simple("key-popularity"),
-                        Frame::Map(vec![(bulk("a"), Frame::Double(0.1923)), (bulk("b"), Frame::Double(0.0012))]),
-                    )],
-                    frame: Box::new(Frame::Array(vec![Frame::Integer(2039123), Frame::Integer(9543892)])),
-                },
-            ),
-            (
-                b"*3\r\n:1\r\n:2\r\n|1\r\n+ttl\r\n:3600\r\n:3\r\n",
-                Frame::Array(vec![
-                    Frame::Integer(1),
-                    Frame::Integer(2),
-                    Frame::Attributed {
-                        attributes: vec![(simple("ttl"), Frame::Integer(3600))],
-                        frame: Box::new(Frame::Integer(3)),
-                    },
-                ]),
-            ),
-            (b"|0\r\n+OK\r\n", Frame::Attributed { attributes: vec![], frame: Box::new(simple("OK")) }),
-            (
-                b"|1\r\n+a\r\n:1\r\n|1\r\n+b\r\n:2\r\n_\r\n",
-                Frame::Attributed {
-                    attributes: vec![(simple("a"), Frame::Integer(1))],
-                    frame: Box::new(Frame::Attributed {
-                        attributes: vec![(simple("b"), Frame::Integer(2))],
-                        frame: Box::new(Frame::Null),
-                    }),
-                },
-            ),
-            // The spec's own example (which spells "Hello word").
-            (b"$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;1\r\nd\r\n;0\r\n", bulk("Hello word")),
-            (b"$?\r\n;0\r\n", bulk("")),
-            (b"$?\r\n;3\r\nabc\r\n;0\r\n", bulk("abc")),
-            (
-                b"*?\r\n:1\r\n:2\r\n:3\r\n.\r\n",
-                Frame::Array(vec![Frame::Integer(1), Frame::Integer(2), Frame::Integer(3)]),
-            ),
-            (b"*?\r\n.\r\n", Frame::Array(vec![])),
-            (
-                b"%?\r\n+a\r\n:1\r\n+b\r\n:2\r\n.\r\n",
-                Frame::Map(vec![(simple("a"), Frame::Integer(1)), (simple("b"), Frame::Integer(2))]),
-            ),
-            (b"~?\r\n#t\r\n.\r\n", Frame::Set(vec![Frame::Boolean(true)])),
-            (b">?\r\n+x\r\n.\r\n", Frame::Push(vec![simple("x")])),
-            (
-                b"*?\r\n*?\r\n$?\r\n;1\r\na\r\n;1\r\nb\r\n;0\r\n.\r\n|1\r\n+k\r\n+v\r\n:1\r\n.\r\n",
-                Frame::Array(vec![
-                    Frame::Array(vec![bulk("ab")]),
-                    Frame::Attributed {
-                        attributes: vec![(simple("k"), simple("v"))],
-                        frame: Box::new(Frame::Integer(1)),
-                    },
-                ]),
-            ),
-        ];
-        for (wire, expected) in cases {
-            let name = String::from_utf8_lossy(wire).into_owned();
-            let got = one(wire).unwrap_or_else(|e| panic!("{name:?}: {e}"));
-            assert_eq!(got, expected, "{name:?}");
-            // Byte by byte, and followed by another frame, gives the same.
-            let mut twice = wire.to_vec();
-            twice.extend_from_slice(wire);
-            for step in [1, 2, 3, 7, twice.len()] {
-                let (frames, error) = fed(&twice, step, DecodeLimits::default());
-                assert_eq!(error, None, "{name:?} step {step}");
-                assert_eq!(frames, vec![expected.clone(), expected.clone()], "{name:?} step {step}");
-            }
-        }
-        assert!(matches!(one(b",nan\r\n"), Ok(Frame::Double(d)) if d.is_nan()));
-    }
-
-    #[test]
-    fn errors_are_classified() {
-        let f = one(b"-ERR this is the error description\r\n").unwrap();
-        let Frame::SimpleError(e) = f else { panic!("{f:?}") };
-        assert_eq!(e.kind(), &ServerErrorKind::Generic);
-        assert_eq!(e.line(), &b("ERR this is the error description"));
-        let f = one(b"!21\r\nSYNTAX invalid syntax\r\n").unwrap();
-        let Frame::BlobError(e) = f else { panic!("{f:?}") };
-        assert_eq!(e.code(), b"SYNTAX");
-        let f = one(b"-MOVED 3999 127.0.0.1:6381\r\n").unwrap();
-        let Frame::SimpleError(e) = f else { panic!("{f:?}") };
-        assert_eq!(e.kind(), &ServerErrorKind::Moved { slot: 3999, node: NodeAddr::new("127.0.0.1", 6381) });
-        let f = one(b"*1\r\n!14\r\nASK 1 [::1]:70\r\n").unwrap();
-        let Frame::Array(items) = f else { panic!("{f:?}") };
-        let Some(Frame::BlobError(e)) = items.first() else { panic!("{items:?}") };
-        assert_eq!(e.kind(), &ServerErrorKind::Ask { slot: 1, node: NodeAddr::new("::1", 70) });
-        assert_eq!(err(b"-MOVED 1 \xff\xfe:1\r\n"), ProtocolError::InvalidUtf8);
-        assert_eq!(err(b"*1\r\n-ASK 1 \xff:1\r\n"), ProtocolError::InvalidUtf8);
-        assert_eq!(err(b"-MOVED x\r\n"), ProtocolError::BadRedirect);
-        assert_eq!(err(b"!9\r\nASK 1 h:x\r\n"), ProtocolError::BadRedirect);
-    }
-
-    #[test]
-    fn malformed_input_gets_the_exact_error() {
-        use ProtocolError::*;
-        let cases: Vec<(&[u8], ProtocolError)> = vec![
-            (b"x\r\n", UnknownType(b'x')),
-            (b"\r\n", UnknownType(b'\r')),
-            (b"*1\r\n@\r\n", UnknownType(b'@')),
-            (b"$abc\r\n", BadLength),
-            (b"$\r\n", BadLength),
-            (b"$+3\r\nfoo\r\n", BadLength),
-            (b"$-2\r\n", BadLength),
-            (b"$-0\r\n", BadLength),
-            (b"$ 3\r\n", BadLength),
-            (b"$99999999999999999999999\r\n", BadLength),
-            (b"*x\r\n", BadLength),
-            (b"*-5\r\n", BadLength),
-            (b"%-1\r\n", BadLength),
-            (b"~-1\r\n", BadLength),
-            (b"|-1\r\n", BadLength),
-            (b"|?\r\n", BadLength),
-            (b"!-1\r\n", BadLength),
-            (b"!?\r\n", BadLength),
-            (b"=-1\r\n", BadLength),
-            (b"$?\r\n;-1\r\n", BadLength),
-            (b"$?\r\n;?\r\n", BadLength),
-            (b"$3\r\nfooXY", MissingCrlf),
-            // The same inside aggregates, where elements take a faster path.
-            (b"*1\r\n$3\r\nfooXY", MissingCrlf),
-            (b"*2\r\n$1\r\na\r\n$x\r\n", BadLength),
-            (b"*1\r\n:12a\r\n", BadInteger),
-            (b"*1\r\n:1\rx", MissingCrlf),
-            (b"*1\r\n:\r\n", BadInteger),
-            (b"*1\r\n:123456789012345678901234567890\r\n", BadInteger),
-            (b"%1\r\n:9223372036854775808\r\n:1\r\n", BadInteger),
-            (b"$3\r\nfoo\rX", MissingCrlf),
-            (b"$3\rX", MissingCrlf),
-            (b"+OK\rX\r\n", MissingCrlf),
-            (b"+O\rK\r\n", MissingCrlf),
-            (b"_x\r\n", MissingCrlf),
-            (b"_\rx", MissingCrlf),
-            (b"*?\r\n.x\r\n", MissingCrlf),
-            (b":\r\n", BadInteger),
-            (b":-\r\n", BadInteger),
-            (b":12a\r\n", BadInteger),
-            (b":1.5\r\n", BadInteger),
-            (b":9223372036854775808\r\n", BadInteger),
-            (b",\r\n", BadDouble),
-            (b",1.2.3\r\n", BadDouble),
-            (b",abc\r\n", BadDouble),
-            (b",.5\r\n", BadDouble),
-            (b"#\r\n", BadBoolean),
-            (b"#x\r\n", BadBoolean),
-            (b"#true\r\n", BadBoolean),
-            (b"(\r\n", BadBigNumber),
-            (b"(12.5\r\n", BadBigNumber),
-            (b"(-\r\n", BadBigNumber),
-            (b"=3\r\ntxt\r\n", BadVerbatim),
-            (b"=5\r\ntxt_x\r\n", BadVerbatim),
-            (b";3\r\nabc\r\n", UnexpectedStreamPart),
-            (b"*1\r\n;3\r\nabc\r\n", UnexpectedStreamPart),
-            (b".\r\n", UnexpectedStreamPart),
-            (b"*2\r\n:1\r\n.\r\n", UnexpectedStreamPart),
-            (b"$?\r\n+OK\r\n", UnexpectedStreamPart),
-            (b"$?\r\n;1\r\na\r\n.\r\n", UnexpectedStreamPart),
-            (b"%?\r\n+a\r\n.\r\n", UnexpectedStreamPart),
-            (b"*?\r\n|1\r\n+a\r\n+b\r\n.\r\n", UnexpectedStreamPart),
-        ];
-        for (wire, expected) in cases {
-            assert_eq!(err(wire), expected, "{:?}", String::from_utf8_lossy(wire));
-        }
-    }
-
-    #[test]
-    fn limits_are_enforced() {
-        use ProtocolError::*;
-        let small = DecodeLimits { max_bulk_len: 4, max_elements: 3, max_depth: 2 };
-        assert_eq!(err_with(b"$5\r\nhello\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"!5\r\nERR x\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"=9\r\ntxt:hello\r\n", small), TooLarge { len: 9, limit: 4 });
-        assert_eq!(err_with(b"$?\r\n;5\r\nhello\r\n;0\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"$?\r\n;3\r\nhel\r\n;2\r\nlo\r\n;0\r\n", small), TooLarge { len: 5, limit: 4 });
-        // Lines: 4 bytes of text pass, 5 do not, with or without a CR in sight.
-        assert_eq!(fed(b"+abcd\r\n", 1, small), (vec![simple("abcd")], None));
-        assert_eq!(err_with(b"+abcde\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"-abcdefghijkl", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b":123456\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"*1\r\n(123456\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"*1\r\n:123456\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(err_with(b"*1\r\n$5\r\nhello\r\n", small), TooLarge { len: 5, limit: 4 });
-        assert_eq!(fed(b"*2\r\n:1234\r\n$4\r\nabcd\r\n", 3, small).1, None);
-        assert_eq!(fed(b"$4\r\nabcd\r\n", 1, small), (vec![bulk("abcd")], None));
-        // Elements: maps count pairs twice; streamed aggregates are counted as they come.
-        assert_eq!(err_with(b"*4\r\n", small), TooManyElements { count: 4, limit: 3 });
-        assert_eq!(err_with(b"%2\r\n", small), TooManyElements { count: 4, limit: 3 });
-        assert_eq!(err_with(b"|2\r\n", small), TooManyElements { count: 4, limit: 3 });
-        assert_eq!(
-            err_with(b"~?\r\n:1\r\n:2\r\n:3\r\n:4\r\n.\r\n", small),
-            TooManyElements { count: 4, limit: 3 }
-        );
-        assert_eq!(
-            err_with(b"*18446744073709551615\r\n", small),
-            TooManyElements { count: u64::MAX, limit: 3 }
-        );
-        assert_eq!(
-            err_with(b"%18446744073709551615\r\n", small),
-            TooManyElements { count: u64::MAX, limit: 3 }
-        );
-        assert_eq!(fed(b"*3\r\n:1\r\n:2\r\n:3\r\n", 1, small).1, None);
-        // Without an element limit, huge counts just wait for their elements.
-        let unlimited = DecodeLimits { max_elements: u64::MAX, ..DecodeLimits::default() };
-        for wire in [&b"|18446744073709551615\r\n:1\r\n"[..], b"%18446744073709551615\r\n+a\r\n"] {
-            assert_eq!(fed(wire, 1, unlimited), (vec![], None));
-        }
-        // Depth: two levels pass, three do not; attributes count.
-        assert_eq!(fed(b"*1\r\n*1\r\n:1\r\n", 1, small).1, None);
-        assert_eq!(err_with(b"*1\r\n*1\r\n*1\r\n:1\r\n", small), TooDeep { limit: 2 });
-        assert_eq!(err_with(b"*1\r\n|1\r\n+a\r\n*0\r\n", small), TooDeep { limit: 2 });
-        let flat = DecodeLimits { max_depth: 0, ..DecodeLimits::default() };
-        assert_eq!(err_with(b"*0\r\n", flat), TooDeep { limit: 0 });
-        assert_eq!(fed(b"+OK\r\n*-1\r\n", 1, flat), (vec![simple("OK"), Frame::NullArray], None));
-    }
-
-    #[test]
-    fn depth_bomb_is_refused_without_recursion() {
-        let bomb = b"*1\r\n".repeat(100_000);
-        let mut buf = BytesMut::from(&bomb[..]);
-        assert_eq!(Decoder::new().decode(&mut buf), Err(ProtocolError::TooDeep { limit: 128 }));
-        let attrs = b"|1\r\n".repeat(100_000);
-        let mut buf = BytesMut::from(&attrs[..]);
-        assert_eq!(Decoder::new().decode(&mut buf), Err(ProtocolError::TooDeep { limit: 128 }));
-        // Exactly at the limit is fine, and builds without recursion trouble.
-        let mut deep = b"*1\r\n".repeat(128);
-        deep.extend_from_slice(b":7\r\n");
-        let mut frame = one(&deep).unwrap();
-        for _ in 0..128 {
-            let Frame::Array(mut items) = frame else { panic!("not an array") };
-            frame = items.pop().unwrap();
-        }
-        assert_eq!(frame, Frame::Integer(7));
-    }
-
-    #[test]
-    fn a_huge_declared_bulk_reserves_nothing_and_waits_in_constant_time() {
-        let mut buf = BytesMut::with_capacity(64);
-        buf.extend_from_slice(b"$1073741823\r\n");
-        let limits = DecodeLimits { max_bulk_len: 2 * 1024 * 1024 * 1024, ..DecodeLimits::default() };
-        let mut dec = Decoder::with_limits(limits);
-        let start = std::time::Instant::now();
-        for _ in 0..100_000 {
-            assert_eq!(dec.decode(&mut buf), Ok(None));
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(2));
-        assert_eq!(&buf[..], b"$1073741823\r\n");
-        assert!(buf.capacity() < 4096, "capacity grew to {}", buf.capacity());
-        // With default limits the same header is over the limit.
-        let mut buf = BytesMut::from(&b"$1073741823\r\n"[..]);
-        assert_eq!(
-            Decoder::new().decode(&mut buf),
-            Err(ProtocolError::TooLarge { len: 1073741823, limit: 512 * 1024 * 1024 })
-        );
-    }
-
-    #[test]
-    fn payloads_are_slices_of_the_read_buffer() {
-        let mut buf = BytesMut::with_capacity(256);
-        buf.extend_from_slice(b"*3\r\n$5\r\nhello\r\n+OK\r\n$?\r\n;5\r\nworld\r\n;0\r\n$3\r\nend\r\n");
-        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
-        let mut dec = Decoder::new();
-        let frame = dec.decode(&mut buf).unwrap().unwrap();
-        let Frame::Array(items) = frame else { panic!() };
-        for item in &items {
-            let p = item.as_bytes().unwrap().as_ptr() as usize;
-            assert!(range.contains(&p), "{item:?} was copied");
-        }
-        assert_eq!(items[2], bulk("world"));
-        let Frame::BulkString(end) = dec.decode(&mut buf).unwrap().unwrap() else { panic!() };
-        assert!(range.contains(&(end.as_ptr() as usize)));
-        assert!(buf.is_empty());
-    }
-
-    #[test]
-    fn a_long_line_in_small_reads_is_scanned_once() {
-        let mut wire = vec![b'+'];
-        wire.extend(std::iter::repeat_n(b'a', 200_000));
-        wire.extend_from_slice(b"\r\n");
-        let (frames, error) = fed(&wire, 16, DecodeLimits::default());
-        assert_eq!(error, None);
-        assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].as_bytes().map(Bytes::len), Some(200_000));
-        // A CR split from its LF across reads.
-        assert_eq!(
-            fed(b"+ab\r\n:1\r\n", 4, DecodeLimits::default()).0,
-            vec![simple("ab"), Frame::Integer(1)]
-        );
-    }
-
-    #[test]
-    fn resets_after_an_error_and_on_request() {
-        let mut dec = Decoder::new();
-        let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf), Ok(None));
-        buf.clear();
-        dec.reset();
-        buf.extend_from_slice(b":5\r\n");
-        assert_eq!(dec.decode(&mut buf), Ok(Some(Frame::Integer(5))));
-        let mut buf = BytesMut::from(&b"*2\r\n:x\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf), Err(ProtocolError::BadInteger));
-        let mut buf = BytesMut::from(&b"+fresh\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf), Ok(Some(simple("fresh"))));
-        // A caller that drops bytes without reset() gets no panic, whatever
-        // it feeds afterwards; reset() brings the decoder back.
-        let mut buf = BytesMut::from(&b"*3\r\n:1\r\n:2\r\n$10\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf), Ok(None));
-        buf.clear();
-        for piece in [&b":9\r\n"[..], b"*1\r\n$3\r\nabc\r\n", b"+xyz\r\n"] {
-            buf.extend_from_slice(piece);
-            let _ = dec.decode(&mut buf);
-        }
-        buf.clear();
-        dec.reset();
-        buf.extend_from_slice(b":9\r\n");
-        assert_eq!(dec.decode(&mut buf), Ok(Some(Frame::Integer(9))));
-    }
-
-    #[test]
-    fn empty_buffer_needs_more() {
-        let mut buf = BytesMut::new();
-        assert_eq!(Decoder::new().decode(&mut buf), Ok(None));
-    }
-}
+mod tests;

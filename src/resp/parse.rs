@@ -10,6 +10,9 @@
 
 use crate::error::ProtocolError;
 
+/// Most digits in a length: `u64::MAX` has 20.
+const MAX_DIGITS: usize = 20;
+
 /// A declared length or element count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Len {
@@ -25,10 +28,12 @@ pub(crate) enum Len {
 ///
 /// Returns `Ok(None)` when the buffer ends before the header does, else the
 /// length and the offset just past the CRLF. Lengths are plain decimal digits
-/// (leading zeros allowed), `-1` or `?`; a sign, an empty length, any other
-/// byte or a value past `u64::MAX` is [`ProtocolError::BadLength`]; a CR not
-/// followed by LF is [`ProtocolError::MissingCrlf`]. At most 22 bytes are
-/// examined, so re-parsing an incomplete header is cheap.
+/// (leading zeros allowed, 20 digits at most: the width of `u64::MAX`), `-1`
+/// or `?`; a sign, an empty length, a 21st digit, any other byte or a value
+/// past `u64::MAX` is [`ProtocolError::BadLength`]; a CR not followed by LF
+/// is [`ProtocolError::MissingCrlf`]. At most 22 bytes are examined, so
+/// re-parsing an incomplete header is cheap and a header can never grow
+/// without bound.
 #[inline]
 pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, ProtocolError> {
     let mut i = at;
@@ -48,21 +53,21 @@ pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, Prot
             Len::Null
         }
         Some(_) => {
+            // Digits are read from a window one longer than the most allowed,
+            // so a 21st digit is seen without a per-digit count.
+            let window = buf.get(at..buf.len().min(at + MAX_DIGITS + 1)).unwrap_or_default();
             let mut n: u64 = 0;
-            loop {
-                match buf.get(i) {
-                    None => return Ok(None),
-                    Some(&d @ b'0'..=b'9') => {
-                        n = n
-                            .checked_mul(10)
-                            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                            .ok_or(ProtocolError::BadLength)?;
-                        i += 1;
-                    }
-                    Some(_) => break,
+            for &d in window {
+                if !d.is_ascii_digit() {
+                    break;
                 }
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                    .ok_or(ProtocolError::BadLength)?;
+                i += 1;
             }
-            if i == at {
+            if i == at || i - at > MAX_DIGITS {
                 return Err(ProtocolError::BadLength);
             }
             Len::Count(n)
@@ -213,6 +218,8 @@ mod tests {
         assert_eq!(header(b"-1\r\n", 0), Ok(Some((Len::Null, 4))));
         assert_eq!(header(b"?\r\n", 0), Ok(Some((Len::Streamed, 3))));
         assert_eq!(header(b"18446744073709551615\r\n", 0), Ok(Some((Len::Count(u64::MAX), 22))));
+        assert_eq!(header(b"00000000000000000007\r\n", 0), Ok(Some((Len::Count(7), 22))));
+        assert_eq!(header(b"0000000000000000000", 0), Ok(None));
         for partial in [&b""[..], b"1", b"12", b"12\r", b"-", b"-1", b"-1\r", b"?", b"?\r"] {
             assert_eq!(header(partial, 0), Ok(None), "{partial:?}");
         }
@@ -228,6 +235,9 @@ mod tests {
             b"??\r\n",
             b"18446744073709551616\r\n",
             b"99999999999999999999999",
+            // Leading zeros do not overflow, but a 21st digit is refused.
+            b"000000000000000000000",
+            b"000000000000000000007\r\n",
         ] {
             assert_eq!(header(bad, 0), Err(ProtocolError::BadLength), "{bad:?}");
         }
