@@ -20,7 +20,7 @@ use redwire::coord::{
 };
 use redwire::store::Rate;
 use redwire::{Error, Store};
-use support::{Client, Reply, Server};
+use support::{Client, Cluster, Reply, Server};
 use xxhash_rust::xxh3::xxh3_64;
 
 fn now() -> u64 {
@@ -255,6 +255,32 @@ async fn sharded_old_and_new_nodes_share_data_and_agree_on_shards() {
     let expected = (xxh3_64(&bucket) % 2) as usize;
     assert_eq!(clients[expected].cmd(&[&b"GET"[..], &bucket]), Reply::Bulk(b"1".to_vec()));
     assert_eq!(clients[1 - expected].cmd(&[&b"EXISTS"[..], &bucket]).as_int(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_counters_run_in_a_transaction_on_the_slots_primary() {
+    let cluster = Cluster::start();
+    let urls: Vec<String> = cluster.seed_urls().iter().map(|u| format!("\"{u}\"")).collect();
+    let json = format!(
+        r#"{{"@type": "RedisCluster", "urls": [{}], "authSecret": {{"@type": "None"}}, "compat": "stalwart-0.16"}}"#,
+        urls.join(", ")
+    );
+    let store = Store::from_config(&parse(&json).unwrap()).await.unwrap();
+    let rate = Rate::new(1, Duration::from_secs(3600));
+    away_from_window_end(3600).await;
+    for i in 0..8u32 {
+        // Keys over several slots, so the transactions go to several primaries.
+        let key = format!("cluster-counter:{i}");
+        let mut node = cluster.primary_for_slot(cluster.slot_of(&key)).client();
+        node.cmd(&["SET", &key, "10", "EX", "100"]).assert_ok();
+        assert_eq!(store.counter_incr(key.as_bytes(), 5, Some(Duration::from_secs(1000))).await.unwrap(), 15);
+        assert_eq!(node.cmd(&["GET", &key]), Reply::Bulk(b"15".to_vec()));
+        let ttl = node.cmd(&["TTL", &key]).as_int().unwrap();
+        assert!(ttl > 100 && ttl <= 1000, "the expiry was set again: {ttl}");
+        let key = format!("acct{i}");
+        assert_eq!(store.is_rate_allowed_prefixed(2, key.as_bytes(), &rate, false).await.unwrap(), None);
+        assert!(store.is_rate_allowed_prefixed(2, key.as_bytes(), &rate, false).await.unwrap().is_some());
+    }
 }
 
 // ----- coordination -----
