@@ -17,6 +17,7 @@
 //!
 //! Pure: no tokio; std IO only in [`SecretSource::resolve`].
 
+mod compat;
 mod duration;
 mod error;
 mod parse;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+pub use compat::Compat;
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::{parse, parse_value};
 pub use secret_source::SecretSource;
@@ -81,6 +83,8 @@ pub struct ShardedConfig {
     /// `stores`: at least 2, each a [`StoreConfig::Redis`] or
     /// [`StoreConfig::RedisCluster`] (Stalwart's `InMemoryStoreBase`).
     pub stores: Vec<StoreConfig>,
+    /// `compat` (redwire's own): applies to every shard, see [`Compat`].
+    pub compat: Compat,
 }
 
 /// Connection pool settings, shared by the Redis and RedisCluster variants.
@@ -116,11 +120,18 @@ pub struct RedisConfig {
     pub timeout: Duration,
     /// The `pool*` fields.
     pub pool: PoolConfig,
+    /// `compat` (redwire's own, top level only), see [`Compat`].
+    pub compat: Compat,
 }
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        RedisConfig { url: DEFAULT_URL.to_string(), timeout: DEFAULT_TIMEOUT, pool: PoolConfig::default() }
+        RedisConfig {
+            url: DEFAULT_URL.to_string(),
+            timeout: DEFAULT_TIMEOUT,
+            pool: PoolConfig::default(),
+            compat: Compat::default(),
+        }
     }
 }
 
@@ -143,6 +154,7 @@ impl fmt::Debug for RedisConfig {
             .field("url", &redact_url(&self.url))
             .field("timeout", &self.timeout)
             .field("pool", &self.pool)
+            .field("compat", &self.compat)
             .finish()
     }
 }
@@ -171,6 +183,8 @@ pub struct RedisClusterConfig {
     pub protocol_version: Protocol,
     /// The `pool*` fields.
     pub pool: PoolConfig,
+    /// `compat` (redwire's own, top level only), see [`Compat`].
+    pub compat: Compat,
 }
 
 impl Default for RedisClusterConfig {
@@ -187,6 +201,7 @@ impl Default for RedisClusterConfig {
             read_from_replicas: true,
             protocol_version: Protocol::Resp2,
             pool: PoolConfig::default(),
+            compat: Compat::default(),
         }
     }
 }
@@ -232,6 +247,7 @@ impl fmt::Debug for RedisClusterConfig {
             .field("read_from_replicas", &self.read_from_replicas)
             .field("protocol_version", &self.protocol_version)
             .field("pool", &self.pool)
+            .field("compat", &self.compat)
             .finish()
     }
 }
@@ -284,13 +300,26 @@ impl StoreConfig {
         }
     }
 
+    /// The `compat` of the document ([`Compat::Redwire`] for `Default`, which
+    /// has no such field).
+    pub fn compat(&self) -> Compat {
+        match self {
+            StoreConfig::Default => Compat::default(),
+            StoreConfig::Sharded(s) => s.compat,
+            StoreConfig::Redis(r) => r.compat,
+            StoreConfig::RedisCluster(c) => c.compat,
+            StoreConfig::RedisSentinel(s) => s.compat,
+        }
+    }
+
     /// The configuration as JSON in normal form: every field present with its
     /// default filled in, durations in their largest exact unit (`"10s"`),
     /// `null` for "no limit"/"none", passwords in URLs and `authSecret.secret`
-    /// replaced by `"***"`. Parsing the result gives back this configuration,
+    /// replaced by `"***"`; `compat` only when it is not the default (so
+    /// documents that never heard of it print as before). Parsing the result gives back this configuration,
     /// except for the redacted secrets.
     pub fn to_redacted_json(&self) -> Value {
-        match self {
+        let mut object = match self {
             StoreConfig::Default => json!({ "@type": "Default" }),
             StoreConfig::Sharded(s) => json!({
                 "@type": "Sharded",
@@ -335,7 +364,13 @@ impl StoreConfig {
                 object
             }
             StoreConfig::RedisSentinel(s) => s.to_redacted_json(),
+        };
+        if let (Value::Object(map), compat) = (&mut object, self.compat()) {
+            if compat != Compat::default() {
+                map.insert("compat".into(), json!(compat.as_str()));
+            }
         }
+        object
     }
 }
 

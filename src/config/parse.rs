@@ -24,8 +24,15 @@ use sentinel::SENTINEL_FIELDS;
 mod sentinel;
 
 const TYPES: &str = "Default, Sharded, Redis, RedisCluster or RedisSentinel";
-const REDIS_FIELDS: &[&str] =
-    &["url", "timeout", "poolMaxConnections", "poolTimeoutCreate", "poolTimeoutWait", "poolTimeoutRecycle"];
+const REDIS_FIELDS: &[&str] = &[
+    "url",
+    "timeout",
+    "poolMaxConnections",
+    "poolTimeoutCreate",
+    "poolTimeoutWait",
+    "poolTimeoutRecycle",
+    "compat",
+];
 const CLUSTER_FIELDS: &[&str] = &[
     "urls",
     "timeout",
@@ -40,8 +47,9 @@ const CLUSTER_FIELDS: &[&str] = &[
     "poolTimeoutCreate",
     "poolTimeoutWait",
     "poolTimeoutRecycle",
+    "compat",
 ];
-const SHARDED_FIELDS: &[&str] = &["stores"];
+const SHARDED_FIELDS: &[&str] = &["stores", "compat"];
 
 /// Parses a JSON `InMemoryStore` document.
 ///
@@ -162,12 +170,12 @@ impl Walker {
         let items = match obj.map.get("stores") {
             None => {
                 self.error(path, "missing (a Sharded store needs at least 2 stores)");
-                return ShardedConfig { stores: Vec::new() };
+                return ShardedConfig { stores: Vec::new(), compat: self.compat(obj) };
             }
             Some(Value::Array(items)) => items,
             Some(other) => {
                 self.error(path, format!("expected an array of at least 2 stores, got {}", kind(other)));
-                return ShardedConfig { stores: Vec::new() };
+                return ShardedConfig { stores: Vec::new(), compat: self.compat(obj) };
             }
         };
         if items.len() < 2 {
@@ -178,7 +186,7 @@ impl Walker {
             .enumerate()
             .map(|(i, item)| self.store(item, &format!("{path}[{i}]"), true))
             .collect();
-        ShardedConfig { stores }
+        ShardedConfig { stores, compat: self.compat(obj) }
     }
 
     fn redis(&mut self, obj: &Obj<'_>) -> RedisConfig {
@@ -187,7 +195,7 @@ impl Walker {
             None => DEFAULT_URL.to_string(),
             Some(value) => self.url(value, obj.path_of("url")).unwrap_or_else(|| DEFAULT_URL.to_string()),
         };
-        RedisConfig { url, timeout: self.timeout(obj), pool: self.pool(obj) }
+        RedisConfig { url, timeout: self.timeout(obj), pool: self.pool(obj), compat: self.compat(obj) }
     }
 
     fn cluster(&mut self, obj: &Obj<'_>) -> RedisClusterConfig {
@@ -268,6 +276,29 @@ impl Walker {
             read_from_replicas,
             protocol_version,
             pool: self.pool(obj),
+            compat: self.compat(obj),
+        }
+    }
+
+    /// `compat`: `"redwire"` (default) or `"stalwart-0.16"`, only on the
+    /// top-level object (a Sharded store's shards follow the Sharded store).
+    fn compat(&mut self, obj: &Obj<'_>) -> Compat {
+        let Some(value) = obj.map.get("compat") else { return Compat::default() };
+        let path = obj.path_of("compat");
+        if !obj.path.is_empty() {
+            self.error(path, "set compat on the Sharded store; it applies to every shard");
+            return Compat::default();
+        }
+        let expected = "\"redwire\" or \"stalwart-0.16\"";
+        match value {
+            Value::String(s) => Compat::from_name(s).unwrap_or_else(|| {
+                self.error(path, format!("unknown compat {} (expected {expected})", quote(s)));
+                Compat::default()
+            }),
+            other => {
+                self.error(path, format!("expected {expected}, got {}", kind(other)));
+                Compat::default()
+            }
         }
     }
 

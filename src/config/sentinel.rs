@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::duration::format_duration;
-use super::{add_pool, PoolConfig, SecretSource, DEFAULT_AUTH_USERNAME, DEFAULT_TIMEOUT};
+use super::{add_pool, Compat, PoolConfig, SecretSource, DEFAULT_AUTH_USERNAME, DEFAULT_TIMEOUT};
 use crate::conn::{ConnectOptions, Protocol};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -58,6 +58,8 @@ pub struct RedisSentinelConfig {
     pub protocol_version: Protocol,
     /// The `pool*` fields, for the master's pool.
     pub pool: PoolConfig,
+    /// `compat`: the wire layouts shared with other nodes (see [`Compat`]).
+    pub compat: Compat,
 }
 
 impl Default for RedisSentinelConfig {
@@ -73,6 +75,7 @@ impl Default for RedisSentinelConfig {
             sentinel_secret: SecretSource::None,
             protocol_version: Protocol::Resp2,
             pool: PoolConfig::default(),
+            compat: Compat::default(),
         }
     }
 }

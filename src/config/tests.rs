@@ -475,7 +475,7 @@ fn unknown_fields_at_every_level() {
     assert_eq!(
         one_error(json!({"@type": "Redis", "host": "h"})),
         "host: unknown field (\"Redis\" takes url, timeout, poolMaxConnections, poolTimeoutCreate, \
-         poolTimeoutWait, poolTimeoutRecycle)"
+         poolTimeoutWait, poolTimeoutRecycle, compat)"
     );
     assert_eq!(
         one_error(cluster_json(json!({"readFromReplica": true}))),
@@ -687,4 +687,32 @@ fn pure_modules_do_not_use_tokio() {
     ] {
         assert!(!source.contains("tokio::") && !source.contains("use tokio"), "{name} uses tokio");
     }
+}
+
+#[test]
+fn compat_is_a_top_level_choice() {
+    assert_eq!(ok(json!({"@type": "Redis"})).compat(), Compat::Redwire);
+    assert_eq!(ok(json!({"@type": "Default"})).compat(), Compat::Redwire);
+    let r = ok(json!({"@type": "Redis", "compat": "stalwart-0.16"}));
+    assert_eq!(r.compat(), Compat::Stalwart016);
+    assert_eq!(r.to_redacted_json()["compat"], json!("stalwart-0.16"));
+    assert_eq!(ok(r.to_redacted_json()), r);
+    let c = ok(cluster_json(json!({"compat": "redwire"})));
+    assert_eq!(c.compat(), Compat::Redwire);
+    assert!(c.to_redacted_json().get("compat").is_none(), "the default stays out of the normal form");
+    let s = ok(json!({"@type": "Sharded", "compat": "stalwart-0.16",
+        "stores": [{"@type": "Redis"}, {"@type": "Redis", "url": "redis://b"}]}));
+    assert_eq!(s.compat(), Compat::Stalwart016);
+    assert_eq!(ok(s.to_redacted_json()), s);
+    assert_eq!(
+        one_error(json!({"@type": "Redis", "compat": "stalwart"})),
+        "compat: unknown compat \"stalwart\" (expected \"redwire\" or \"stalwart-0.16\")"
+    );
+    assert!(one_error(json!({"@type": "Redis", "compat": 16})).starts_with("compat: expected"));
+    assert_eq!(
+        one_error(json!({"@type": "Sharded", "stores": [{"@type": "Redis", "compat": "stalwart-0.16"},
+            {"@type": "Redis"}]})),
+        "stores[0].compat: set compat on the Sharded store; it applies to every shard"
+    );
+    assert!(one_error(json!({"@type": "Default", "compat": "redwire"})).starts_with("compat:"));
 }

@@ -36,7 +36,7 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Most events the coordinator puts in one message.
 pub const MAX_BATCH: usize = 100;
 /// Most events accepted in one message (a peer may batch more than we do).
-const MAX_DECODED_EVENTS: usize = 65_536;
+pub(super) const MAX_DECODED_EVENTS: usize = 65_536;
 
 /// A decoded message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +72,11 @@ pub enum DecodeError {
     },
     /// More events than any sender would batch.
     TooManyEvents,
+    /// An event kind the format has no length for, so the rest cannot be read
+    /// (Stalwart's format, which does not frame its events).
+    UnknownKind(u8),
+    /// A sender id out of the format's range (Stalwart's node ids are 16-bit).
+    BadSender,
 }
 
 impl fmt::Display for DecodeError {
@@ -86,9 +91,9 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::Truncated { what } => write!(f, "coordination message truncated in {what}"),
             DecodeError::Invalid { kind, what } => write!(f, "coordination event of kind {kind}: {what}"),
-            DecodeError::TooManyEvents => {
-                write!(f, "coordination message with more than {MAX_DECODED_EVENTS} events")
-            }
+            DecodeError::TooManyEvents => f.write_str("coordination message with more events than allowed"),
+            DecodeError::UnknownKind(kind) => write!(f, "coordination event of unknown kind {kind}"),
+            DecodeError::BadSender => f.write_str("coordination message with a sender id out of range"),
         }
     }
 }
@@ -97,7 +102,7 @@ impl std::error::Error for DecodeError {}
 
 // ----- encoding -----
 
-fn put_varint(out: &mut BytesMut, mut v: u64) {
+pub(super) fn put_varint(out: &mut BytesMut, mut v: u64) {
     while v >= 0x80 {
         out.put_u8((v as u8 & 0x7f) | 0x80);
         v >>= 7;
@@ -105,7 +110,7 @@ fn put_varint(out: &mut BytesMut, mut v: u64) {
     out.put_u8(v as u8);
 }
 
-fn put_bytes(out: &mut BytesMut, b: &[u8]) {
+pub(super) fn put_bytes(out: &mut BytesMut, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.put_slice(b);
 }
@@ -188,20 +193,20 @@ pub fn encode(sender: NodeId, events: &[Event]) -> Bytes {
 // ----- decoding -----
 
 /// Reads fields from a slice of the message; every read is bounds-checked.
-struct Reader<'a> {
-    data: &'a Bytes,
-    pos: usize,
-    end: usize,
+pub(super) struct Reader<'a> {
+    pub(super) data: &'a Bytes,
+    pub(super) pos: usize,
+    pub(super) end: usize,
     /// The event kind being read, for error messages.
-    kind: u8,
+    pub(super) kind: u8,
 }
 
 impl<'a> Reader<'a> {
-    fn left(&self) -> usize {
+    pub(super) fn left(&self) -> usize {
         self.end - self.pos
     }
 
-    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+    pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         let b = *self
             .data
             .get(self.pos)
@@ -211,7 +216,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+    pub(super) fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8(what)?;
@@ -228,19 +233,19 @@ impl<'a> Reader<'a> {
         Err(DecodeError::Invalid { kind: self.kind, what: "a number larger than 64 bits" })
     }
 
-    fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+    pub(super) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let v = self.varint(what)?;
         u32::try_from(v)
             .map_err(|_| DecodeError::Invalid { kind: self.kind, what: "a 32-bit id out of range" })
     }
 
-    fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+    pub(super) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         let v = self.varint(what)?;
         u16::try_from(v)
             .map_err(|_| DecodeError::Invalid { kind: self.kind, what: "a 16-bit type out of range" })
     }
 
-    fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+    pub(super) fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
         match self.u8(what)? {
             0 => Ok(false),
             1 => Ok(true),
@@ -249,7 +254,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length that fits in what is left, `per_item` bytes at least per item.
-    fn len(&mut self, what: &'static str, per_item: usize) -> Result<usize, DecodeError> {
+    pub(super) fn len(&mut self, what: &'static str, per_item: usize) -> Result<usize, DecodeError> {
         let n = self.varint(what)?;
         match usize::try_from(n) {
             Ok(n) if n.saturating_mul(per_item) <= self.left() => Ok(n),
@@ -257,14 +262,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn bytes(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
+    pub(super) fn bytes(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
         let n = self.len(what, 1)?;
         let b = self.data.slice(self.pos..self.pos + n);
         self.pos += n;
         Ok(b)
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+    pub(super) fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
         let b = self.bytes(what)?;
         String::from_utf8(b.to_vec())
             .map_err(|_| DecodeError::Invalid { kind: self.kind, what: "text that is not UTF-8" })

@@ -14,6 +14,14 @@
 //! cluster forwards classic messages to every node); the embedded `Default`
 //! store uses the in-process bus (`bus`), with the same wire format and the
 //! same skipping of one's own messages.
+//!
+//! The wire format is redwire's own (`codec`) or, with
+//! [`Compat::Stalwart016`], Stalwart 0.16's (`stalwart`) on its channel
+//! `stwt.agora`, so the node shares coordination with old Stalwart nodes.
+//! There, events Stalwart's format cannot carry are refused by `publish`,
+//! and a message that does not decode is dropped, counted
+//! ([`CoordinatorStats::malformed`]) and reported ([`Delivery::Malformed`]);
+//! the subscription goes on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,7 +33,8 @@ use tokio::sync::{mpsc, Notify};
 use super::bus::{self, BusSubscription};
 use super::codec::{decode, encode, DecodeError, MAX_BATCH};
 use super::event::{Event, NodeId};
-use crate::config::StoreConfig;
+use super::stalwart::{check_stalwart, decode_stalwart, encode_stalwart, stalwart_node_id, STALWART_CHANNEL};
+use crate::config::{Compat, StoreConfig};
 use crate::error::Error;
 use crate::pubsub::{self, Inbox, Popped, Publisher, Servers, Subscriber, SubscriberOptions};
 
@@ -49,6 +58,46 @@ pub struct CoordinatorOptions {
     /// The underlying subscriber's settings (its buffer holds messages, each
     /// a batch of events).
     pub subscriber: SubscriberOptions,
+    /// The wire format: redwire's own (default) or, with
+    /// [`Compat::Stalwart016`], Stalwart 0.16's, where `node_id` must be the
+    /// node's Stalwart id (0 to 65535). See [`CoordinatorOptions::stalwart`].
+    pub compat: Compat,
+}
+
+impl CoordinatorOptions {
+    /// Options for a node sharing coordination with Stalwart 0.16 nodes:
+    /// its Stalwart node id, Stalwart's format and channel (`stwt.agora`),
+    /// every other setting at its default.
+    pub fn stalwart(node_id: u16) -> CoordinatorOptions {
+        CoordinatorOptions {
+            node_id: NodeId(u64::from(node_id)),
+            channel: STALWART_CHANNEL.to_string(),
+            compat: Compat::Stalwart016,
+            ..CoordinatorOptions::default()
+        }
+    }
+
+    /// These options with the configuration's `compat` applied: when it
+    /// says `stalwart-0.16`, Stalwart's format, and its channel unless one
+    /// other than the default was chosen.
+    #[must_use]
+    pub fn with_config_compat(mut self, config: &StoreConfig) -> CoordinatorOptions {
+        if config.compat().is_stalwart() {
+            self.compat = Compat::Stalwart016;
+            if self.channel == DEFAULT_CHANNEL {
+                self.channel = STALWART_CHANNEL.to_string();
+            }
+        }
+        self
+    }
+
+    /// Checks that `node_id` fits the format.
+    fn check(&self) -> Result<(), Error> {
+        if self.compat.is_stalwart() {
+            stalwart_node_id(self.node_id).map_err(|e| Error::Config(format!("coordinator node_id: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for CoordinatorOptions {
@@ -60,6 +109,7 @@ impl Default for CoordinatorOptions {
             outbox: 4096,
             publish_attempts: 5,
             subscriber: SubscriberOptions { buffer: 1024, ..SubscriberOptions::default() },
+            compat: Compat::default(),
         }
     }
 }
@@ -158,6 +208,7 @@ impl Source {
 
 struct Shared {
     node: NodeId,
+    compat: Compat,
     outbox: mpsc::Sender<Event>,
     inbox: Arc<Inbox<Delivery>>,
     counters: Arc<Counters>,
@@ -193,10 +244,16 @@ impl Coordinator {
     /// embedded `Default` store through the in-process bus. Must be called
     /// inside a tokio runtime.
     ///
+    /// The configuration's `compat` applies as
+    /// [`CoordinatorOptions::with_config_compat`] says.
+    ///
     /// # Errors
     /// As [`Subscriber::connect`], [`Subscriber::subscribe`] and
-    /// [`Publisher::connect`]; configuration errors from [`Servers::from_config`].
+    /// [`Publisher::connect`]; configuration errors from [`Servers::from_config`];
+    /// [`Error::Config`] for a `node_id` Stalwart's format cannot carry.
     pub async fn start(config: &StoreConfig, options: CoordinatorOptions) -> Result<Coordinator, Error> {
+        let options = options.with_config_compat(config);
+        options.check()?;
         match config {
             StoreConfig::Default => Ok(Coordinator::in_process(options)),
             other => Coordinator::over(Servers::from_config(other)?, options).await,
@@ -208,6 +265,7 @@ impl Coordinator {
     /// # Errors
     /// As [`Coordinator::start`].
     pub async fn over(servers: Servers, options: CoordinatorOptions) -> Result<Coordinator, Error> {
+        options.check()?;
         let subscriber = Subscriber::connect(servers.clone(), options.subscriber.clone()).await?;
         subscriber.subscribe([options.channel.as_bytes()]).await?;
         let publisher = Publisher::connect(servers).await?;
@@ -215,7 +273,9 @@ impl Coordinator {
     }
 
     /// A coordinator on the in-process bus: every coordinator of this
-    /// process on the same channel is a node. Must be called inside a tokio runtime.
+    /// process on the same channel is a node. Must be called inside a tokio
+    /// runtime. With a `node_id` Stalwart's format cannot carry, every
+    /// [`Coordinator::publish`] fails with [`Error::Config`].
     pub fn in_process(options: CoordinatorOptions) -> Coordinator {
         let channel = Bytes::from(options.channel.clone());
         let subscription = bus::subscribe(&channel, options.subscriber.buffer);
@@ -232,6 +292,7 @@ impl Coordinator {
             outlet,
             channel,
             node: options.node_id,
+            compat: options.compat,
             counters: counters.clone(),
             flushed: flushed.clone(),
             attempts: options.publish_attempts.max(1),
@@ -239,10 +300,12 @@ impl Coordinator {
             max_backoff: options.subscriber.max_backoff,
         };
         let send_task = tokio::spawn(sender.run(rx));
-        let receive_task = tokio::spawn(receive(source, options.node_id, inbox.clone(), counters.clone()));
+        let receive_task =
+            tokio::spawn(receive(source, options.node_id, options.compat, inbox.clone(), counters.clone()));
         Coordinator {
             shared: Arc::new(Shared {
                 node: options.node_id,
+                compat: options.compat,
                 outbox,
                 inbox,
                 counters,
@@ -257,14 +320,35 @@ impl Coordinator {
         self.shared.node
     }
 
+    /// Whose wire format this coordinator speaks.
+    pub fn compat(&self) -> Compat {
+        self.shared.compat
+    }
+
+    /// Refuses what the wire format cannot carry, before it is queued.
+    fn check(&self, event: &Event) -> Result<(), Error> {
+        if !self.shared.compat.is_stalwart() {
+            return Ok(());
+        }
+        stalwart_node_id(self.shared.node).map_err(|e| Error::Config(format!("coordinator node_id: {e}")))?;
+        check_stalwart(event).map_err(|e| Error::Type {
+            expected: "an event Stalwart 0.16's coordination format can carry",
+            got: e.to_string(),
+        })
+    }
+
     /// Queues `event` for the other nodes; waits while the outbox is full.
     ///
     /// # Errors
-    /// [`Error::Closed`] when the coordinator stopped.
+    /// [`Error::Closed`] when the coordinator stopped; with Stalwart's format,
+    /// [`Error::Type`] for an event it cannot carry (see `coord::stalwart`:
+    /// application events, cache kinds above 255 ...) and [`Error::Config`]
+    /// for a node id above 65535. A refused event is not queued.
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped call queues nothing.
     pub async fn publish(&self, event: Event) -> Result<(), Error> {
+        self.check(&event)?;
         let permit = self.shared.outbox.reserve().await.map_err(|_| Error::Closed)?;
         add(&self.shared.counters.pending, 1);
         permit.send(event);
@@ -275,8 +359,10 @@ impl Coordinator {
     ///
     /// # Errors
     /// [`Error::Other`] when the outbox is full, [`Error::Closed`] when the
-    /// coordinator stopped; the event is not queued.
+    /// coordinator stopped, the format's refusals as for
+    /// [`Coordinator::publish`]; the event is not queued.
     pub fn try_publish(&self, event: Event) -> Result<(), Error> {
+        self.check(&event)?;
         match self.shared.outbox.try_reserve() {
             Ok(permit) => {
                 add(&self.shared.counters.pending, 1);
@@ -348,6 +434,7 @@ struct Sender {
     outlet: Outlet,
     channel: Bytes,
     node: NodeId,
+    compat: Compat,
     counters: Arc<Counters>,
     flushed: Arc<Notify>,
     attempts: u32,
@@ -360,10 +447,22 @@ impl Sender {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // Takes what is waiting, up to a batch, as soon as this task is free.
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let payload = encode(self.node, &batch);
             let n = batch.len() as u64;
-            if self.send(payload).await {
-                add(&self.counters.messages_sent, 1);
+            let payloads = if self.compat.is_stalwart() {
+                // `publish` checked every event and the node id, so this does not fail.
+                encode_stalwart(self.node, &batch).ok()
+            } else {
+                Some(vec![encode(self.node, &batch)])
+            };
+            let mut sent = payloads.is_some();
+            for payload in payloads.into_iter().flatten() {
+                if self.send(payload).await {
+                    add(&self.counters.messages_sent, 1);
+                } else {
+                    sent = false;
+                }
+            }
+            if sent {
                 add(&self.counters.events_sent, n);
             } else {
                 add(&self.counters.batches_failed, 1);
@@ -404,10 +503,16 @@ impl Sender {
 }
 
 /// The receiving task: decode, skip our own, deliver.
-async fn receive(source: Source, node: NodeId, inbox: Arc<Inbox<Delivery>>, counters: Arc<Counters>) {
+async fn receive(
+    source: Source,
+    node: NodeId,
+    compat: Compat,
+    inbox: Arc<Inbox<Delivery>>,
+    counters: Arc<Counters>,
+) {
     while let Some(event) = source.next().await {
         match event {
-            pubsub::Event::Message(m) => match decode(&m.payload) {
+            pubsub::Event::Message(m) => match decode_any(compat, &m.payload) {
                 Ok(batch) if batch.sender == node => add(&counters.own_skipped, 1),
                 Ok(batch) => {
                     add(&counters.unknown_skipped, u64::from(batch.unknown));
@@ -428,4 +533,12 @@ async fn receive(source: Source, node: NodeId, inbox: Arc<Inbox<Delivery>>, coun
         }
     }
     inbox.close();
+}
+
+fn decode_any(compat: Compat, payload: &Bytes) -> Result<super::codec::Batch, DecodeError> {
+    if compat.is_stalwart() {
+        decode_stalwart(payload)
+    } else {
+        decode(payload)
+    }
 }

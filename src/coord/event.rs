@@ -111,6 +111,9 @@ impl CacheKind {
     pub const DAV: CacheKind = CacheKind(4);
     /// Domain and directory lookups.
     pub const DIRECTORY: CacheKind = CacheKind(5);
+    /// Every cache: Stalwart's "invalidate all" events carry no kind and
+    /// read as this one.
+    pub const ALL: CacheKind = CacheKind(u16::MAX);
 }
 
 /// One coordination event.

@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(servers.seeds().len(), 2);
         assert_eq!(servers.seeds()[1].username.as_deref(), Some("bob"));
         assert_eq!(servers.seeds()[1].password.as_ref().map(Secret::expose), Some("pw"));
-        let sharded = StoreConfig::Sharded(ShardedConfig { stores: vec![cluster.clone(), redis] });
+        let sharded = StoreConfig::Sharded(ShardedConfig {
+            stores: vec![cluster.clone(), redis],
+            compat: Default::default(),
+        });
         assert_eq!(Servers::from_config(&sharded).unwrap(), servers);
         assert!(Servers::cluster(vec![]).template().is_err());
         let sentinel = StoreConfig::RedisSentinel(crate::config::RedisSentinelConfig {

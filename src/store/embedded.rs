@@ -23,6 +23,11 @@
 //! * **Locks** are set-if-absent entries holding a random [`LockToken`];
 //!   removing one requires the token.
 //!
+//! The Stalwart layouts behave here as on a server: with
+//! [`Compat::Stalwart016`] (see [`Embedded::with_compat`]) `counter_incr`
+//! sets the expiry on every call that carries one; the prefixed rate limit
+//! and the plain locks are those of `store::stalwart`.
+//!
 //! Concurrency: 64 shards, each a `std::sync::Mutex<HashMap>`, picked by an
 //! FNV-1a hash of the key. No lock is held across an `.await` (no operation
 //! awaits at all), so every operation finishes in the poll that starts it.
@@ -45,6 +50,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::stalwart::{lock_value, Rate, RateBucket};
+use crate::config::Compat;
 use crate::error::{Error, Result, ServerError};
 
 mod clock;
@@ -113,6 +120,8 @@ impl fmt::Debug for LockToken {
 #[derive(Clone)]
 pub struct Embedded {
     inner: Arc<Inner>,
+    /// Whose `counter_incr` expiry rule this handle follows.
+    compat: Compat,
 }
 
 impl fmt::Debug for Embedded {
@@ -121,6 +130,7 @@ impl fmt::Debug for Embedded {
             .field("entries", &self.len())
             .field("memory_used", &self.memory_used())
             .field("max_memory", &self.inner.max_memory)
+            .field("compat", &self.compat)
             .finish()
     }
 }
@@ -337,7 +347,9 @@ impl Inner {
         Ok(())
     }
 
-    fn counter_incr(&self, key: &[u8], delta: i64, ttl: Option<Duration>) -> Result<i64> {
+    /// Adds `delta`; `ttl` becomes the expiry when the key has none, or
+    /// always when `reset_ttl` (Stalwart's `INCRBY` + `EXPIRE`).
+    fn counter_incr(&self, key: &[u8], delta: i64, ttl: Option<Duration>, reset_ttl: bool) -> Result<i64> {
         let deadline = self.deadline(ttl)?;
         self.make_room(key, entry_size(key.len(), MAX_I64_DIGITS))?;
         let now = self.clock.now();
@@ -349,7 +361,9 @@ impl Inner {
                     expected: "a counter that stays within i64",
                     got: "an increment that would overflow".into(),
                 })?;
-                (next, entry.expires.or(deadline))
+                let expires =
+                    if reset_ttl && deadline.is_some() { deadline } else { entry.expires.or(deadline) };
+                (next, expires)
             }
             None => (delta, deadline),
         };
@@ -388,7 +402,19 @@ impl Embedded {
             purge_task: OnceLock::new(),
         });
         spawn_purger(&inner, options.purge_interval);
-        Embedded { inner }
+        Embedded { inner, compat: Compat::default() }
+    }
+
+    /// This store (the same key space) following `compat`: with
+    /// [`Compat::Stalwart016`], `counter_incr` sets the expiry on every call
+    /// that carries one, as Stalwart's `INCRBY` + `EXPIRE` does.
+    pub fn with_compat(&self, compat: Compat) -> Embedded {
+        Embedded { inner: self.inner.clone(), compat }
+    }
+
+    /// Whose behaviour this handle follows.
+    pub fn compat(&self) -> Compat {
+        self.compat
     }
 
     /// Sets `key` to `value`, replacing any value or counter, with an expiry
@@ -491,7 +517,7 @@ impl Embedded {
     /// # Cancel safety
     /// Completes in its first poll.
     pub async fn counter_incr(&self, key: &[u8], delta: i64, ttl: Option<Duration>) -> Result<i64> {
-        self.inner.counter_incr(key, delta, ttl)
+        self.inner.counter_incr(key, delta, ttl, self.compat.is_stalwart())
     }
 
     /// The counter under `key`; 0 when missing.
@@ -550,11 +576,73 @@ impl Embedded {
         let count = if soft {
             inner.counter_get(&window_key)?
         } else {
-            inner.counter_incr(&window_key, 1, Some(Duration::from_secs(period_secs)))?
+            inner.counter_incr(&window_key, 1, Some(Duration::from_secs(period_secs)), false)?
         };
         let count = u64::try_from(count).unwrap_or(0);
         let limited = if soft { count >= limit } else { count > limit };
         Ok(limited.then_some(retry_after))
+    }
+
+    /// Stalwart's rate limit: see
+    /// [`Store::is_rate_allowed_prefixed`](super::Store::is_rate_allowed_prefixed).
+    ///
+    /// # Errors
+    /// [`Error::Type`] if the bucket holds a non-counter value; `OOM` as for
+    /// [`Embedded::key_set`].
+    ///
+    /// # Cancel safety
+    /// Completes in its first poll.
+    pub async fn is_rate_allowed_prefixed(
+        &self,
+        prefix: u8,
+        key: &[u8],
+        rate: &Rate,
+        soft: bool,
+    ) -> Result<Option<u64>> {
+        let inner = &self.inner;
+        let bucket = RateBucket::at(inner.clock.unix_secs(), prefix, key, rate);
+        let count = if soft {
+            inner.counter_get(&bucket.key)?.saturating_add(1)
+        } else {
+            inner.counter_incr(&bucket.key, 1, Some(Duration::from_secs(bucket.ttl_secs)), true)?
+        };
+        Ok(bucket.verdict(count, rate))
+    }
+
+    /// Takes the plain lock `key` for `secs` seconds if the key is absent;
+    /// true when taken. See [`Store::try_lock_plain`](super::Store::try_lock_plain).
+    ///
+    /// # Errors
+    /// Zero `secs`; `OOM` as for [`Embedded::key_set`].
+    ///
+    /// # Cancel safety
+    /// Completes in its first poll.
+    pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
+        let inner = &self.inner;
+        if secs == 0 {
+            return Err(Error::Other("a lock of zero seconds is invalid".into()));
+        }
+        let value = Bytes::from(lock_value(inner.clock.unix_secs(), secs));
+        let deadline = inner.deadline(Some(Duration::from_secs(secs)))?;
+        inner.make_room(key, entry_size(key.len(), value.len()))?;
+        let now = inner.clock.now();
+        let mut shard = inner.shard(key);
+        if inner.live(&mut shard, key, now).is_some() {
+            return Ok(false);
+        }
+        inner.put(&mut shard, key, value, deadline);
+        Ok(true)
+    }
+
+    /// Deletes the plain lock `key`, whoever took it; true if it was held.
+    ///
+    /// # Errors
+    /// None today; the signature matches the server-backed stores.
+    ///
+    /// # Cancel safety
+    /// Completes in its first poll.
+    pub async fn remove_lock_plain(&self, key: &[u8]) -> Result<bool> {
+        self.key_delete(key).await
     }
 
     /// Takes the lock `key` for `ttl` if nobody holds it: `Some(token)` on

@@ -6,8 +6,9 @@
 //! commands over a standalone [`Client`](crate::Client), the cluster router or
 //! the [sentinel client](crate::sentinel::SentinelClient)), `sharded`
 //! (`Sharded`: keys spread over several of those by a stable hash), with
-//! `translate` (pure argument and reply mapping) and `connect` (configuration
-//! to options). Not here: connections, routing, parsing the configuration.
+//! `translate` (pure argument and reply mapping), `stalwart` (Stalwart 0.16's
+//! key layouts, pure) and `connect` (configuration to options). Not here:
+//! connections, routing, parsing the configuration.
 //!
 //! # Semantics, the same on every variant
 //! The embedded store's documentation defines them, and one test suite
@@ -25,6 +26,17 @@
 //!   after its first hit. The window is chosen by this machine's clock.
 //! * **Locks** are set-if-absent keys holding a random [`LockToken`];
 //!   removing one requires the token.
+//!
+//! # Sharing a Redis with Stalwart 0.16 nodes
+//! A mail cluster upgraded node by node has old (redis-rs) Stalwart nodes and
+//! redwire nodes on the same data. [`Compat::Stalwart016`] (`"compat":
+//! "stalwart-0.16"` in the configuration, or [`Store::with_compat`]) makes
+//! the differing defaults Stalwart's: `Sharded` picks shards by
+//! `xxh3_64(key)`, and `counter_incr` sets the expiry on every call that
+//! carries one. Stalwart's rate limits and locks have their own methods, on
+//! every store whatever the compat: [`Store::is_rate_allowed_prefixed`],
+//! [`Store::try_lock_plain`], [`Store::remove_lock_plain`]. Keys and values
+//! are stored verbatim in both modes.
 //!
 //! # Failures and cancellation (server-backed variants)
 //! Errors are those of the connection layer: a command that was never sent
@@ -44,12 +56,14 @@ pub mod embedded;
 mod connect;
 mod remote;
 mod sharded;
+mod stalwart;
 mod translate;
 
 pub use embedded::{Embedded, EmbeddedOptions, LockToken};
 pub use sharded::{fnv1a64, shard_of};
+pub use stalwart::{shard_of_xxh3, Rate, RateBucket};
 
-use crate::config::StoreConfig;
+use crate::config::{Compat, StoreConfig};
 use crate::conn::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::pool::PoolOptions;
@@ -158,6 +172,8 @@ impl Store {
     /// connection error ([`Error::Io`], [`Error::ConnectTimeout`],
     /// [`Error::Auth`] ...), which never contains a password.
     ///
+    /// `compat` applies as [`Store::with_compat`] does.
+    ///
     /// # Cancel safety
     /// Dropping the future drops the connections made so far.
     pub async fn from_config(config: &StoreConfig) -> Result<Store> {
@@ -192,7 +208,36 @@ impl Store {
                 Backend::Sharded(Sharded::new(shards)?)
             }
         };
-        Ok(Store { backend })
+        Ok(Store { backend }.with_compat(config.compat()))
+    }
+
+    /// This store, sharing its key space or connections, following `compat`
+    /// (see the module doc): with [`Compat::Stalwart016`] a `Sharded` store
+    /// picks shards by xxh3 and `counter_incr` sets the expiry on every call
+    /// that carries one, on every variant.
+    pub fn with_compat(&self, compat: Compat) -> Store {
+        let backend = match &self.backend {
+            Backend::Default(s) => Backend::Default(s.with_compat(compat)),
+            Backend::Redis(s) => Backend::Redis(s.with_compat(compat)),
+            Backend::RedisCluster(s) => Backend::RedisCluster(s.with_compat(compat)),
+            Backend::RedisSentinel(s) => Backend::RedisSentinel(s.with_compat(compat)),
+            Backend::Sharded(s) => Backend::Sharded(s.with_compat(compat)),
+        };
+        Store { backend }
+    }
+
+    /// Whose behaviour this store follows.
+    pub fn compat(&self) -> Compat {
+        dispatch!(self, s => s.compat())
+    }
+
+    /// For a `Sharded` store, the index (in configuration order) of the
+    /// store holding `key`; `None` for the other variants.
+    pub fn shard_index(&self, key: &[u8]) -> Option<usize> {
+        match &self.backend {
+            Backend::Sharded(s) => Some(s.shard_index(key)),
+            _ => None,
+        }
     }
 
     /// A new embedded store with default options (no memory limit, expired
@@ -347,7 +392,9 @@ impl Store {
     }
 
     /// Adds `delta` to the counter under `key` (a missing key counts as 0) and
-    /// returns the new value. `ttl` sets an expiry only if the key has none.
+    /// returns the new value. `ttl` sets an expiry only if the key has none;
+    /// with [`Compat::Stalwart016`] it sets it on every call (`MULTI`,
+    /// `INCRBY`, `EXPIRE`, `EXEC` on a server), as Stalwart does.
     /// Atomic: concurrent increments from any number of clients all count.
     ///
     /// # Errors
@@ -407,6 +454,62 @@ impl Store {
         soft: bool,
     ) -> Result<Option<u64>> {
         dispatch!(self, s => s.is_rate_allowed(key, limit, period, soft).await)
+    }
+
+    /// Stalwart 0.16's rate limit, with its key layout, so that old and new
+    /// nodes count in the same buckets. (Named apart from
+    /// [`Store::is_rate_allowed`], redwire's own layout, which it does not replace.)
+    ///
+    /// `period = max(1 s, rate.period)` in whole seconds, `window = now /
+    /// period` (Unix seconds), the counter is `prefix ‖ key ‖ window` (u64
+    /// big-endian) and expires `(window + 1) · period − now` seconds from now,
+    /// set on every hit. Not `soft`: counts the hit (`INCRBY` + `EXPIRE` in
+    /// one transaction). `soft`: reads the counter and adds one, counting
+    /// nothing. Either way `None` when that count is within `rate.count`,
+    /// else `Some(seconds until the window ends)`. On `Sharded`, the shard is
+    /// the bucket key's.
+    ///
+    /// # Errors
+    /// [`Error::Type`] if the bucket holds a non-counter value; `OOM` and
+    /// connection errors as for [`Store::key_set`].
+    ///
+    /// # Cancel safety
+    /// See the module doc: a dropped hit may still have counted.
+    pub async fn is_rate_allowed_prefixed(
+        &self,
+        prefix: u8,
+        key: &[u8],
+        rate: &Rate,
+        soft: bool,
+    ) -> Result<Option<u64>> {
+        dispatch!(self, s => s.is_rate_allowed_prefixed(prefix, key, rate, soft).await)
+    }
+
+    /// Stalwart 0.16's lock: `SET key <value> NX EX secs`; true when taken.
+    /// The value is the Unix time the lock expires at, in decimal, as
+    /// Stalwart writes it (its nodes only test whether the key exists). No
+    /// token: anyone may remove it, so prefer [`Store::try_lock`] unless
+    /// Stalwart nodes share the lock.
+    ///
+    /// # Errors
+    /// Zero `secs`; `OOM` and connection errors as for [`Store::key_set`].
+    ///
+    /// # Cancel safety
+    /// See the module doc: a dropped call may still have taken the lock
+    /// (it expires after `secs`).
+    pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
+        dispatch!(self, s => s.try_lock_plain(key, secs).await)
+    }
+
+    /// Removes a plain lock with `DEL key`, whoever holds it; true if one was held.
+    ///
+    /// # Errors
+    /// The connection errors of the module doc.
+    ///
+    /// # Cancel safety
+    /// See the module doc: a dropped call may still have removed the lock.
+    pub async fn remove_lock_plain(&self, key: &[u8]) -> Result<bool> {
+        dispatch!(self, s => s.remove_lock_plain(key).await)
     }
 
     /// Takes the lock `key` for `ttl` if nobody holds it: `Some(token)` on

@@ -26,6 +26,23 @@
 //! | `try_lock` | `SET key token NX EX s \| PX ms` |
 //! | `remove_lock` | `DELIFEQ key token` (Valkey 9+), else script [`REMOVE_LOCK_LUA`] |
 //!
+//! With [`Compat::Stalwart016`], and for the Stalwart-layout operations on
+//! every store, the commands are Stalwart 0.16's:
+//!
+//! | operation | command |
+//! |---|---|
+//! | `counter_incr` with ttl (compat) | `MULTI`, `INCRBY key delta`, `EXPIRE key s` (`PEXPIRE` below a second), `EXEC` |
+//! | `is_rate_allowed_prefixed` hit | `MULTI`, `INCRBY bucket 1`, `EXPIRE bucket s`, `EXEC` |
+//! | `is_rate_allowed_prefixed` soft | `GET bucket` |
+//! | `try_lock_plain` | `SET key <expiry unix secs> NX EX s` |
+//! | `remove_lock_plain` | `DEL key` |
+//!
+//! The transaction runs on the standalone client's shared connection
+//! ([`Client::transaction`]), or on a cluster on the connection to the
+//! primary of the key's slot (one key, so one slot); there a transaction the
+//! server aborted (a slot that moved: nothing ran) is retried after a
+//! topology refresh, at most [`TX_ATTEMPTS`] times.
+//!
 //! Why a script for counters with a ttl rather than `MULTI`/`INCRBY`/`EXPIRE
 //! NX`/`EXEC`: a script is one command, so it routes through the cluster router
 //! like any single-key command and needs no connection state, and it is sent
@@ -39,6 +56,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::stalwart::{lock_value, unix_secs, Rate, RateBucket};
 use super::translate::{
     counter_error, expiry, has_delifeq, is_unknown_command, parse_counter, prefix_pattern, ttl_millis,
     RateWindow,
@@ -46,11 +64,12 @@ use super::translate::{
 use super::LockToken;
 use crate::client::{Client, Expiry, ScanPage, Script};
 use crate::cmd::{cmd, Cmd, FromReply};
+use crate::config::Compat;
 use crate::conn::{ConnectOptions, Reconnecting};
-use crate::error::{Result, ServerErrorKind};
+use crate::error::{Error, Result, ServerErrorKind};
 use crate::pool::PoolOptions;
 use crate::resp::Frame;
-use crate::route::{ClusterClient, ClusterOptions};
+use crate::route::{key_slot, ClusterClient, ClusterOptions};
 use crate::sentinel::{SentinelClient, SentinelOptions};
 
 /// `counter_incr` with a ttl and rate-limit hits: `INCRBY KEYS[1] ARGV[1]`,
@@ -82,6 +101,8 @@ static REMOVE_LOCK: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE_LOCK_
 const SCAN_COUNT: u32 = 1000;
 /// Most keys in one `UNLINK`.
 const UNLINK_BATCH: usize = 1000;
+/// Tries of one transaction on a cluster (see the module doc).
+pub const TX_ATTEMPTS: u32 = 3;
 
 /// A store on a Redis/Valkey server or cluster. Clones share the connections.
 #[derive(Clone, Debug)]
@@ -89,6 +110,8 @@ pub struct Remote {
     conn: Conn,
     /// True while the server is believed to have `DELIFEQ`.
     delifeq: Arc<AtomicBool>,
+    /// Whose behaviour `counter_incr` follows.
+    compat: Compat,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +132,66 @@ impl Conn {
 
     async fn query<T: FromReply>(&self, c: &Cmd) -> Result<T> {
         T::from_reply(self.send(c).await?)
+    }
+
+    /// `MULTI`, `cmds`, `EXEC` for commands on the one key `key`; EXEC's replies.
+    async fn transaction(&self, key: &[u8], cmds: &[Cmd]) -> Result<Vec<Frame>> {
+        match self {
+            Conn::Standalone(client) => client.transaction(cmds).await,
+            Conn::Cluster(cluster) => {
+                let slot = key_slot(key);
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let (_, node) = cluster.primary_for_slot(slot)?;
+                    let result = match node.connection().await {
+                        Ok(conn) => conn.transaction(cmds).await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Err(e) if attempt < TX_ATTEMPTS && tx_did_not_run(&e) => {
+                            cluster.request_refresh();
+                            tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+            Conn::Sentinel(sentinel) => {
+                // On the current master; a transaction that certainly did not
+                // run (never sent: the master went away) goes to the next one,
+                // which the sentinels' `+switch-master` installs.
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match sentinel.master().transaction(cmds).await {
+                        Err(e) if attempt < TX_ATTEMPTS && e.is_not_sent() => {
+                            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// True when a cluster transaction certainly did not run and may be sent
+/// again: never sent, or aborted by the server. `Connection::transaction`
+/// reports an `EXECABORT` (a command refused while queueing, e.g. `MOVED`
+/// for a slot that left this node) as [`Error::Other`] and a queueing
+/// refusal as [`Error::Server`]; in both cases `EXEC` ran nothing.
+fn tx_did_not_run(error: &Error) -> bool {
+    match error {
+        Error::NotSent { .. } | Error::Other(_) => true,
+        Error::Server(e) => matches!(
+            e.kind(),
+            ServerErrorKind::Moved { .. }
+                | ServerErrorKind::Ask { .. }
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+        ),
+        _ => false,
     }
 }
 
@@ -184,7 +267,17 @@ impl Remote {
 
     async fn with(conn: Conn) -> Remote {
         let delifeq = probe_delifeq(&conn).await;
-        Remote { conn, delifeq: Arc::new(AtomicBool::new(delifeq)) }
+        Remote { conn, delifeq: Arc::new(AtomicBool::new(delifeq)), compat: Compat::default() }
+    }
+
+    /// This store (sharing its connections) following `compat`.
+    pub fn with_compat(&self, compat: Compat) -> Remote {
+        Remote { compat, ..self.clone() }
+    }
+
+    /// Whose behaviour this store follows.
+    pub fn compat(&self) -> Compat {
+        self.compat
     }
 
     /// True while `remove_lock` uses `DELIFEQ` rather than the script.
@@ -288,9 +381,38 @@ impl Remote {
         Ok(deleted)
     }
 
+    /// `MULTI`, `INCRBY key delta`, `EXPIRE key s` (or `PEXPIRE key ms` for
+    /// a ttl that is not whole seconds), `EXEC`: Stalwart's counter, whose
+    /// expiry is set on every call. Returns the new value.
+    async fn incr_expire_tx(&self, key: &[u8], delta: i64, ttl: Duration) -> Result<i64> {
+        let mut incr = key_cmd("INCRBY", key, 24);
+        incr.push_arg(delta);
+        let expire = match expiry(ttl)? {
+            Expiry::Millis(ms) => {
+                let mut c = key_cmd("PEXPIRE", key, 24);
+                c.push_arg(ms);
+                c
+            }
+            Expiry::Seconds(s) => {
+                let mut c = key_cmd("EXPIRE", key, 24);
+                c.push_arg(s);
+                c
+            }
+            // `expiry` never gives it; refused rather than sent without an expiry.
+            Expiry::KeepTtl => return Err(Error::Other("a counter's ttl must be a duration".into())),
+        };
+        let replies = self.conn.transaction(key, &[incr, expire]).await.map_err(counter_error)?;
+        let first = replies.into_iter().next().ok_or_else(|| Error::Type {
+            expected: "EXEC replies for INCRBY and EXPIRE",
+            got: "an empty array".into(),
+        })?;
+        i64::from_reply(first).map_err(counter_error)
+    }
+
     /// See [`Store::counter_incr`](super::Store::counter_incr).
     pub async fn counter_incr(&self, key: &[u8], delta: i64, ttl: Option<Duration>) -> Result<i64> {
         match ttl {
+            Some(ttl) if self.compat.is_stalwart() => self.incr_expire_tx(key, delta, ttl).await,
             Some(ttl) => self.incr_with_ttl(key, delta, ttl_millis(ttl)?).await,
             None => {
                 let mut c = key_cmd("INCRBY", key, 24);
@@ -329,6 +451,46 @@ impl Remote {
             self.incr_with_ttl(&window_key, 1, window.period_secs.saturating_mul(1000)).await?
         };
         Ok(window.verdict(count, limit, soft))
+    }
+
+    /// See [`Store::is_rate_allowed_prefixed`](super::Store::is_rate_allowed_prefixed).
+    pub async fn is_rate_allowed_prefixed(
+        &self,
+        prefix: u8,
+        key: &[u8],
+        rate: &Rate,
+        soft: bool,
+    ) -> Result<Option<u64>> {
+        self.rate_check(&RateBucket::now(prefix, key, rate), rate, soft).await
+    }
+
+    /// One hit (or a soft check) on `bucket`: the body of
+    /// [`Remote::is_rate_allowed_prefixed`], for a bucket chosen by the caller.
+    pub async fn rate_check(&self, bucket: &RateBucket, rate: &Rate, soft: bool) -> Result<Option<u64>> {
+        let count = if soft {
+            self.counter_get(&bucket.key).await?.saturating_add(1)
+        } else {
+            self.incr_expire_tx(&bucket.key, 1, Duration::from_secs(bucket.ttl_secs)).await?
+        };
+        Ok(bucket.verdict(count, rate))
+    }
+
+    /// See [`Store::try_lock_plain`](super::Store::try_lock_plain).
+    pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
+        if secs == 0 {
+            return Err(Error::Other("a lock of zero seconds is invalid".into()));
+        }
+        let value = lock_value(unix_secs(), secs);
+        let mut c = key_cmd("SET", key, value.len() + 48);
+        c.push_bytes(&value);
+        c.push_arg("NX").push_arg("EX").push_arg(secs);
+        let taken: Option<()> = self.conn.query(&c).await?;
+        Ok(taken.is_some())
+    }
+
+    /// See [`Store::remove_lock_plain`](super::Store::remove_lock_plain).
+    pub async fn remove_lock_plain(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.conn.query::<u64>(&key_cmd("DEL", key, 0)).await? > 0)
     }
 
     /// See [`Store::try_lock`](super::Store::try_lock).

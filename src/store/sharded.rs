@@ -13,10 +13,16 @@
 //! cluster. Adding, removing or reordering stores moves most keys to another
 //! shard; old entries then sit unseen until they expire.
 //!
+//! With [`Compat::Stalwart016`] the shard is instead Stalwart 0.16's,
+//! [`shard_of_xxh3`]: `xxh3_64(key) % n` (seed 0), so both kinds of node find
+//! every key on the same server.
+//!
 //! Every single-key operation goes to its key's shard. A rate limit goes to the
 //! shard of its *key* (not of the `<key>:<window>` counter), so all windows of
-//! one key share a shard; a lock likewise. A prefix delete runs on every shard
-//! at once and adds up the counts.
+//! one key share a shard; a lock likewise. The Stalwart-layout rate limit
+//! ([`Sharded::is_rate_allowed_prefixed`]) goes, as Stalwart's does, to the
+//! shard of its bucket key `prefix ‖ key ‖ window`. A prefix delete runs on
+//! every shard at once and adds up the counts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +31,9 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use super::remote::Remote;
+use super::stalwart::{shard_of_xxh3, Rate, RateBucket};
 use super::LockToken;
+use crate::config::Compat;
 use crate::error::{Error, Result};
 
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
@@ -49,6 +57,8 @@ pub fn shard_of(key: &[u8], shards: usize) -> usize {
 #[derive(Clone, Debug)]
 pub struct Sharded {
     shards: Arc<[Remote]>,
+    /// Which shard function, and the shards' own behaviour.
+    compat: Compat,
 }
 
 impl Sharded {
@@ -63,13 +73,35 @@ impl Sharded {
                 shards.len()
             )));
         }
-        Ok(Sharded { shards: shards.into() })
+        Ok(Sharded { shards: shards.into(), compat: Compat::default() })
+    }
+
+    /// These shards (the same connections) following `compat`, for the
+    /// shard function and every shard's commands.
+    pub fn with_compat(&self, compat: Compat) -> Sharded {
+        let shards: Vec<Remote> = self.shards.iter().map(|s| s.with_compat(compat)).collect();
+        Sharded { shards: shards.into(), compat }
+    }
+
+    /// Whose behaviour this store follows.
+    pub fn compat(&self) -> Compat {
+        self.compat
+    }
+
+    /// The index of `key`'s shard.
+    pub fn shard_index(&self, key: &[u8]) -> usize {
+        let n = self.shards.len();
+        if self.compat.is_stalwart() {
+            shard_of_xxh3(key, n)
+        } else {
+            shard_of(key, n)
+        }
     }
 
     fn shard(&self, key: &[u8]) -> Result<&Remote> {
-        // Always in range: `shard_of` reduces modulo the length, which `new` keeps at 2 or more.
+        // Always in range: the shard functions reduce modulo the length, which `new` keeps at 2 or more.
         self.shards
-            .get(shard_of(key, self.shards.len()))
+            .get(self.shard_index(key))
             .ok_or_else(|| Error::Other("a Sharded store has no stores".into()))
     }
 
@@ -127,6 +159,25 @@ impl Sharded {
         soft: bool,
     ) -> Result<Option<u64>> {
         self.shard(key)?.is_rate_allowed(key, limit, period, soft).await
+    }
+
+    pub async fn is_rate_allowed_prefixed(
+        &self,
+        prefix: u8,
+        key: &[u8],
+        rate: &Rate,
+        soft: bool,
+    ) -> Result<Option<u64>> {
+        let bucket = RateBucket::now(prefix, key, rate);
+        self.shard(&bucket.key)?.rate_check(&bucket, rate, soft).await
+    }
+
+    pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
+        self.shard(key)?.try_lock_plain(key, secs).await
+    }
+
+    pub async fn remove_lock_plain(&self, key: &[u8]) -> Result<bool> {
+        self.shard(key)?.remove_lock_plain(key).await
     }
 
     pub async fn try_lock(&self, key: &[u8], ttl: Duration) -> Result<Option<LockToken>> {

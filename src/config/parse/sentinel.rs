@@ -28,6 +28,7 @@ pub(super) const SENTINEL_FIELDS: &[&str] = &[
     "poolTimeoutCreate",
     "poolTimeoutWait",
     "poolTimeoutRecycle",
+    "compat",
 ];
 
 impl Walker {
@@ -91,6 +92,7 @@ impl Walker {
             sentinel_secret,
             protocol_version: self.protocol(obj, defaults.protocol_version),
             pool: self.pool(obj),
+            compat: self.compat(obj),
         }
     }
 

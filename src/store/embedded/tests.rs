@@ -3,6 +3,7 @@
 use super::clock::ManualClock;
 use super::*;
 use crate::error::ServerErrorKind;
+use crate::store::Rate;
 
 fn manual(options: EmbeddedOptions) -> (Embedded, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock {
@@ -435,4 +436,65 @@ fn shards_spread_keys() {
         counts[shard_of(format!("key:{i}").as_bytes())] += 1;
     }
     assert!(counts.iter().all(|&c| (500..1500).contains(&c)), "{counts:?}");
+}
+
+#[tokio::test]
+async fn stalwart_counters_reset_their_expiry_on_every_call() {
+    let (redwire, clock) = store();
+    let stalwart = redwire.with_compat(Compat::Stalwart016);
+    assert_eq!(stalwart.compat(), Compat::Stalwart016);
+    // redwire's rule: the first ttl stays.
+    redwire.counter_incr(b"r", 1, Some(secs(10))).await.unwrap();
+    clock.advance(secs(6));
+    redwire.counter_incr(b"r", 1, Some(secs(10))).await.unwrap();
+    clock.advance(secs(5));
+    assert_eq!(redwire.counter_get(b"r").await.unwrap(), 0, "expired 10 s after the first call");
+    // Stalwart's rule: every call with a ttl sets it again (same key space).
+    stalwart.counter_incr(b"s", 1, Some(secs(10))).await.unwrap();
+    clock.advance(secs(6));
+    stalwart.counter_incr(b"s", 1, Some(secs(10))).await.unwrap();
+    clock.advance(secs(5));
+    assert_eq!(redwire.counter_get(b"s").await.unwrap(), 2, "alive 11 s after the first call");
+    // A call without a ttl leaves the expiry alone.
+    stalwart.counter_incr(b"s", 1, None).await.unwrap();
+    clock.advance(secs(5));
+    assert_eq!(stalwart.counter_get(b"s").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn stalwart_rate_limit_layout() {
+    let (s, clock) = store();
+    // 40 seconds left in the minute (see rate_limit_fixed_window).
+    let rate = Rate::new(2, secs(60));
+    let window = 1_700_000_000u64 / 60;
+    let bucket = [&[9u8][..], b"ip", &window.to_be_bytes()].concat();
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, true).await.unwrap(), None);
+    assert!(s.is_empty(), "a soft check counts nothing");
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, false).await.unwrap(), None);
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, false).await.unwrap(), None);
+    assert_eq!(s.counter_get(&bucket).await.unwrap(), 2);
+    // At the limit: a soft check (2 + 1) and a hit (3) are refused.
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, true).await.unwrap(), Some(40));
+    clock.advance(secs(15));
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, false).await.unwrap(), Some(25));
+    // Another prefix is another bucket.
+    assert_eq!(s.is_rate_allowed_prefixed(8, b"ip", &rate, false).await.unwrap(), None);
+    // The bucket expires when its window ends.
+    clock.advance(secs(25));
+    assert_eq!(s.counter_get(&bucket).await.unwrap(), 0);
+    assert_eq!(s.is_rate_allowed_prefixed(9, b"ip", &rate, false).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn plain_locks() {
+    let (s, clock) = store();
+    assert!(s.try_lock_plain(b"l", 30).await.unwrap());
+    assert!(!s.try_lock_plain(b"l", 30).await.unwrap());
+    assert_eq!(s.key_get(b"l").await.unwrap(), Some(b("1700000030")));
+    assert!(s.try_lock_plain(b"l", 0).await.is_err());
+    assert!(s.remove_lock_plain(b"l").await.unwrap());
+    assert!(!s.remove_lock_plain(b"l").await.unwrap());
+    assert!(s.try_lock_plain(b"l", 1).await.unwrap());
+    clock.advance(secs(1));
+    assert!(s.try_lock_plain(b"l", 1).await.unwrap(), "an expired lock is free");
 }
