@@ -5,7 +5,10 @@
 //! typed error.
 //!
 //! Cases run one at a time (one lock), so the allocator's peak belongs to the
-//! case that reads it.
+//! case that reads it. The cluster router's bounds (a MOVED flood to ever new
+//! addresses, a topology naming too many nodes) are in `cluster_bounds.rs`,
+//! commands refused on shared connections in `stateful_cmds.rs`, and the
+//! exactly-once rule under stalls in `exactly_once.rs`.
 
 mod support;
 
@@ -190,11 +193,75 @@ async fn a_silent_server_gives_a_typed_timeout() {
     assert!(heap.peak_above_start() < 2 * MIB);
 }
 
-#[allow(dead_code)]
 fn protocol_cause(e: &Error) -> Option<&ProtocolError> {
     match cause_of(e) {
         Error::Protocol(p) => Some(p),
         _ => None,
+    }
+}
+
+/// A simple-string reply that never ends: 16 MiB of `a` with no CRLF, in
+/// 64 KiB writes. Bound: `LineTooLong` once 64 KiB (the default
+/// `max_line_len`) have no CR, with the heap up by well under 2 MiB, and
+/// within the response timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_without_crlf_is_cut_at_the_line_limit() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut line = b"+".to_vec();
+    line.extend(std::iter::repeat_n(b'a', 16 * MIB));
+    let server = FakeServer::start(vec![
+        Step::expect("GET"),
+        Step::SendChunked(line, 64 * 1024, Duration::from_millis(1)),
+        Step::stall(Duration::from_secs(10)),
+    ]);
+    let conn = Connection::connect(&opts(server.port()), None).await.unwrap();
+    let heap = HeapWatch::start();
+    let started = Instant::now();
+    let e = conn.send(&cmd("GET").arg("k")).await.unwrap_err();
+    let took = started.elapsed();
+    let peak = heap.peak_above_start();
+    println!("endless line: {e} after {took:?}, heap peak +{} KiB", peak / 1024);
+    assert_eq!(protocol_cause(&e), Some(&ProtocolError::LineTooLong { limit: 64 * 1024 }), "{e:?}");
+    assert!(peak < 2 * MIB, "heap peak +{peak}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// `*2147483647` then endless `_`, and the same hidden in a nested array
+/// whose first part is legal: the reply budget (here 1 Mi values) ends both
+/// with a typed error. The first fails at its header; the second after about
+/// 1 Mi values, holding the heap to tens of MiB (24 bytes per value scanned),
+/// not the gigabytes the declared counts ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_elements_are_cut_by_the_reply_budget() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let nulls = |n: usize| b"_\r\n".repeat(n);
+    let mut huge = b"*2147483647\r\n".to_vec();
+    huge.extend(nulls(200_000));
+    let mut nested = b"*2\r\n*900000\r\n".to_vec();
+    nested.extend(nulls(900_000));
+    nested.extend_from_slice(b"*900000\r\n");
+    nested.extend(nulls(900_000));
+    for (name, bytes) in [("*2147483647", huge), ("nested", nested)] {
+        let server = FakeServer::start(vec![
+            Step::expect("GET"),
+            Step::SendChunked(bytes, 256 * 1024, Duration::from_millis(1)),
+            Step::stall(Duration::from_secs(10)),
+        ]);
+        let mut o = opts(server.port());
+        o.limits.max_reply_elements = 1 << 20;
+        let conn = Connection::connect(&o, None).await.unwrap();
+        let heap = HeapWatch::start();
+        let started = Instant::now();
+        let e = conn.send(&cmd("GET").arg("k")).await.unwrap_err();
+        let (took, peak) = (started.elapsed(), heap.peak_above_start());
+        println!("{name} + endless `_`: {e} after {took:?}, heap peak +{} KiB", peak / 1024);
+        assert_eq!(
+            protocol_cause(&e),
+            Some(&ProtocolError::ReplyTooManyElements { limit: 1 << 20 }),
+            "{name}: {e:?}"
+        );
+        assert!(peak < 64 * MIB, "{name}: heap peak +{peak}");
+        assert!(took < Duration::from_secs(5), "{name}: {took:?}");
     }
 }
 
