@@ -79,6 +79,12 @@ fn outputs(config: &StoreConfig) -> Vec<(&'static str, String)> {
                 let password = Secret::new(MARKER);
                 out.push(("cluster connect options", format!("{:?}", r.connect_options(Some(&password)))));
             }
+            StoreConfig::RedisSentinel(r) => {
+                let password = Secret::new(MARKER);
+                let options = r.connect_options(Some(&password), Some(&password));
+                out.push(("sentinel connect options", format!("{options:?}")));
+                out.push(("sentinel config", format!("{r:?}")));
+            }
             StoreConfig::Sharded(s) => stack.extend(&s.stores),
             StoreConfig::Default => {}
         }
