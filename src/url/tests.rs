@@ -299,7 +299,8 @@ fn redacts_passwords() {
 
 #[test]
 fn tls_query_parameters() {
-    let o = ok("rediss://h:6380/?tls_ca=/etc/ca%20dir/ca.pem&tls_cert=/c.pem&tls_key=/k.pem&tls_roots=webpki");
+    let o =
+        ok("rediss://h:6380/?tls_ca=/etc/ca%20dir/ca.pem&tls_cert=/c.pem&tls_key=/k.pem&tls_roots=webpki");
     let tls = o.tls.expect("tls");
     assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("/etc/ca dir/ca.pem")));
     assert_eq!(tls.client_cert.as_deref(), Some(std::path::Path::new("/c.pem")));
@@ -308,7 +309,10 @@ fn tls_query_parameters() {
     assert!(!tls.insecure);
     assert_eq!(ok("rediss://h").tls.expect("tls").roots, Roots::Native);
     assert_eq!(ok("valkeys://h?tls_roots=both").tls.expect("tls").roots, Roots::NativeAndWebpki);
-    assert_eq!(ok("rediss://h?TLS_CA=/x#insecure").tls.expect("tls").ca_file.as_deref(), Some(std::path::Path::new("/x")));
+    assert_eq!(
+        ok("rediss://h?TLS_CA=/x#insecure").tls.expect("tls").ca_file.as_deref(),
+        Some(std::path::Path::new("/x"))
+    );
 }
 
 #[test]
