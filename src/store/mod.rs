@@ -42,6 +42,7 @@ use bytes::Bytes;
 pub mod embedded;
 
 mod connect;
+mod lazy;
 mod remote;
 mod sharded;
 mod translate;
@@ -56,6 +57,7 @@ use crate::pool::PoolOptions;
 use crate::route::ClusterOptions;
 use crate::sentinel::SentinelOptions;
 use connect::{at_path, cluster_options, redis_options, sentinel_options};
+use lazy::Lazy;
 use remote::Remote;
 use sharded::Sharded;
 
@@ -118,12 +120,21 @@ enum Backend {
     RedisCluster(Remote),
     RedisSentinel(Remote),
     Sharded(Sharded),
+    /// Any server-backed variant, connected on its first operation.
+    Lazy(Lazy),
 }
 
-/// Runs the same call on whichever variant `$store` is, binding it to `$s`.
+/// Runs the same call on whichever variant `$store` is, binding it to `$s`
+/// (a lazy store is started first, and never holds another lazy one).
 macro_rules! dispatch {
     ($store:expr, $s:ident => $call:expr) => {
         match &$store.backend {
+            Backend::Lazy(lazy) => match &lazy.store().await?.backend {
+                Backend::Default($s) => $call,
+                Backend::Redis($s) | Backend::RedisCluster($s) | Backend::RedisSentinel($s) => $call,
+                Backend::Sharded($s) => $call,
+                Backend::Lazy(_) => Err(Error::Other("a lazy store inside a lazy store".into())),
+            },
             Backend::Default($s) => $call,
             Backend::Redis($s) | Backend::RedisCluster($s) | Backend::RedisSentinel($s) => $call,
             Backend::Sharded($s) => $call,
@@ -195,6 +206,41 @@ impl Store {
         Ok(Store { backend })
     }
 
+    /// The store a configuration describes, connected on its first operation
+    /// rather than now: a process can start while Redis is down, and the
+    /// first operation after the server comes up is served (Stalwart boots
+    /// this way). Opt-in; [`Store::from_config`] stays eager, so a wrong
+    /// address shows at start.
+    ///
+    /// Checked now: URLs, secrets (read now, as by `from_config`) and the
+    /// `Sharded` rules. Each operation before the servers can be reached
+    /// fails with [`Error::NotSent`] around the connection error (nothing ran)
+    /// after at most one connect attempt bounded by `timeout`; the next one
+    /// tries again. The `Default` variant is built at once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unreadable secret or a store not allowed in
+    /// `Sharded`, with its JSON path; [`Error::Url`] for a bad URL.
+    pub fn from_config_lazy(config: &StoreConfig) -> Result<Store> {
+        let kind = match config {
+            StoreConfig::Default => return Ok(Store::embedded()),
+            StoreConfig::Redis(_) => StoreKind::Redis,
+            StoreConfig::RedisCluster(_) => StoreKind::RedisCluster,
+            StoreConfig::RedisSentinel(_) => StoreKind::RedisSentinel,
+            StoreConfig::Sharded(_) => StoreKind::Sharded,
+        };
+        Ok(Store { backend: Backend::Lazy(Lazy::new(config, kind)?) })
+    }
+
+    /// False for a store from [`Store::from_config_lazy`] until an operation
+    /// has connected it; true for every other store.
+    pub fn is_started(&self) -> bool {
+        match &self.backend {
+            Backend::Lazy(lazy) => lazy.is_started(),
+            _ => true,
+        }
+    }
+
     /// A new embedded store with default options (no memory limit, expired
     /// entries purged every minute). Inside a tokio runtime it starts the
     /// purge task; see [`Embedded::new`].
@@ -256,6 +302,11 @@ impl Store {
         for (i, store) in stores.into_iter().enumerate() {
             match store.backend {
                 Backend::Redis(remote) | Backend::RedisCluster(remote) => shards.push(remote),
+                Backend::Lazy(_) => {
+                    return Err(Error::Config(format!(
+                        "stores[{i}]: a lazily started store cannot be a shard (start the Sharded store lazily instead)"
+                    )))
+                }
                 other => {
                     let kind = Store { backend: other }.kind();
                     return Err(not_a_shard(&format!("stores[{i}]"), kind.as_str()));
@@ -273,6 +324,7 @@ impl Store {
             Backend::RedisCluster(_) => StoreKind::RedisCluster,
             Backend::RedisSentinel(_) => StoreKind::RedisSentinel,
             Backend::Sharded(_) => StoreKind::Sharded,
+            Backend::Lazy(lazy) => lazy.kind(),
         }
     }
 
@@ -450,7 +502,8 @@ impl Store {
             Backend::Redis(_)
             | Backend::RedisCluster(_)
             | Backend::RedisSentinel(_)
-            | Backend::Sharded(_) => Ok(0),
+            | Backend::Sharded(_)
+            | Backend::Lazy(_) => Ok(0),
         }
     }
 }
