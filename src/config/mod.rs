@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{parse, parse_value};
+pub use parse::{parse, parse_value, parse_value_with, parse_with, Parsed, UnknownFields};
 pub use secret_source::SecretSource;
 pub use sentinel::{RedisSentinelConfig, SentinelConnectOptions, DEFAULT_SENTINEL_URL, DEFAULT_SERVICE_NAME};
 
