@@ -15,8 +15,14 @@
 //! `path: message` (for example `stores[1].poolMaxConnections: 0 is below the
 //! minimum 1`); secrets never appear in messages, `Debug` or the redacted JSON.
 //!
-//! Pure: no tokio; std IO only in [`SecretSource::resolve`].
+//! Unknown fields are errors by default; [`parse_with`] with
+//! [`UnknownFields::WarnAndIgnore`] ignores them and returns them as
+//! warnings instead, for a configuration written by a newer Stalwart.
+//!
+//! Pure: no tokio; std IO only in [`SecretSource::resolve`] and
+//! [`StoreConfig::check_sources`].
 
+mod check;
 mod duration;
 mod error;
 mod parse;

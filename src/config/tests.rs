@@ -700,12 +700,21 @@ fn unknown_fields_can_be_warned_about_and_ignored() {
     let paths: Vec<&str> = errors.errors().iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["newTopLevel", "stores[0].poolMaxConections", "stores[1].tlsFromTheFuture", "stores[1].authSecret.rotation"]
+        [
+            "newTopLevel",
+            "stores[0].poolMaxConections",
+            "stores[1].tlsFromTheFuture",
+            "stores[1].authSecret.rotation"
+        ]
     );
     let parsed = parse_with(json, UnknownFields::WarnAndIgnore).unwrap();
     let warned: Vec<&str> = parsed.warnings.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(warned, paths);
-    assert!(parsed.warnings[1].message.contains("did you mean poolMaxConnections?"), "{:?}", parsed.warnings[1]);
+    assert!(
+        parsed.warnings[1].message.contains("did you mean poolMaxConnections?"),
+        "{:?}",
+        parsed.warnings[1]
+    );
     let StoreConfig::Sharded(sharded) = &parsed.config else { panic!("not sharded") };
     let StoreConfig::Redis(redis) = &sharded.stores[0] else { panic!("not redis") };
     assert_eq!(redis.timeout, std::time::Duration::from_secs(2));
@@ -721,7 +730,8 @@ fn lenient_parse_still_rejects_real_errors() {
     use crate::config::{parse_with, UnknownFields};
     let e = parse_with(r#"{"@type": "RedisFuture", "x": 1}"#, UnknownFields::WarnAndIgnore).unwrap_err();
     assert!(e.errors()[0].path == "@type", "{e}");
-    let e = parse_with(r#"{"@type": "Redis", "timeout": "0s", "x": 1}"#, UnknownFields::WarnAndIgnore).unwrap_err();
+    let e = parse_with(r#"{"@type": "Redis", "timeout": "0s", "x": 1}"#, UnknownFields::WarnAndIgnore)
+        .unwrap_err();
     assert_eq!(e.errors().len(), 1);
     assert_eq!(e.errors()[0].path, "timeout");
 }
