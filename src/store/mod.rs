@@ -42,6 +42,7 @@ use bytes::Bytes;
 pub mod embedded;
 
 mod connect;
+mod fallback;
 mod lazy;
 mod remote;
 mod sharded;
