@@ -17,6 +17,11 @@
 //! | `redis+unix:///path`, `valkey+unix:///path` | synonyms of `unix://` |
 //!
 //! On every form the query may carry `protocol=resp3` (also `3`, `resp2`, `2`).
+//! TLS forms also take `tls_ca=/path/ca.pem` (trust this CA instead of the
+//! built-in roots: a private CA), `tls_cert=/path/client.pem` and
+//! `tls_key=/path/client.key` (mutual TLS, both or neither), and
+//! `tls_roots=native|webpki|both` (which built-in roots, see [`Roots`]). A
+//! `tls_` parameter on a non-TLS URL, or an unknown `tls_` name, is an error.
 //! Unix forms also take `db=`, `user=` (or `username=`), `pass=` (or `password=`), since they have
 //! no user-info or path to put them in. The fragment `#insecure` turns off TLS
 //! certificate verification; on a non-TLS URL it is rejected rather than ignored,
@@ -37,7 +42,7 @@ use std::path::PathBuf;
 
 use percent_encoding::percent_decode_str;
 
-use crate::conn::{Address, ConnectOptions, Protocol, TlsOptions};
+use crate::conn::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -78,14 +83,15 @@ pub fn parse_url(url: &str) -> Result<ConnectOptions, Error> {
     }
     let insecure = parse_fragment(fragment, scheme)?;
     let mut options = ConnectOptions::default();
+    let params = parse_query(query)?;
     match scheme {
         Scheme::Tcp { tls } => {
-            parse_tcp(rest, query, &mut options)?;
             if tls {
                 options.tls = Some(TlsOptions { insecure, ..TlsOptions::default() });
             }
+            parse_tcp(rest, params, &mut options)?;
         }
-        Scheme::Unix => parse_unix(rest, query, &mut options)?,
+        Scheme::Unix => parse_unix(rest, params, &mut options)?,
     }
     Ok(options)
 }
@@ -190,7 +196,7 @@ impl Scheme {
 
 /// `redis://[userinfo@]host[:port][/db]`, `rest` being what follows `://` with
 /// query and fragment already split off.
-fn parse_tcp(rest: &str, query: Option<&str>, options: &mut ConnectOptions) -> Result<(), Error> {
+fn parse_tcp(rest: &str, params: Vec<QueryParam>, options: &mut ConnectOptions) -> Result<(), Error> {
     let (authority, path) = split_off(rest, '/');
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((userinfo, hostport)) => (Some(userinfo), hostport),
@@ -213,14 +219,44 @@ fn parse_tcp(rest: &str, query: Option<&str>, options: &mut ConnectOptions) -> R
     if let Some(path) = path {
         options.db = parse_db(path, "path")?;
     }
-    for param in parse_query(query)? {
+    for param in params {
         match param.name {
             Param::Protocol => options.protocol = parse_protocol(&param.value)?,
+            Param::Tls(which) => set_tls(which, param.value, options)?,
             Param::Db => {
                 return Err(bad("the db query parameter is for unix socket URLs; put the database in the path: redis://host:6379/3"))
             }
             Param::User | Param::Pass => {
                 return Err(bad("user and pass query parameters are for unix socket URLs; write redis://user:password@host"))
+            }
+        }
+    }
+    if let Some(tls) = &options.tls {
+        if tls.client_cert.is_some() != tls.client_key.is_some() {
+            return Err(bad("tls_cert and tls_key go together: give both or neither"));
+        }
+    }
+    Ok(())
+}
+
+/// Applies one `tls_*` parameter; only TLS URLs take them.
+fn set_tls(which: TlsParam, value: String, options: &mut ConnectOptions) -> Result<(), Error> {
+    let Some(tls) = options.tls.as_mut() else {
+        return Err(bad("tls_ query parameters only apply to TLS URLs (rediss://, valkeys://)"));
+    };
+    if value.is_empty() && which != TlsParam::Roots {
+        return Err(bad(format!("empty {} query parameter (expected a file path)", which.name())));
+    }
+    match which {
+        TlsParam::Ca => tls.ca_file = Some(PathBuf::from(value)),
+        TlsParam::Cert => tls.client_cert = Some(PathBuf::from(value)),
+        TlsParam::Key => tls.client_key = Some(PathBuf::from(value)),
+        TlsParam::Roots => {
+            tls.roots = match value.to_ascii_lowercase().as_str() {
+                "native" => Roots::Native,
+                "webpki" => Roots::Webpki,
+                "both" => Roots::NativeAndWebpki,
+                _ => return Err(bad("bad tls_roots value (expected native, webpki or both)")),
             }
         }
     }
@@ -268,7 +304,7 @@ fn parse_host_port(hostport: &str) -> Result<(String, u16), Error> {
 }
 
 /// `unix:///path/to.sock[?db=&user=&pass=&protocol=]`.
-fn parse_unix(rest: &str, query: Option<&str>, options: &mut ConnectOptions) -> Result<(), Error> {
+fn parse_unix(rest: &str, params: Vec<QueryParam>, options: &mut ConnectOptions) -> Result<(), Error> {
     if !rest.starts_with('/') {
         if rest.contains('@') {
             return Err(bad("a unix socket URL takes credentials in the query: unix:///path?user=u&pass=p"));
@@ -280,8 +316,11 @@ fn parse_unix(rest: &str, query: Option<&str>, options: &mut ConnectOptions) -> 
         return Err(bad("missing socket path: write unix:///absolute/path/to.sock"));
     }
     options.address = Address::Unix(PathBuf::from(path));
-    for param in parse_query(query)? {
+    for param in params {
         match param.name {
+            Param::Tls(_) => {
+                return Err(bad("tls_ query parameters only apply to TLS URLs (rediss://, valkeys://)"))
+            }
             Param::Db => options.db = parse_db(&param.value, "db parameter")?,
             Param::User => options.username = (!param.value.is_empty()).then_some(param.value),
             Param::Pass => options.password = (!param.value.is_empty()).then(|| Secret::new(param.value)),
@@ -297,7 +336,31 @@ enum Param {
     User,
     Pass,
     Protocol,
+    Tls(TlsParam),
 }
+
+/// The `tls_*` query parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsParam {
+    Ca,
+    Cert,
+    Key,
+    Roots,
+}
+
+impl TlsParam {
+    fn name(self) -> &'static str {
+        match self {
+            TlsParam::Ca => "tls_ca",
+            TlsParam::Cert => "tls_cert",
+            TlsParam::Key => "tls_key",
+            TlsParam::Roots => "tls_roots",
+        }
+    }
+}
+
+const EXPECTED_PARAMS: &str =
+    "expected protocol, tls_ca, tls_cert, tls_key, tls_roots, or db, user, pass for unix sockets";
 
 struct QueryParam {
     name: Param,
@@ -321,15 +384,15 @@ fn parse_query(query: Option<&str>) -> Result<Vec<QueryParam>, Error> {
             "user" | "username" => Param::User,
             "pass" | "password" => Param::Pass,
             "protocol" => Param::Protocol,
+            "tls_ca" => Param::Tls(TlsParam::Ca),
+            "tls_cert" => Param::Tls(TlsParam::Cert),
+            "tls_key" => Param::Tls(TlsParam::Key),
+            "tls_roots" => Param::Tls(TlsParam::Roots),
             _ if is_plain(raw_name, 32) && !after_password => {
-                return Err(bad(format!(
-                    "unknown query parameter \"{raw_name}\" (expected protocol, or db, user, pass for unix sockets)"
-                )));
+                return Err(bad(format!("unknown query parameter \"{raw_name}\" ({EXPECTED_PARAMS})")));
             }
             _ => {
-                return Err(bad(format!(
-                    "unknown query parameter #{position} (expected protocol, or db, user, pass for unix sockets)"
-                )));
+                return Err(bad(format!("unknown query parameter #{position} ({EXPECTED_PARAMS})")));
             }
         };
         if params.iter().any(|p| p.name == name) {

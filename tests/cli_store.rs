@@ -175,6 +175,60 @@ fn config_check_prints_the_normalised_config_with_secrets_redacted() {
 }
 
 #[test]
+fn config_check_resolves_secrets_and_can_be_lenient() {
+    let dir = ScratchDir::new("cli-config");
+    let secret_file = dir.join("pw");
+    std::fs::write(&secret_file, "file-s3cret\n").unwrap();
+    let file = dir.join("sentinel.json");
+    let json = format!(
+        r#"{{"@type": "Sharded", "stores": [
+            {{"@type": "RedisCluster", "authSecret": {{"@type": "File", "filePath": "{}"}}, "newField": 1}},
+            {{"@type": "RedisCluster", "authSecret": {{"@type": "EnvironmentVariable", "variableName": "REDWIRE_CLI_CHECK_UNSET"}}}},
+            {{"@type": "RedisCluster", "authSecret": {{"@type": "File", "filePath": "{}"}}}}]}}"#,
+        secret_file.display(),
+        dir.join("missing").display()
+    );
+    std::fs::write(&file, json).unwrap();
+    let path = file.display().to_string();
+
+    // Strict: the unknown field is an error (and secrets are not looked at yet).
+    let out = redwire(&["config", "check", &path]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains(": stores[0].newField: unknown field"), "{}", stderr(&out));
+
+    // Lenient: a warning, then every secret is resolved; the two that cannot be are errors.
+    let out = redwire(&["config", "check", "--lenient", &path]);
+    assert_exit(&out, 1);
+    let errors = stderr(&out);
+    assert!(errors.contains("warning: stores[0].newField: unknown field"), "{errors}");
+    assert!(
+        errors
+            .contains(": stores[1].authSecret: environment variable \"REDWIRE_CLI_CHECK_UNSET\" is not set"),
+        "{errors}"
+    );
+    assert!(errors.contains(": stores[2].authSecret: cannot read secret file"), "{errors}");
+    assert!(errors.contains("2 error(s)"), "{errors}");
+    assert!(out.stdout.is_empty());
+
+    // With every secret readable it passes, and prints no secret.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(&dir.join("missing").display().to_string(), &secret_file.display().to_string()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redwire"))
+        .args(["config", "check", "--lenient", &path])
+        .env("REDWIRE_CLI_CHECK_UNSET", "env-s3cret")
+        .output()
+        .expect("run redwire");
+    assert_exit(&out, 0);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!shown.contains("file-s3cret") && !shown.contains("env-s3cret"), "{shown}");
+}
+
+#[test]
 fn config_check_lists_every_error_with_its_path() {
     let dir = ScratchDir::new("cli-config");
     let file = dir.join("bad.json");

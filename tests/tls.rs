@@ -287,3 +287,53 @@ async fn refusals_on_reconnect_keep_their_kind() {
     assert!(matches!(err, Error::Auth(_)), "transaction: {err:?}");
     assert!(!format!("{err} {err:?}").contains("first-pw"), "{err}");
 }
+
+/// Percent-encodes a path for a URL query value.
+fn query_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_ca_and_client_certificate_from_the_url_query() {
+    let certs = TestCerts::generate();
+    let server = TlsServer::start_with(
+        support::TlsOptions::new(certs.server_cert_path(), certs.server_key_path(), certs.ca_path())
+            .auth_clients(TlsAuthClients::Yes),
+    );
+    let base = format!("rediss://127.0.0.1:{}", server.port());
+    let url = format!(
+        "{base}/?tls_ca={}&tls_cert={}&tls_key={}",
+        query_path(&certs.ca_path()),
+        query_path(&certs.client_cert_path()),
+        query_path(&certs.client_key_path())
+    );
+    // Through the store configuration, whose `url` carries the same query.
+    let json = serde_json::json!({ "@type": "Redis", "url": url, "timeout": "5s" }).to_string();
+    let store = redwire::Store::from_config(&redwire::config::parse(&json).expect("config"))
+        .await
+        .unwrap_or_else(|e| panic!("private CA from the URL: {e}"));
+    store.key_set(b"tls:query", "ok".into(), None).await.expect("set");
+    assert_eq!(store.key_get(b"tls:query").await.expect("get").as_deref(), Some(&b"ok"[..]));
+
+    // Without the CA, the default roots (the system's, else webpki) do not know
+    // the test CA: a typed TLS error naming the verification failure.
+    for roots in ["", "?tls_roots=native", "?tls_roots=webpki", "?tls_roots=both"] {
+        let mut o = parse_url(&format!("{base}{roots}")).expect("url");
+        o.connect_timeout = Duration::from_secs(5);
+        let err = Connection::connect(&o, None).await.expect_err("unknown issuer must be refused");
+        let Error::Tls(msg) = &err else { panic!("{roots}: expected Error::Tls, got {err:?}") };
+        assert!(
+            msg.contains("UnknownIssuer") || msg.to_lowercase().contains("unknown issuer"),
+            "{roots}: {msg}"
+        );
+    }
+}

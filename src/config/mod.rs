@@ -15,8 +15,14 @@
 //! `path: message` (for example `stores[1].poolMaxConnections: 0 is below the
 //! minimum 1`); secrets never appear in messages, `Debug` or the redacted JSON.
 //!
-//! Pure: no tokio; std IO only in [`SecretSource::resolve`].
+//! Unknown fields are errors by default; [`parse_with`] with
+//! [`UnknownFields::WarnAndIgnore`] ignores them and returns them as
+//! warnings instead, for a configuration written by a newer Stalwart.
+//!
+//! Pure: no tokio; std IO only in [`SecretSource::resolve`] and
+//! [`StoreConfig::check_sources`].
 
+mod check;
 mod compat;
 mod duration;
 mod error;
@@ -33,7 +39,7 @@ use serde_json::{json, Value};
 
 pub use compat::Compat;
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{parse, parse_value};
+pub use parse::{parse, parse_value, parse_value_with, parse_with, Parsed, UnknownFields};
 pub use secret_source::SecretSource;
 pub use sentinel::{RedisSentinelConfig, SentinelConnectOptions, DEFAULT_SENTINEL_URL, DEFAULT_SERVICE_NAME};
 

@@ -64,10 +64,7 @@ const SHARDED_FIELDS: &[&str] = &["stores", "compat"];
 /// # Errors
 /// [`ConfigErrors`] listing every problem found, each with its JSON path.
 pub fn parse(json: &str) -> Result<StoreConfig, ConfigErrors> {
-    match serde_json::from_str::<Value>(json) {
-        Ok(value) => parse_value(&value),
-        Err(e) => Err(ConfigErrors::new(vec![ConfigError::new("", format!("invalid JSON: {e}"))])),
-    }
+    parse_with(json, UnknownFields::Reject).map(|parsed| parsed.config)
 }
 
 /// Parses an already decoded JSON `InMemoryStore` document (as [`parse`]).
@@ -75,10 +72,62 @@ pub fn parse(json: &str) -> Result<StoreConfig, ConfigErrors> {
 /// # Errors
 /// [`ConfigErrors`] listing every problem found, each with its JSON path.
 pub fn parse_value(value: &Value) -> Result<StoreConfig, ConfigErrors> {
-    let mut walker = Walker { errors: Vec::new() };
+    parse_value_with(value, UnknownFields::Reject).map(|parsed| parsed.config)
+}
+
+/// What the parser does with a field it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownFields {
+    /// An error naming the field (with a did-you-mean): the default, since a
+    /// misspelt field would otherwise silently keep its default.
+    #[default]
+    Reject,
+    /// Ignore the field and report it in [`Parsed::warnings`], so a
+    /// configuration written for a newer Stalwart still loads. Unknown
+    /// `"@type"` values stay errors.
+    WarnAndIgnore,
+}
+
+/// A parsed configuration and the warnings the parse produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The configuration.
+    pub config: StoreConfig,
+    /// Fields ignored under [`UnknownFields::WarnAndIgnore`], each with its
+    /// JSON path (`stores[0].newOption`) and the same message an error would
+    /// have; empty under [`UnknownFields::Reject`].
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Parses a JSON `InMemoryStore` document, with `unknown` deciding about
+/// unknown fields (see [`UnknownFields`]).
+///
+/// ```
+/// use redwire::config::{parse_with, UnknownFields};
+/// let json = r#"{"@type": "Redis", "url": "redis://cache", "fromTheFuture": 1}"#;
+/// assert!(parse_with(json, UnknownFields::Reject).is_err());
+/// let parsed = parse_with(json, UnknownFields::WarnAndIgnore).unwrap();
+/// assert_eq!(parsed.warnings[0].path, "fromTheFuture");
+/// ```
+///
+/// # Errors
+/// [`ConfigErrors`] listing every problem found, each with its JSON path.
+pub fn parse_with(json: &str, unknown: UnknownFields) -> Result<Parsed, ConfigErrors> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(value) => parse_value_with(&value, unknown),
+        Err(e) => Err(ConfigErrors::new(vec![ConfigError::new("", format!("invalid JSON: {e}"))])),
+    }
+}
+
+/// As [`parse_with`], for an already decoded document.
+///
+/// # Errors
+/// [`ConfigErrors`] listing every problem found, each with its JSON path.
+pub fn parse_value_with(value: &Value, unknown: UnknownFields) -> Result<Parsed, ConfigErrors> {
+    let mut walker = Walker { errors: Vec::new(), unknown, warnings: Vec::new() };
     let config = walker.store(value, "", false);
     if walker.errors.is_empty() {
-        Ok(config)
+        Ok(Parsed { config, warnings: walker.warnings })
     } else {
         Err(ConfigErrors::new(walker.errors))
     }
@@ -86,6 +135,8 @@ pub fn parse_value(value: &Value) -> Result<StoreConfig, ConfigErrors> {
 
 struct Walker {
     errors: Vec<ConfigError>,
+    unknown: UnknownFields,
+    warnings: Vec<ConfigError>,
 }
 
 /// One JSON object being read, with its path.
@@ -556,7 +607,11 @@ impl Walker {
             } else {
                 format!(" (\"{variant}\" takes {})", allowed.join(", "))
             };
-            self.error(obj.path_of(key), format!("unknown field{hint}"));
+            let problem = ConfigError::new(obj.path_of(key), format!("unknown field{hint}"));
+            match self.unknown {
+                UnknownFields::Reject => self.errors.push(problem),
+                UnknownFields::WarnAndIgnore => self.warnings.push(problem),
+            }
         }
     }
 }

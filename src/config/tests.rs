@@ -716,3 +716,50 @@ fn compat_is_a_top_level_choice() {
     );
     assert!(one_error(json!({"@type": "Default", "compat": "redwire"})).starts_with("compat:"));
 }
+
+#[test]
+fn unknown_fields_can_be_warned_about_and_ignored() {
+    use crate::config::{parse_with, UnknownFields};
+    let json = r#"{"@type": "Sharded", "newTopLevel": true, "stores": [
+        {"@type": "Redis", "url": "redis://a", "poolMaxConections": 3, "timeout": "2s"},
+        {"@type": "RedisCluster", "urls": ["redis://b"], "tlsFromTheFuture": {},
+         "authSecret": {"@type": "Value", "secret": "pw", "rotation": "daily"}}]}"#;
+    let errors = parse_with(json, UnknownFields::Reject).unwrap_err();
+    let paths: Vec<&str> = errors.errors().iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "newTopLevel",
+            "stores[0].poolMaxConections",
+            "stores[1].tlsFromTheFuture",
+            "stores[1].authSecret.rotation"
+        ]
+    );
+    let parsed = parse_with(json, UnknownFields::WarnAndIgnore).unwrap();
+    let warned: Vec<&str> = parsed.warnings.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(warned, paths);
+    assert!(
+        parsed.warnings[1].message.contains("did you mean poolMaxConnections?"),
+        "{:?}",
+        parsed.warnings[1]
+    );
+    let StoreConfig::Sharded(sharded) = &parsed.config else { panic!("not sharded") };
+    let StoreConfig::Redis(redis) = &sharded.stores[0] else { panic!("not redis") };
+    assert_eq!(redis.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(redis.pool.max_connections, crate::config::DEFAULT_POOL_MAX_CONNECTIONS);
+    // The plain parse is the strict one, and a clean document has no warnings.
+    assert!(parse(json).is_err());
+    let clean = parse_with(r#"{"@type": "Redis"}"#, UnknownFields::WarnAndIgnore).unwrap();
+    assert!(clean.warnings.is_empty());
+}
+
+#[test]
+fn lenient_parse_still_rejects_real_errors() {
+    use crate::config::{parse_with, UnknownFields};
+    let e = parse_with(r#"{"@type": "RedisFuture", "x": 1}"#, UnknownFields::WarnAndIgnore).unwrap_err();
+    assert!(e.errors()[0].path == "@type", "{e}");
+    let e = parse_with(r#"{"@type": "Redis", "timeout": "0s", "x": 1}"#, UnknownFields::WarnAndIgnore)
+        .unwrap_err();
+    assert_eq!(e.errors().len(), 1);
+    assert_eq!(e.errors()[0].path, "timeout");
+}

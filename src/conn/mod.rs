@@ -33,7 +33,7 @@ use bytes::BytesMut;
 
 pub use driver::PushSink;
 pub use handshake::Negotiated;
-pub use options::{Address, ConnectOptions, Protocol, TlsOptions};
+pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
 pub use reconnect::Reconnecting;
 pub use transport::client_config;
 

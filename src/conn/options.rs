@@ -34,16 +34,34 @@ pub enum Address {
     Unix(PathBuf),
 }
 
+/// Which built-in root certificates verify a server when no CA file is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Roots {
+    /// The operating system's store (loaded once per process and cached), as
+    /// Stalwart's own TLS setup does; the bundled webpki roots when that store
+    /// is empty or unreadable. URL query `tls_roots=native`.
+    #[default]
+    Native,
+    /// Only the Mozilla roots bundled in the binary (`webpki-roots`), whatever
+    /// the machine trusts. URL query `tls_roots=webpki`.
+    Webpki,
+    /// Both sets. URL query `tls_roots=both`.
+    NativeAndWebpki,
+}
+
 /// TLS settings; certificates are verified unless `insecure`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsOptions {
     /// Skip certificate verification (URL fragment `#insecure`). Testing only.
     pub insecure: bool,
-    /// PEM file with CA certificates to trust instead of the webpki roots.
+    /// Built-in roots trusted when `ca_file` is `None`.
+    pub roots: Roots,
+    /// PEM file with CA certificates to trust instead of `roots` (URL query
+    /// `tls_ca=`): a private CA.
     pub ca_file: Option<PathBuf>,
-    /// PEM client certificate chain, for mutual TLS.
+    /// PEM client certificate chain, for mutual TLS (URL query `tls_cert=`).
     pub client_cert: Option<PathBuf>,
-    /// PEM private key of the client certificate.
+    /// PEM private key of the client certificate (URL query `tls_key=`).
     pub client_key: Option<PathBuf>,
     /// Server name to verify; defaults to the host.
     pub server_name: Option<String>,

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsConnector;
 
-use super::options::{Address, ConnectOptions, TlsOptions};
+use super::options::{Address, ConnectOptions, Roots, TlsOptions};
 use crate::error::Error;
 
 /// A connected stream: plain TCP, Unix socket or TLS over TCP.
@@ -176,7 +176,7 @@ pub fn client_config(tls: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Erro
                     return Err(Error::Tls(format!("no certificate in CA file {}", path.display())));
                 }
             }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            None => roots = builtin_roots(tls.roots),
         }
         builder.with_root_certificates(roots)
     };
@@ -193,6 +193,30 @@ pub fn client_config(tls: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Erro
         _ => return Err(Error::Tls("a client certificate needs both a certificate and a key".into())),
     };
     Ok(Arc::new(config))
+}
+
+/// The operating system's root certificates, read once per process: every
+/// certificate that parses (an unreadable store or a bad entry is skipped,
+/// not fatal). Empty when the system has none we can read.
+static NATIVE_ROOTS: LazyLock<rustls::RootCertStore> = LazyLock::new(|| {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(found.certs);
+    roots
+});
+
+/// The root store for `choice` (see [`Roots`]).
+fn builtin_roots(choice: Roots) -> rustls::RootCertStore {
+    let webpki = || webpki_roots::TLS_SERVER_ROOTS.iter().cloned();
+    match choice {
+        Roots::Native if !NATIVE_ROOTS.is_empty() => NATIVE_ROOTS.clone(),
+        Roots::Native | Roots::Webpki => webpki().collect(),
+        Roots::NativeAndWebpki => {
+            let mut roots = NATIVE_ROOTS.clone();
+            roots.extend(webpki());
+            roots
+        }
+    }
 }
 
 /// Accepts any server certificate (`#insecure`). Signatures are still checked

@@ -54,6 +54,8 @@ use bytes::Bytes;
 pub mod embedded;
 
 mod connect;
+mod fallback;
+mod lazy;
 mod remote;
 mod sharded;
 mod stalwart;
@@ -70,6 +72,7 @@ use crate::pool::PoolOptions;
 use crate::route::ClusterOptions;
 use crate::sentinel::SentinelOptions;
 use connect::{at_path, cluster_options, redis_options, sentinel_options};
+use lazy::Lazy;
 use remote::Remote;
 use sharded::Sharded;
 
@@ -132,12 +135,21 @@ enum Backend {
     RedisCluster(Remote),
     RedisSentinel(Remote),
     Sharded(Sharded),
+    /// Any server-backed variant, connected on its first operation.
+    Lazy(Lazy),
 }
 
-/// Runs the same call on whichever variant `$store` is, binding it to `$s`.
+/// Runs the same call on whichever variant `$store` is, binding it to `$s`
+/// (a lazy store is started first, and never holds another lazy one).
 macro_rules! dispatch {
     ($store:expr, $s:ident => $call:expr) => {
         match &$store.backend {
+            Backend::Lazy(lazy) => match &lazy.store().await?.backend {
+                Backend::Default($s) => $call,
+                Backend::Redis($s) | Backend::RedisCluster($s) | Backend::RedisSentinel($s) => $call,
+                Backend::Sharded($s) => $call,
+                Backend::Lazy(_) => Err(Error::Other("a lazy store inside a lazy store".into())),
+            },
             Backend::Default($s) => $call,
             Backend::Redis($s) | Backend::RedisCluster($s) | Backend::RedisSentinel($s) => $call,
             Backend::Sharded($s) => $call,
@@ -222,13 +234,19 @@ impl Store {
             Backend::RedisCluster(s) => Backend::RedisCluster(s.with_compat(compat)),
             Backend::RedisSentinel(s) => Backend::RedisSentinel(s.with_compat(compat)),
             Backend::Sharded(s) => Backend::Sharded(s.with_compat(compat)),
+            Backend::Lazy(lazy) => return lazy.with_compat(compat),
         };
         Store { backend }
     }
 
     /// Whose behaviour this store follows.
     pub fn compat(&self) -> Compat {
-        dispatch!(self, s => s.compat())
+        match &self.backend {
+            Backend::Default(s) => s.compat(),
+            Backend::Redis(s) | Backend::RedisCluster(s) | Backend::RedisSentinel(s) => s.compat(),
+            Backend::Sharded(s) => s.compat(),
+            Backend::Lazy(lazy) => lazy.compat(),
+        }
     }
 
     /// For a `Sharded` store, the index (in configuration order) of the
@@ -237,6 +255,41 @@ impl Store {
         match &self.backend {
             Backend::Sharded(s) => Some(s.shard_index(key)),
             _ => None,
+        }
+    }
+
+    /// The store a configuration describes, connected on its first operation
+    /// rather than now: a process can start while Redis is down, and the
+    /// first operation after the server comes up is served (Stalwart boots
+    /// this way). Opt-in; [`Store::from_config`] stays eager, so a wrong
+    /// address shows at start.
+    ///
+    /// Checked now: URLs, secrets (read now, as by `from_config`) and the
+    /// `Sharded` rules. Each operation before the servers can be reached
+    /// fails with [`Error::NotSent`] around the connection error (nothing ran)
+    /// after at most one connect attempt bounded by `timeout`; the next one
+    /// tries again. The `Default` variant is built at once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unreadable secret or a store not allowed in
+    /// `Sharded`, with its JSON path; [`Error::Url`] for a bad URL.
+    pub fn from_config_lazy(config: &StoreConfig) -> Result<Store> {
+        let kind = match config {
+            StoreConfig::Default => return Ok(Store::embedded()),
+            StoreConfig::Redis(_) => StoreKind::Redis,
+            StoreConfig::RedisCluster(_) => StoreKind::RedisCluster,
+            StoreConfig::RedisSentinel(_) => StoreKind::RedisSentinel,
+            StoreConfig::Sharded(_) => StoreKind::Sharded,
+        };
+        Ok(Store { backend: Backend::Lazy(Lazy::new(config, kind)?) })
+    }
+
+    /// False for a store from [`Store::from_config_lazy`] until an operation
+    /// has connected it; true for every other store.
+    pub fn is_started(&self) -> bool {
+        match &self.backend {
+            Backend::Lazy(lazy) => lazy.is_started(),
+            _ => true,
         }
     }
 
@@ -301,6 +354,11 @@ impl Store {
         for (i, store) in stores.into_iter().enumerate() {
             match store.backend {
                 Backend::Redis(remote) | Backend::RedisCluster(remote) => shards.push(remote),
+                Backend::Lazy(_) => {
+                    return Err(Error::Config(format!(
+                        "stores[{i}]: a lazily started store cannot be a shard (start the Sharded store lazily instead)"
+                    )))
+                }
                 other => {
                     let kind = Store { backend: other }.kind();
                     return Err(not_a_shard(&format!("stores[{i}]"), kind.as_str()));
@@ -318,6 +376,7 @@ impl Store {
             Backend::RedisCluster(_) => StoreKind::RedisCluster,
             Backend::RedisSentinel(_) => StoreKind::RedisSentinel,
             Backend::Sharded(_) => StoreKind::Sharded,
+            Backend::Lazy(lazy) => lazy.kind(),
         }
     }
 
@@ -553,7 +612,8 @@ impl Store {
             Backend::Redis(_)
             | Backend::RedisCluster(_)
             | Backend::RedisSentinel(_)
-            | Backend::Sharded(_) => Ok(0),
+            | Backend::Sharded(_)
+            | Backend::Lazy(_) => Ok(0),
         }
     }
 }

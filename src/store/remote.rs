@@ -56,6 +56,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::fallback::{self, is_noperm, Scripting};
 use super::stalwart::{lock_value, unix_secs, Rate, RateBucket};
 use super::translate::{
     counter_error, expiry, has_delifeq, is_unknown_command, parse_counter, prefix_pattern, ttl_millis,
@@ -112,6 +113,8 @@ pub struct Remote {
     delifeq: Arc<AtomicBool>,
     /// Whose behaviour `counter_incr` follows.
     compat: Compat,
+    /// Set once scripts were refused with `NOPERM`: plain commands from then on.
+    scripting: Scripting,
 }
 
 #[derive(Clone, Debug)]
@@ -267,7 +270,12 @@ impl Remote {
 
     async fn with(conn: Conn) -> Remote {
         let delifeq = probe_delifeq(&conn).await;
-        Remote { conn, delifeq: Arc::new(AtomicBool::new(delifeq)), compat: Compat::default() }
+        Remote {
+            conn,
+            delifeq: Arc::new(AtomicBool::new(delifeq)),
+            compat: Compat::default(),
+            scripting: Scripting::default(),
+        }
     }
 
     /// This store (sharing its connections) following `compat`.
@@ -300,9 +308,16 @@ impl Remote {
 
     /// `INCRBY key delta` and, when the key has no expiry, `PEXPIRE key ttl_ms`, atomically.
     async fn incr_with_ttl(&self, key: &[u8], delta: i64, ttl_ms: u64) -> Result<i64> {
-        let mut call = evalsha(&COUNTER_INCR, key, 48);
-        call.push_arg(delta).push_arg(ttl_ms);
-        self.eval(&COUNTER_INCR, &call).await.map_err(counter_error)
+        if !self.scripting.refused() {
+            let mut call = evalsha(&COUNTER_INCR, key, 48);
+            call.push_arg(delta).push_arg(ttl_ms);
+            match self.eval(&COUNTER_INCR, &call).await {
+                Err(e) if self.scripting.refuses(&e) => {}
+                other => return other.map_err(counter_error),
+            }
+        }
+        let send = |c: Cmd| async move { self.conn.send(&c).await };
+        fallback::incr_with_ttl(send, key, delta, ttl_ms).await.map_err(counter_error)
     }
 
     /// See [`Store::key_set`](super::Store::key_set).
@@ -513,13 +528,23 @@ impl Remote {
             match self.conn.query::<u64>(&c).await {
                 Ok(n) => return Ok(n > 0),
                 // A node without it (a cluster half-way through an upgrade): use the script from now on.
-                Err(e) if is_unknown_command(&e) => self.delifeq.store(false, Ordering::Relaxed),
+                // Or an ACL user refused it (NOPERM): the same.
+                Err(e) if is_unknown_command(&e) || is_noperm(&e) => {
+                    self.delifeq.store(false, Ordering::Relaxed)
+                }
                 Err(e) => return Err(e),
             }
         }
-        let mut call = evalsha(&REMOVE_LOCK, key, token.as_bytes().len() + 16);
-        call.push_bytes(token.as_bytes());
-        Ok(self.eval::<u64>(&REMOVE_LOCK, &call).await? > 0)
+        if !self.scripting.refused() {
+            let mut call = evalsha(&REMOVE_LOCK, key, token.as_bytes().len() + 16);
+            call.push_bytes(token.as_bytes());
+            match self.eval::<u64>(&REMOVE_LOCK, &call).await {
+                Err(e) if self.scripting.refuses(&e) => {}
+                other => return Ok(other? > 0),
+            }
+        }
+        let send = |c: Cmd| async move { self.conn.send(&c).await };
+        fallback::remove_lock(send, key, token.as_bytes()).await
     }
 }
 

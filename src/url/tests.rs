@@ -296,3 +296,33 @@ fn redacts_passwords() {
         assert_eq!(redact_url(url), want, "{url}");
     }
 }
+
+#[test]
+fn tls_query_parameters() {
+    let o =
+        ok("rediss://h:6380/?tls_ca=/etc/ca%20dir/ca.pem&tls_cert=/c.pem&tls_key=/k.pem&tls_roots=webpki");
+    let tls = o.tls.expect("tls");
+    assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new("/etc/ca dir/ca.pem")));
+    assert_eq!(tls.client_cert.as_deref(), Some(std::path::Path::new("/c.pem")));
+    assert_eq!(tls.client_key.as_deref(), Some(std::path::Path::new("/k.pem")));
+    assert_eq!(tls.roots, Roots::Webpki);
+    assert!(!tls.insecure);
+    assert_eq!(ok("rediss://h").tls.expect("tls").roots, Roots::Native);
+    assert_eq!(ok("valkeys://h?tls_roots=both").tls.expect("tls").roots, Roots::NativeAndWebpki);
+    assert_eq!(
+        ok("rediss://h?TLS_CA=/x#insecure").tls.expect("tls").ca_file.as_deref(),
+        Some(std::path::Path::new("/x"))
+    );
+}
+
+#[test]
+fn tls_query_errors() {
+    assert!(err("rediss://h?tls_verify=no").contains("unknown query parameter \"tls_verify\""));
+    assert!(err("redis://h?tls_ca=/x").contains("only apply to TLS URLs"));
+    assert!(err("unix:///s?tls_ca=/x").contains("only apply to TLS URLs"));
+    assert!(err("rediss://h?tls_cert=/c").contains("give both or neither"));
+    assert!(err("rediss://h?tls_key=/k").contains("give both or neither"));
+    assert!(err("rediss://h?tls_ca=").contains("empty tls_ca"));
+    assert!(err("rediss://h?tls_roots=all").contains("bad tls_roots value"));
+    assert!(err("rediss://h?tls_ca=/a&tls_ca=/b").contains("repeats"));
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Subcommand;
+use redwire::config::{Parsed, StoreConfig, UnknownFields};
 use redwire::route::ClusterOptions;
 use redwire::store::LockToken;
 use redwire::{Error, PoolOptions, Store};
@@ -77,8 +78,15 @@ pub enum StoreOp {
 #[derive(Subcommand, Debug)]
 pub enum ConfigOp {
     /// Validate a store configuration: print it normalised (secrets redacted), or every error
-    /// with its JSON path; exit 0 when valid, 1 otherwise.
-    Check { file: PathBuf },
+    /// with its JSON path; exit 0 when valid, 1 otherwise. Every secret (environment variable,
+    /// file) and TLS file it names is read too, never printed; one that cannot be is an error.
+    Check {
+        file: PathBuf,
+        /// Warn about unknown fields (printed with their JSON paths) instead of rejecting them,
+        /// as a configuration written for a newer Stalwart may have some.
+        #[arg(long)]
+        lenient: bool,
+    },
 }
 
 /// The store named by the global options; the embedded store when none is given.
@@ -160,7 +168,7 @@ pub async fn run_store(store: &Store, op: &StoreOp) -> Result<i32, Error> {
 
 /// `redwire config check FILE`: 0 and the normalised JSON when valid, 1 and the errors otherwise.
 pub fn run_config(op: &ConfigOp) -> i32 {
-    let ConfigOp::Check { file } = op;
+    let ConfigOp::Check { file, lenient } = op;
     let text = match read(file) {
         Ok(text) => text,
         Err(e) => {
@@ -168,22 +176,41 @@ pub fn run_config(op: &ConfigOp) -> i32 {
             return 1;
         }
     };
-    match redwire::config::parse(&text) {
-        Ok(config) => match serde_json::to_string_pretty(&config.to_redacted_json()) {
-            Ok(json) => {
-                println!("{json}");
-                0
+    let unknown = if *lenient { UnknownFields::WarnAndIgnore } else { UnknownFields::Reject };
+    match redwire::config::parse_with(&text, unknown) {
+        Ok(Parsed { config, warnings }) => {
+            for warning in &warnings {
+                eprintln!("{}: warning: {warning} (ignored)", file.display());
             }
-            Err(e) => {
-                eprintln!("redwire: cannot print the configuration: {e}");
-                1
+            let problems = config.check_sources();
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{}: {problem}", file.display());
+                }
+                eprintln!("{}: {} error(s)", file.display(), problems.len());
+                return 1;
             }
-        },
+            print_config(&config)
+        }
         Err(errors) => {
             for error in &errors {
                 eprintln!("{}: {error}", file.display());
             }
             eprintln!("{}: {} error(s)", file.display(), errors.len());
+            1
+        }
+    }
+}
+
+/// Prints `config` as normalised JSON, secrets redacted.
+fn print_config(config: &StoreConfig) -> i32 {
+    match serde_json::to_string_pretty(&config.to_redacted_json()) {
+        Ok(json) => {
+            println!("{json}");
+            0
+        }
+        Err(e) => {
+            eprintln!("redwire: cannot print the configuration: {e}");
             1
         }
     }
