@@ -11,6 +11,7 @@
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
 //! | standalone client | [`client`] | tokio |
+//! | typed commands, any topology | [`commands`] | tokio |
 //! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
 //! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
 //! | what users call | [`store`], [`pubsub`] (registry: pure; subscriber, publisher: tokio) | both |
@@ -24,6 +25,7 @@
 pub mod backoff;
 pub mod client;
 pub mod cmd;
+pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod coord;
@@ -38,10 +40,12 @@ pub mod store;
 pub mod url;
 
 pub use client::Client;
+pub use commands::{connect, AnyClient, Execute};
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
+pub use route::ClusterClient;
 pub use secret::Secret;
 pub use store::{Store, StoreKind};
