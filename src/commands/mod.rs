@@ -77,12 +77,10 @@ pub enum AnyClient {
 }
 
 impl Execute for AnyClient {
-    fn execute(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame, Error>> + Send {
-        async move {
-            match self {
-                AnyClient::Standalone(c) => c.send(cmd).await,
-                AnyClient::Cluster(c) => c.send(cmd).await,
-            }
+    async fn execute(&self, cmd: &Cmd) -> Result<Frame, Error> {
+        match self {
+            AnyClient::Standalone(c) => c.send(cmd).await,
+            AnyClient::Cluster(c) => c.send(cmd).await,
         }
     }
 }
