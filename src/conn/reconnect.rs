@@ -262,7 +262,7 @@ impl Reconnecting {
             return Err(Error::Closed);
         }
         // Registered first: a connection opened from now on runs it too.
-        self.inner.setup.lock().unwrap_or_else(|p| p.into_inner()).push(c.clone());
+        self.register_setup(c.clone());
         let Some(conn) = self.live() else { return Ok(()) };
         let result: Result<(), Error> = conn.query(&c).await;
         if result.is_err() {
@@ -272,6 +272,12 @@ impl Reconnecting {
             }
         }
         result
+    }
+
+    /// Adds a setup command for the connections opened from now on, without
+    /// sending it on the current one (for a handle not connected yet).
+    pub fn register_setup(&self, c: Cmd) {
+        self.inner.setup.lock().unwrap_or_else(|p| p.into_inner()).push(c);
     }
 
     /// True once [`Reconnecting::close`] was called.
