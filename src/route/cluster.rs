@@ -599,7 +599,9 @@ impl ClusterClient {
         self.inner.closed.store(true, Ordering::Release);
         let task = self.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(task) = task {
-            task.abort();
+            // It sees the flag when woken; a refresh in progress finishes
+            // first (bounded by its per-node timeouts), closing what it opened.
+            self.inner.refresh_wanted.notify_one();
             let _ = task.await;
         }
         let nodes: Vec<NodeConn> = self.inner.lock_nodes().values().cloned().collect();
@@ -906,8 +908,11 @@ async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
             }
         }
     };
-    let result = tokio::time::timeout(timeout, query).await.map_err(|_| Error::Timeout)?;
+    let result = tokio::time::timeout(timeout, query).await;
     conn.close();
+    // Its tasks end before the caller goes on (a closing client waits for this).
+    conn.stopped().await;
+    let result = result.map_err(|_| Error::Timeout)?;
     let map = result?;
     if map.assigned_slots() == 0 {
         return Err(Error::Other(format!("{} serves no slots (not a cluster?)", opts.describe())));
@@ -930,7 +935,7 @@ async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
         let settling = inner.upgrade().is_some_and(|i| i.has_settling_replicas());
         let wait = if settling { interval.min(SETTLING_RECHECK) } else { interval };
         let _ = tokio::time::timeout(wait, wanted.notified()).await;
-        if inner.strong_count() == 0 {
+        if inner.upgrade().is_none_or(|i| i.closed.load(Ordering::Acquire)) {
             return;
         }
         let since = last.elapsed();
