@@ -494,7 +494,6 @@ fn is_known_blocking(c: &Cmd) -> bool {
         && crate::route::command_info(c).is_blocking()
 }
 
-
 /// Construction's counterpart and RESP3 push: closing, push receivers,
 /// `CLIENT TRACKING`, keyspace-notification links (see [`crate::push`]).
 impl Client {

@@ -314,6 +314,7 @@ impl Sub {
 
 /// One push link's task and what it shares with its owner.
 struct Link {
+    /// Set to stop the task; dropping it (the client dropped) stops it too.
     stop: watch::Sender<bool>,
     /// The link's connection while it is subscribed to everything.
     up: watch::Receiver<Option<Connection>>,
@@ -364,10 +365,10 @@ impl Links {
             st.subs.push(sub.clone());
             let subs = st.subs.clone();
             for (node, opts) in nodes {
-                if !st.links.contains_key(&node) {
-                    // The new link subscribes to everything, `sub` included.
-                    let link = start_link(hub.clone(), node.clone(), opts, subs.clone());
-                    st.links.insert(node, link);
+                // A new link subscribes to everything, `sub` included.
+                if let std::collections::hash_map::Entry::Vacant(slot) = st.links.entry(node) {
+                    let node = slot.key().clone();
+                    slot.insert(start_link(hub.clone(), node, opts, subs.clone()));
                 }
             }
             st.links.values().map(|l| (l.up.clone(), l.wait)).collect::<Vec<_>>()
@@ -405,9 +406,9 @@ impl Links {
         }
         let subs = st.subs.clone();
         for (node, opts) in nodes {
-            if !st.links.contains_key(&node) {
-                let link = start_link(hub.clone(), node.clone(), opts, subs.clone());
-                st.links.insert(node, link);
+            if let std::collections::hash_map::Entry::Vacant(slot) = st.links.entry(node) {
+                let node = slot.key().clone();
+                slot.insert(start_link(hub.clone(), node, opts, subs.clone()));
             }
         }
     }
@@ -528,6 +529,14 @@ impl std::fmt::Debug for PushState {
     }
 }
 
+impl Drop for PushState {
+    /// The client is gone: receivers end after what they hold. (Dropping the
+    /// links' stop senders stops their tasks.)
+    fn drop(&mut self) {
+        self.hub.close();
+    }
+}
+
 impl PushState {
     /// Stops the links, then ends the receivers.
     pub(crate) async fn close(&self) {
@@ -560,10 +569,8 @@ mod tests {
             frame: push(vec![Frame::BulkString(Bytes::from_static(b"invalidate")), Frame::Null]),
         };
         assert_eq!(flush.invalidated_keys(), Some(vec![]));
-        let message = PushEvent::Frame {
-            node,
-            frame: push(vec![Frame::BulkString(Bytes::from_static(b"message"))]),
-        };
+        let message =
+            PushEvent::Frame { node, frame: push(vec![Frame::BulkString(Bytes::from_static(b"message"))]) };
         assert_eq!(message.invalidated_keys(), None);
     }
 

@@ -143,3 +143,18 @@ async fn open_refuses_bad_urls() {
     assert!(matches!(ClusterClient::open::<&str>(&[]).await, Err(Error::Config(_))));
     assert!(matches!(ClusterClient::open(&["nonsense://x"]).await, Err(Error::Url(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_client_without_close_stops_its_push_link() {
+    let server = Server::start();
+    let mut harness = server.client();
+    let before_conns = normal_clients(&mut harness);
+    let before_tasks = alive_tasks();
+    let client = Client::open(&format!("{}?protocol=3", server.url())).await.unwrap();
+    let rx = client.push_frames();
+    client.subscribe_push(["c"]).await.unwrap();
+    drop(client);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(5), rx.recv()).await, Ok(None));
+    assert_eq!(settle(before_conns, || normal_clients(&mut harness)), before_conns);
+    assert_eq!(settle_tasks(before_tasks).await, before_tasks);
+}

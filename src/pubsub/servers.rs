@@ -114,7 +114,8 @@ impl Servers {
     /// # Errors
     /// [`Error::Config`] without URLs; [`Error::Url`] for a bad one.
     pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Servers, Error> {
-        let mut seeds = urls.iter().map(|u| crate::url::parse_url(u.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        let mut seeds =
+            urls.iter().map(|u| crate::url::parse_url(u.as_ref())).collect::<Result<Vec<_>, _>>()?;
         match seeds.len() {
             0 => Err(Error::Config("no server URL".into())),
             1 => Ok(Servers::standalone(seeds.remove(0))),

@@ -221,7 +221,8 @@ impl ClusterClient {
         if let Some(e) = last_err {
             return Err(e);
         }
-        let task = tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
+        let task =
+            tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
         *client.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(client)
     }
@@ -751,7 +752,8 @@ impl Inner {
     fn make_node(&self, addr: &NodeAddr) -> NodeConn {
         let opts = self.node_options(addr);
         let hub = &self.push.hub;
-        let conn = Reconnecting::new(opts.clone(), Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
+        let conn =
+            Reconnecting::new(opts.clone(), Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
         let tracking = self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(c) = tracking {
             // Not connected yet: the first connect runs it.
