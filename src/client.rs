@@ -34,6 +34,7 @@ use crate::route::check_shared;
 pub struct Client {
     conn: Reconnecting,
     pool: Pool,
+    push: Arc<crate::push::PushState>,
 }
 
 /// Expiry of a `SET`.
@@ -150,8 +151,11 @@ impl Client {
     /// # Errors
     /// As [`crate::conn::Connection::connect`].
     pub async fn connect(opts: ConnectOptions, pool: PoolOptions) -> Result<Client, Error> {
-        let conn = Reconnecting::connect(opts.clone(), None, None).await?;
-        Ok(Client { conn, pool: Pool::new(opts, pool) })
+        let push = Arc::new(crate::push::PushState::default());
+        let node = crate::push::node_of(&opts);
+        let (sink, hook) = (push.hub.sink(node.clone()), push.hub.on_connect(node));
+        let conn = Reconnecting::connect(opts.clone(), Some(sink), Some(hook)).await?;
+        Ok(Client { conn, pool: Pool::new(opts, pool), push })
     }
 
     /// A client from a URL (see [`crate::url::parse_url`]) with default pool settings.
@@ -177,6 +181,9 @@ impl Client {
     /// # Errors
     /// [`Error::Pool`] on timeouts, or the connect error.
     pub async fn exclusive(&self) -> Result<Pooled, Error> {
+        if self.conn.is_closed() {
+            return Err(Error::Closed);
+        }
         self.pool.get().await
     }
 
@@ -456,7 +463,7 @@ impl Client {
 /// certificate as is (retrying will not help), anything else as "not sent".
 fn connect_error(e: Error) -> Error {
     match e {
-        e @ (Error::Auth(_) | Error::Tls(_)) => e,
+        e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed) => e,
         e => Error::NotSent { cause: Arc::new(e) },
     }
 }
@@ -485,6 +492,122 @@ fn check_batch(cmds: &[Cmd]) -> Result<(), Error> {
 fn is_known_blocking(c: &Cmd) -> bool {
     matches!(c.name().first().map(u8::to_ascii_uppercase), Some(b'B' | b'X'))
         && crate::route::command_info(c).is_blocking()
+}
+
+/// Construction's counterpart and RESP3 push: closing, push receivers,
+/// `CLIENT TRACKING`, keyspace-notification links (see [`crate::push`]).
+impl Client {
+    /// Closes the client: the multiplexed connection closes and its driver
+    /// tasks end before this returns, the push links stop (their tasks
+    /// awaited too), idle pooled connections close, and push receivers
+    /// yield what they hold, then `None`. Every clone is closed; later
+    /// commands fail with [`Error::Closed`] without being sent. Commands in
+    /// flight fail as on a lost connection (cause [`Error::Closed`]).
+    /// Pooled connections checked out at the time close when given back.
+    ///
+    /// # Cancel safety
+    /// The client is closed at the first poll; dropping the future only
+    /// stops waiting for the tasks.
+    pub async fn close(&self) {
+        self.conn.close().await;
+        self.pool.clear();
+        self.push.close().await;
+    }
+
+    /// True once [`Client::close`] was called (on this handle or a clone).
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// A receiver of every push frame this client's connections get, with
+    /// room for [`crate::push::DEFAULT_CAPACITY`] events (oldest dropped
+    /// past it, reported as [`PushEvent::Lagged`](crate::push::PushEvent::Lagged)).
+    /// Frames arriving before the call are not replayed.
+    pub fn push_frames(&self) -> crate::push::PushReceiver {
+        self.push_frames_bounded(crate::push::DEFAULT_CAPACITY, crate::push::DEFAULT_MAX_BYTES)
+    }
+
+    /// As [`Client::push_frames`], holding at most `capacity` events and
+    /// about `max_bytes` bytes of frames.
+    pub fn push_frames_bounded(&self, capacity: usize, max_bytes: usize) -> crate::push::PushReceiver {
+        self.push.hub.receiver(capacity, max_bytes)
+    }
+
+    /// Turns `CLIENT TRACKING ON` on for the multiplexed connection, now and
+    /// on every reconnect (before any command uses the new connection):
+    /// keys read through it are tracked, and their invalidations arrive as
+    /// [`PushEvent::Frame`](crate::push::PushEvent::Frame)s of kind
+    /// `invalidate` on [`Client::push_frames`]. After a
+    /// [`PushEvent::Reconnected`](crate::push::PushEvent::Reconnected) a
+    /// cache must be flushed: invalidations for the old connection are lost.
+    /// Reads through pooled connections (blocking commands) are not tracked.
+    /// Calling it again replaces the options.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on RESP2 (invalidations are push frames: RESP3
+    /// only); the server's refusal; connection errors; [`Error::Closed`].
+    pub async fn enable_tracking(&self, tracking: crate::push::Tracking) -> Result<(), Error> {
+        let conn = self.conn.connection().await.map_err(connect_error)?;
+        if conn.protocol() != crate::conn::Protocol::Resp3 {
+            return Err(Error::Config("CLIENT TRACKING needs RESP3 (protocol=3)".into()));
+        }
+        let c = crate::push::tracking_cmd(&tracking);
+        self.conn.add_setup(c.clone()).await?;
+        *self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        Ok(())
+    }
+
+    /// Subscribes a push link (a dedicated connection, reconnected and
+    /// resubscribed by itself) to `channels`; their messages arrive on
+    /// [`Client::push_frames`]. For keyspace notifications: subscribe to
+    /// `__keyevent@<db>__:<event>` or `__keyspace@<db>__:<key>` after the
+    /// server's `notify-keyspace-events` is set. Returns once the server
+    /// confirmed every channel.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without channels; the subscribe's failure (the
+    /// channels stay registered and are subscribed when the link is up);
+    /// [`Error::Timeout`] when the link did not connect in time; [`Error::Closed`].
+    ///
+    /// # Cancel safety
+    /// The subscription goes ahead in the background.
+    pub async fn subscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
+        self.push_link(false, channels).await
+    }
+
+    /// As [`Client::subscribe_push`], with `PSUBSCRIBE` patterns
+    /// (`__keyspace@0__:user:*`).
+    ///
+    /// # Errors
+    /// As [`Client::subscribe_push`].
+    ///
+    /// # Cancel safety
+    /// As [`Client::subscribe_push`].
+    pub async fn psubscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        patterns: I,
+    ) -> Result<(), Error> {
+        self.push_link(true, patterns).await
+    }
+
+    async fn push_link<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        pattern: bool,
+        names: I,
+    ) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let names = names.into_iter().map(|n| Bytes::copy_from_slice(n.as_ref())).collect();
+        let sub = crate::push::Sub::new(pattern, names)
+            .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
+        let opts = self.conn.options().clone();
+        let node = crate::push::node_of(&opts);
+        self.push.links.subscribe(&self.push.hub, vec![(node, opts)], sub).await
+    }
 }
 
 #[cfg(test)]

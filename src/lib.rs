@@ -10,6 +10,7 @@
 //! | retry timing | [`backoff`] | pure |
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
+//! | push frames of a client (tracking, keyspace notifications) | [`push`] (borrows the pub/sub inbox) | tokio |
 //! | standalone client | [`client`] | tokio |
 //! | typed commands, any topology | [`commands`] | tokio |
 //! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
@@ -32,6 +33,7 @@ pub mod coord;
 pub mod error;
 pub mod pool;
 pub mod pubsub;
+pub mod push;
 pub mod resp;
 pub mod route;
 pub mod secret;
@@ -40,8 +42,8 @@ pub mod store;
 pub mod url;
 
 pub use client::Client;
-pub use commands::{connect, AnyClient, Execute};
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
+pub use commands::{connect, AnyClient, Execute};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use pool::{Pool, PoolOptions};

@@ -48,7 +48,13 @@ pub struct Connection {
     shared: Arc<Shared>,
     _owner: Arc<Owner>,
     protocol: Protocol,
+    /// Ends (`changed()` fails) once every driver task of this connection has ended.
+    tasks: tokio::sync::watch::Receiver<()>,
 }
+
+/// Held by each driver task: the last one to end drops the sender, which
+/// tells [`Connection::stopped`] that nothing of the connection runs any more.
+struct TaskGuard(#[allow(dead_code)] tokio::sync::watch::Sender<()>);
 
 /// Closes the connection when the last handle goes.
 struct Owner(Arc<Shared>);
@@ -113,12 +119,39 @@ impl Connection {
         let (r, w, abort) = transport.split();
         // RESP3 tells pushes from replies by type; RESP2 needs the pub/sub mode.
         let pubsub_mode = pubsub && negotiated.protocol == Protocol::Resp2;
-        let reader = tokio::spawn(driver::run_reader(shared.clone(), r, decoder, rbuf, push, pubsub_mode));
-        tokio::spawn(driver::run_writer(shared.clone(), w, abort, reader.abort_handle()));
+        let (alive, tasks) = tokio::sync::watch::channel(());
+        let guard = Arc::new(TaskGuard(alive));
+        let g = guard.clone();
+        let reader = driver::run_reader(shared.clone(), r, decoder, rbuf, push, pubsub_mode);
+        let reader = tokio::spawn(async move {
+            let _g = g;
+            reader.await
+        });
+        let g = guard.clone();
+        let writer = driver::run_writer(shared.clone(), w, abort, reader.abort_handle());
+        tokio::spawn(async move {
+            let _g = g;
+            writer.await
+        });
         if let Some(timeout) = opts.response_timeout {
-            tokio::spawn(driver::run_watchdog(Arc::downgrade(&shared), timeout));
+            let watchdog = driver::run_watchdog(Arc::downgrade(&shared), timeout);
+            // Ends at the close, not at the watchdog's next tick (the writer
+            // holds the same `Arc` until then, so this keeps nothing alive).
+            let closing = shared.clone();
+            tokio::spawn(async move {
+                let _g = guard;
+                tokio::select! {
+                    () = watchdog => {}
+                    () = closing.wait_closed() => {}
+                }
+            });
         }
-        Ok(Connection { _owner: Arc::new(Owner(shared.clone())), shared, protocol: negotiated.protocol })
+        Ok(Connection {
+            _owner: Arc::new(Owner(shared.clone())),
+            shared,
+            protocol: negotiated.protocol,
+            tasks,
+        })
     }
 
     /// Sends one command and waits for its reply frame (errors from the server
@@ -177,6 +210,18 @@ impl Connection {
     pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let shared = self.shared.clone();
         async move { shared.wait_closed().await }
+    }
+
+    /// Resolves once this connection is closed and every task driving it (reader,
+    /// writer, watchdog) has ended: after it, nothing of the connection runs.
+    /// The watchdog notices a close at its next tick (an eighth of the
+    /// response timeout), an orderly close flushes for at most a second.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe; it only waits.
+    pub async fn stopped(&self) {
+        let mut tasks = self.tasks.clone();
+        while tasks.changed().await.is_ok() {}
     }
 
     /// Sends one command and converts its reply.

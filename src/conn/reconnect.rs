@@ -6,6 +6,12 @@
 //! attempts; each caller makes at most one attempt, so a dead server gives a
 //! prompt error instead of a hang. A rejected password is returned at once.
 //!
+//! Setup commands ([`Reconnecting::add_setup`], e.g. `CLIENT TRACKING ON`)
+//! are sent on every new connection before any caller can use it, so a
+//! state the caller asked for survives reconnects. [`Reconnecting::close`]
+//! ends the handle for good: the connection closes, its tasks end, and
+//! every later call fails with [`Error::Closed`].
+//!
 //! Retries: a command that was never written ([`Error::NotSent`]) is sent
 //! again on the next connection; one whose outcome is unknown is sent again
 //! only if it is marked idempotent or is a known read-only command.
@@ -39,6 +45,10 @@ struct Inner {
     generation: AtomicU64,
     /// Set while the last connect attempt failed.
     down: AtomicBool,
+    /// Set once by [`Reconnecting::close`]: no connection is opened again.
+    closed: AtomicBool,
+    /// Sent on every new connection, in order, before it is handed out.
+    setup: Mutex<Vec<Cmd>>,
 }
 
 struct Backoff {
@@ -74,6 +84,8 @@ impl Reconnecting {
                 }),
                 down: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                setup: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -119,9 +131,15 @@ impl Reconnecting {
         if let Some(c) = self.live() {
             return Ok(c);
         }
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let mut backoff = self.inner.connecting.lock().await;
         if let Some(c) = self.live() {
             return Ok(c);
+        }
+        if self.is_closed() {
+            return Err(Error::Closed);
         }
         if let (Some(at), Some(last)) = (backoff.next_attempt, &backoff.last_error) {
             // A recent attempt failed: answer at once with its error rather
@@ -131,7 +149,17 @@ impl Reconnecting {
                 return Err(last.clone());
             }
         }
-        match Connection::connect(&self.inner.opts, self.inner.push.clone()).await {
+        let connected = match Connection::connect(&self.inner.opts, self.inner.push.clone()).await {
+            Ok(conn) => match self.run_setup(&conn).await {
+                Ok(()) => Ok(conn),
+                Err(e) => {
+                    conn.close();
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        };
+        match connected {
             Ok(conn) => {
                 backoff.failures = 0;
                 backoff.next_attempt = None;
@@ -141,6 +169,13 @@ impl Reconnecting {
                     hook(&conn);
                 }
                 self.inner.generation.fetch_add(1, Ordering::AcqRel);
+                if self.is_closed() {
+                    // Closed while connecting: `close` waits for the
+                    // `connecting` lock held here, so the tasks end before it returns.
+                    conn.close();
+                    conn.stopped().await;
+                    return Err(Error::Closed);
+                }
                 *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
                 Ok(conn)
             }
@@ -169,7 +204,7 @@ impl Reconnecting {
         loop {
             let conn = match self.connection().await {
                 Ok(c) => c,
-                Err(e @ (Error::Auth(_) | Error::Tls(_))) => return Err(e),
+                Err(e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed)) => return Err(e),
                 Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
             };
             match conn.send(cmd).await {
@@ -200,6 +235,73 @@ impl Reconnecting {
     /// True while the last attempt to connect failed (the node looks down).
     pub fn is_down(&self) -> bool {
         self.inner.down.load(Ordering::Acquire)
+    }
+
+    /// Sends the setup commands on a new connection; an error reply fails the connect.
+    async fn run_setup(&self, conn: &Connection) -> Result<(), Error> {
+        let setup = self.inner.setup.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for c in &setup {
+            conn.query::<()>(c).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds a command sent on every new connection before any caller uses it
+    /// (`CLIENT TRACKING ON ...`), and sends it on the current connection now,
+    /// if there is one. The command's reply must be `+OK`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`Reconnecting::close`]; the error (reply) of
+    /// sending it on the current connection, in which case it is not kept.
+    ///
+    /// # Cancel safety
+    /// Dropping the future may leave the command registered (it is then sent
+    /// on the next connection) without having run on the current one.
+    pub async fn add_setup(&self, c: Cmd) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        // Registered first: a connection opened from now on runs it too.
+        self.register_setup(c.clone());
+        let Some(conn) = self.live() else { return Ok(()) };
+        let result: Result<(), Error> = conn.query(&c).await;
+        if result.is_err() {
+            let mut setup = self.inner.setup.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = setup.iter().rposition(|s| s.args().eq(c.args())) {
+                setup.remove(i);
+            }
+        }
+        result
+    }
+
+    /// Adds a setup command for the connections opened from now on, without
+    /// sending it on the current one (for a handle not connected yet).
+    pub fn register_setup(&self, c: Cmd) {
+        self.inner.setup.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+    }
+
+    /// True once [`Reconnecting::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes for good: the current connection closes (waiting commands fail
+    /// with `NotSent` or `OutcomeUnknown`, cause [`Error::Closed`]), no new
+    /// one is opened, and later calls fail with [`Error::Closed`]. Returns
+    /// once the connection's driver tasks have ended. Every clone is closed.
+    ///
+    /// # Cancel safety
+    /// The handle is closed at the first poll; dropping the future only
+    /// stops waiting for the tasks.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        // Waits for a connect in progress, which sees the flag and stops.
+        let _connecting = self.inner.connecting.lock().await;
+        let current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(c) = current {
+            c.close();
+            c.stopped().await;
+        }
     }
 
     /// Closes the current connection (the next command reconnects).

@@ -105,6 +105,23 @@ impl Servers {
     pub fn seeds(&self) -> &[ConnectOptions] {
         &self.seeds
     }
+
+    /// Servers from URLs (see [`crate::url::parse_url`]): one URL is a
+    /// standalone server, several are a cluster's seeds (as a store's
+    /// `urls`). For a cluster reached through a single seed, say so:
+    /// `Servers::cluster(vec![parse_url(url)?])`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without URLs; [`Error::Url`] for a bad one.
+    pub fn from_urls<S: AsRef<str>>(urls: &[S]) -> Result<Servers, Error> {
+        let mut seeds =
+            urls.iter().map(|u| crate::url::parse_url(u.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        match seeds.len() {
+            0 => Err(Error::Config("no server URL".into())),
+            1 => Ok(Servers::standalone(seeds.remove(0))),
+            _ => Ok(Servers::cluster(seeds)),
+        }
+    }
 }
 
 /// Options to reach `node`: `template`'s credentials, TLS and timeouts with
@@ -228,6 +245,18 @@ mod tests {
         assert_eq!(opts.sentinels.len(), 2);
         assert_eq!(opts.service_name, "mymaster");
         assert_eq!(servers.template().unwrap().username.as_deref(), Some("stalwart"));
+    }
+
+    #[test]
+    fn servers_from_urls() {
+        let one = Servers::from_urls(&["redis://h:6380/2"]).unwrap();
+        assert!(!one.is_cluster());
+        assert_eq!(one.seeds()[0].address, Address::Tcp { host: "h".into(), port: 6380 });
+        let two = Servers::from_urls(&["redis://a:7000", "redis://b:7001"]).unwrap();
+        assert!(two.is_cluster());
+        assert_eq!(two.seeds().len(), 2);
+        assert!(matches!(Servers::from_urls::<&str>(&[]), Err(Error::Config(_))));
+        assert!(Servers::from_urls(&["redis://a:7000", "nonsense://"]).is_err());
     }
 
     #[test]

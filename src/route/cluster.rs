@@ -26,7 +26,13 @@
 //! pooled connection of their node, after `ASKING` on that same connection
 //! when redirected by ASK.
 //!
-//! Replica reads: read-only commands go round-robin to healthy replicas of
+//! Lifetime: [`ClusterClient::close`] stops the refresh task and closes
+//! every node's connections, waiting for their tasks. Push frames (RESP3):
+//! every node's multiplexed connection feeds one [`crate::push`] hub, so
+//! `CLIENT TRACKING` invalidations arrive from every node; push links for
+//! keyspace notifications follow the primaries of each installed map.
+//!
+//! Replica reads (off unless asked: `read_from_replicas`): read-only commands go round-robin to healthy replicas of
 //! the slot's shard (connections opened with `READONLY`), except when the
 //! replica looks down or lags far behind, and for slots this client wrote to
 //! within `read_your_writes_window` (so its own writes are always visible).
@@ -58,7 +64,9 @@ pub struct ClusterOptions {
     pub seeds: Vec<ConnectOptions>,
     /// Retries of redirects and transient errors.
     pub retry: RetryPolicy,
-    /// Send read-only commands to replicas (Stalwart's `readFromReplicas`).
+    /// Send read-only commands to replicas. Default `false`: a general
+    /// client reads what it wrote from primaries unless asked; the store
+    /// sets it from Stalwart's `readFromReplicas` (whose default is true).
     pub read_from_replicas: bool,
     /// After this client writes to a slot, read that slot from its primary
     /// for `read_your_writes_window`, so its own writes are always visible.
@@ -89,7 +97,7 @@ impl Default for ClusterOptions {
         ClusterOptions {
             seeds: Vec::new(),
             retry: RetryPolicy::default(),
-            read_from_replicas: true,
+            read_from_replicas: false,
             read_your_writes: true,
             read_your_writes_window: Duration::from_secs(2),
             max_replica_lag: 16 * 1024 * 1024,
@@ -133,6 +141,12 @@ struct Inner {
     /// Per slot: when this client last wrote to it, in ms since `epoch` (0 = never).
     last_write: Box<[AtomicU32]>,
     epoch: Instant,
+    /// Set once by [`ClusterClient::close`].
+    closed: AtomicBool,
+    /// The refresh task, taken and awaited by [`ClusterClient::close`].
+    refresh_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Push frames of every node's connection, tracking, push links.
+    push: Arc<crate::push::PushState>,
 }
 
 /// A client for a Redis/Valkey cluster. Clones share everything.
@@ -184,6 +198,9 @@ impl ClusterClient {
             round_robin: AtomicUsize::new(0),
             last_write: (0..super::SLOTS).map(|_| AtomicU32::new(0)).collect(),
             epoch: Instant::now(),
+            closed: AtomicBool::new(false),
+            refresh_task: std::sync::Mutex::new(None),
+            push: Arc::new(crate::push::PushState::default()),
             opts,
         });
         let client = ClusterClient { inner };
@@ -204,8 +221,22 @@ impl ClusterClient {
         if let Some(e) = last_err {
             return Err(e);
         }
-        tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
+        let task =
+            tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
+        *client.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(client)
+    }
+
+    /// A client from seed URLs (see [`crate::url::parse_url`]; any of them
+    /// may be down), with default [`ClusterOptions`]: reads from primaries.
+    /// The first URL's credentials, TLS and protocol apply to every node.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without URLs, [`Error::Url`] for a bad one,
+    /// otherwise as [`ClusterClient::connect`].
+    pub async fn open<S: AsRef<str>>(urls: &[S]) -> Result<ClusterClient, Error> {
+        let seeds = urls.iter().map(|u| crate::url::parse_url(u.as_ref())).collect::<Result<Vec<_>, _>>()?;
+        ClusterClient::connect(ClusterOptions { seeds, ..ClusterOptions::default() }).await
     }
 
     fn routing(&self) -> Arc<Routing> {
@@ -259,6 +290,9 @@ impl ClusterClient {
     /// # Cancel safety
     /// Cancel-safe: an abandoned reply is read and discarded.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let plan = plan(c)?;
         match plan.target {
             Target::Slot(slot) => self.send_slot(c, slot, &plan.info).await,
@@ -474,7 +508,7 @@ impl ClusterClient {
                 Ok(mut frames) => frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into())),
                 Err(e) => Err(asking_failure(e)),
             },
-            Err(e @ Error::Auth(_)) => Err(e),
+            Err(e @ (Error::Auth(_) | Error::Closed)) => Err(e),
             Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
         }
     }
@@ -488,7 +522,7 @@ impl ClusterClient {
         }
         match target.conn.connection().await {
             Ok(conn) => conn.send(c).await,
-            Err(e @ Error::Auth(_)) => Err(e),
+            Err(e @ (Error::Auth(_) | Error::Closed)) => Err(e),
             Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
         }
     }
@@ -549,6 +583,134 @@ impl ClusterClient {
     }
 }
 
+/// Lifetime and RESP3 push (see [`crate::push`]).
+impl ClusterClient {
+    /// Closes the client: the refresh task stops, every node's multiplexed
+    /// connection closes and its driver tasks end before this returns, push
+    /// links stop (awaited too), idle pooled connections close, and push
+    /// receivers yield what they hold, then `None`. Every clone is closed;
+    /// later commands fail with [`Error::Closed`] without being sent.
+    /// Commands in flight fail as on a lost connection (cause
+    /// [`Error::Closed`]).
+    ///
+    /// # Cancel safety
+    /// The client is closed at the first poll; dropping the future only
+    /// stops waiting for the tasks.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let task = self.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            // It sees the flag when woken; a refresh in progress finishes
+            // first (bounded by its per-node timeouts), closing what it opened.
+            self.inner.refresh_wanted.notify_one();
+            let _ = task.await;
+        }
+        let nodes: Vec<NodeConn> = self.inner.lock_nodes().values().cloned().collect();
+        for n in &nodes {
+            n.conn.close().await;
+            n.pool.clear();
+        }
+        self.inner.push.close().await;
+    }
+
+    /// True once [`ClusterClient::close`] was called (on this handle or a clone).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// A receiver of every push frame any node's connection gets, tagged
+    /// with the node, with room for [`crate::push::DEFAULT_CAPACITY`] events
+    /// (see [`crate::Client::push_frames`]).
+    pub fn push_frames(&self) -> crate::push::PushReceiver {
+        self.push_frames_bounded(crate::push::DEFAULT_CAPACITY, crate::push::DEFAULT_MAX_BYTES)
+    }
+
+    /// As [`ClusterClient::push_frames`], holding at most `capacity` events
+    /// and about `max_bytes` bytes of frames.
+    pub fn push_frames_bounded(&self, capacity: usize, max_bytes: usize) -> crate::push::PushReceiver {
+        self.inner.push.hub.receiver(capacity, max_bytes)
+    }
+
+    /// `CLIENT TRACKING ON` on every node's multiplexed connection, now and
+    /// on every (re)connect, including nodes that join later (see
+    /// [`crate::Client::enable_tracking`]). Invalidations come from the node
+    /// that served the read. Call it once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on RESP2; a node's refusal or connection error
+    /// (the setting stays for the others and for reconnects); [`Error::Closed`].
+    pub async fn enable_tracking(&self, tracking: crate::push::Tracking) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        if self.inner.template.protocol != crate::conn::Protocol::Resp3 {
+            return Err(Error::Config("CLIENT TRACKING needs RESP3 (protocol=3)".into()));
+        }
+        let c = crate::push::tracking_cmd(&tracking);
+        let nodes: Vec<NodeConn> = {
+            // Under the node lock: a node made from now on registers it itself.
+            let nodes = self.inner.lock_nodes();
+            *self.inner.push.tracking.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+            nodes.values().cloned().collect()
+        };
+        let mut first_err = None;
+        for n in nodes {
+            if let Err(e) = n.conn.add_setup(c.clone()).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Subscribes a push link to every primary (one dedicated connection
+    /// each, reconnected and resubscribed by itself, following the
+    /// primaries as the topology changes) to `channels`: keyspace
+    /// notifications are local to the node where the key changed, so this
+    /// is how they reach one receiver from the whole cluster. Returns once
+    /// every primary confirmed. See [`crate::Client::subscribe_push`].
+    ///
+    /// # Errors
+    /// As [`crate::Client::subscribe_push`].
+    ///
+    /// # Cancel safety
+    /// The subscription goes ahead in the background.
+    pub async fn subscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        channels: I,
+    ) -> Result<(), Error> {
+        self.push_link(false, channels).await
+    }
+
+    /// As [`ClusterClient::subscribe_push`], with `PSUBSCRIBE` patterns.
+    ///
+    /// # Errors
+    /// As [`crate::Client::subscribe_push`].
+    ///
+    /// # Cancel safety
+    /// As [`ClusterClient::subscribe_push`].
+    pub async fn psubscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        patterns: I,
+    ) -> Result<(), Error> {
+        self.push_link(true, patterns).await
+    }
+
+    async fn push_link<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        &self,
+        pattern: bool,
+        names: I,
+    ) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let names = names.into_iter().map(|n| bytes::Bytes::copy_from_slice(n.as_ref())).collect();
+        let sub = crate::push::Sub::new(pattern, names)
+            .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
+        let push = &self.inner.push;
+        push.links.subscribe(&push.hub, self.inner.primary_targets(), sub).await
+    }
+}
+
 /// The error of the command in an `ASKING` + command pipeline that broke:
 /// not sent when its bytes never left, outcome unknown otherwise.
 fn asking_failure(e: Error) -> Error {
@@ -589,11 +751,29 @@ impl Inner {
     /// or a redirect's target.
     fn make_node(&self, addr: &NodeAddr) -> NodeConn {
         let opts = self.node_options(addr);
-        NodeConn {
-            addr: addr.clone(),
-            conn: Reconnecting::new(opts.clone(), None, None),
-            pool: Pool::new(opts, self.opts.pool.clone()),
+        let hub = &self.push.hub;
+        let conn =
+            Reconnecting::new(opts.clone(), Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
+        let tracking = self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(c) = tracking {
+            // Not connected yet: the first connect runs it.
+            conn.register_setup(c);
         }
+        NodeConn { addr: addr.clone(), conn, pool: Pool::new(opts, self.opts.pool.clone()) }
+    }
+
+    /// The primaries of the current map with the options to reach them.
+    fn primary_targets(&self) -> Vec<(NodeAddr, ConnectOptions)> {
+        let routing = lock_read(&self.routing).clone();
+        let mut out: Vec<(NodeAddr, ConnectOptions)> = Vec::new();
+        for p in &routing.primaries {
+            if !out.iter().any(|(a, _)| *a == p.addr) {
+                let mut o = self.node_options(&p.addr);
+                o.readonly = false;
+                out.push((p.addr.clone(), o));
+            }
+        }
+        out
     }
 
     /// The entry of a MOVED or ASK target (see [`NodeSet::redirect`]).
@@ -636,6 +816,8 @@ impl Inner {
         };
         close_nodes(dropped);
         *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
+        // Push links follow the primaries (a no-op without subscriptions).
+        self.push.links.sync(&self.push.hub, self.primary_targets());
         Ok(())
     }
 
@@ -728,8 +910,11 @@ async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
             }
         }
     };
-    let result = tokio::time::timeout(timeout, query).await.map_err(|_| Error::Timeout)?;
+    let result = tokio::time::timeout(timeout, query).await;
     conn.close();
+    // Its tasks end before the caller goes on (a closing client waits for this).
+    conn.stopped().await;
+    let result = result.map_err(|_| Error::Timeout)?;
     let map = result?;
     if map.assigned_slots() == 0 {
         return Err(Error::Other(format!("{} serves no slots (not a cluster?)", opts.describe())));
@@ -752,7 +937,7 @@ async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
         let settling = inner.upgrade().is_some_and(|i| i.has_settling_replicas());
         let wait = if settling { interval.min(SETTLING_RECHECK) } else { interval };
         let _ = tokio::time::timeout(wait, wanted.notified()).await;
-        if inner.strong_count() == 0 {
+        if inner.upgrade().is_none_or(|i| i.closed.load(Ordering::Acquire)) {
             return;
         }
         let since = last.elapsed();
@@ -760,6 +945,9 @@ async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
             tokio::time::sleep(gap - since).await;
         }
         let Some(i) = inner.upgrade() else { return };
+        if i.closed.load(Ordering::Acquire) {
+            return;
+        }
         i.refresh_pending.store(false, Ordering::Release);
         let _ = i.refresh().await;
         i.refreshes.fetch_add(1, Ordering::Relaxed);

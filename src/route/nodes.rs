@@ -75,6 +75,11 @@ impl<T: Clone> NodeSet<T> {
         self.entries.get(addr)
     }
 
+    /// Every entry (topology nodes and remembered redirect targets).
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.values()
+    }
+
     /// True when `addr` is a node of the installed topology.
     pub fn in_topology(&self, addr: &NodeAddr) -> bool {
         self.topology.contains(addr)

@@ -126,6 +126,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_store_reads_from_replicas_by_default_as_stalwart_does() {
+        // ClusterOptions::default() reads from primaries; the store keeps
+        // Stalwart's `readFromReplicas` default (true) all the same.
+        let config = parse(
+            r#"{"@type": "RedisCluster", "urls": ["redis://a:7000"], "authSecret": {"@type": "None"}}"#,
+        )
+        .unwrap();
+        let StoreConfig::RedisCluster(cluster) = config else { panic!("not RedisCluster") };
+        assert!(cluster_options(&cluster).unwrap().read_from_replicas);
+        assert!(!ClusterOptions::default().read_from_replicas);
+    }
+
+    #[test]
     fn cluster_fields_map_onto_router_options() {
         std::env::set_var("REDWIRE_STORE_CONNECT_TEST_PW", "pw-sentinel");
         let config = parse(
