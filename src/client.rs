@@ -22,12 +22,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cmd::{cmd, Cmd, FromReply, ToArg};
+use crate::cmd::{check_shared, cmd, Cmd, FromReply, ToArg};
 use crate::conn::{ConnectOptions, Reconnecting};
 use crate::error::{Error, ServerErrorKind, UseInstead};
 use crate::pool::{Pool, PoolOptions, Pooled};
 use crate::resp::Frame;
-use crate::route::check_shared;
 
 /// A standalone client: one multiplexed connection plus a pool for exclusive use.
 #[derive(Clone, Debug)]
@@ -185,7 +184,7 @@ impl Client {
     /// Blocking commands go to an exclusive connection from the pool.
     /// Commands that would change the shared connection's state for every
     /// other caller (SUBSCRIBE, MULTI, WATCH, SELECT, CLIENT REPLY, MONITOR
-    /// ...; see [`crate::route::Flags::STATEFUL`]) are refused: use the
+    /// ...; see [`crate::cmd::Flags::STATEFUL`]) are refused: use the
     /// pub/sub `Subscriber`, [`Client::transaction`] or [`Client::exclusive`].
     ///
     /// # Errors
@@ -484,7 +483,7 @@ fn check_batch(cmds: &[Cmd]) -> Result<(), Error> {
 /// the like.
 fn is_known_blocking(c: &Cmd) -> bool {
     matches!(c.name().first().map(u8::to_ascii_uppercase), Some(b'B' | b'X'))
-        && crate::route::command_info(c).is_blocking()
+        && crate::cmd::command_info(c).is_blocking()
 }
 
 #[cfg(test)]

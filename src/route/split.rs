@@ -12,7 +12,7 @@
 //! (MSETNX, RENAME, EVAL, SINTER ...) are refused with [`Error::CrossSlot`]
 //! instead.
 //!
-//! Pure: no tokio, no sockets, no clock.
+//! Pure: no async runtime, no sockets, no clock.
 
 use bytes::Bytes;
 
@@ -20,36 +20,12 @@ use crate::cmd::Cmd;
 use crate::error::Error;
 use crate::resp::Frame;
 
-use super::keys::{command_info, slot_of_keys, CommandInfo};
-use super::slot::key_slot;
+pub use crate::cmd::{FanOut, SplitKind};
 
-/// How the replies of a keyless command sent to every primary become one reply.
-///
-/// In every policy an error reply from any node is the result (the first one,
-/// in node order): a half-applied FLUSHALL must not look like success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FanOut {
-    /// Every node must reply `OK`; the merged reply is `OK` (FLUSHALL,
-    /// FLUSHDB, SCRIPT FLUSH, FUNCTION FLUSH/DELETE/RESTORE, CONFIG SET).
-    AllOk,
-    /// Every node must reply the same value, which is the merged reply
-    /// (SCRIPT LOAD: the SHA1; FUNCTION LOAD: the library name). Different
-    /// values mean the nodes disagree, which is an error.
-    AllSame,
-    /// Integer replies are added up (DBSIZE).
-    Sum,
-    /// Array replies are concatenated in node order (KEYS).
-    Concat,
-    /// Each primary is scanned with its own cursor (SCAN): replies cannot be
-    /// merged into one cursor. [`merge_fan_out`] returns them as one array in
-    /// node order, each still `[cursor, keys]`; the IO router keeps one cursor
-    /// per node and drives the scan.
-    PerNodeCursor,
-    /// Arrays of 0/1 are combined element by element with a logical AND
-    /// (SCRIPT EXISTS: a script exists only if every primary has it).
-    And,
-}
+use crate::cmd::{command_info, CommandInfo};
+
+use super::keys::slot_of_keys;
+use super::slot::key_slot;
 
 fn ok() -> Frame {
     Frame::SimpleString(Bytes::from_static(b"OK"))
@@ -169,18 +145,6 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
     }
 }
 
-/// How the replies of a split command's parts become the caller's reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SplitKind {
-    /// MGET: each part's values are put back at their keys' positions.
-    Mget,
-    /// MSET: `OK` when every part replied `OK`, else the first error.
-    Mset,
-    /// DEL, UNLINK, EXISTS, TOUCH: the parts' counts are added up.
-    Count,
-}
-
 /// One slot's share of a split command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
@@ -225,7 +189,7 @@ pub fn split_by_slot(cmd: &Cmd) -> Result<Split, Error> {
 /// # Errors
 /// As [`split_by_slot`].
 pub fn split_with_info(cmd: &Cmd, info: &CommandInfo) -> Result<Split, Error> {
-    let Some((kind, name)) = splittable(cmd) else {
+    let Some(kind) = info.split else {
         return Ok(match slot_of_keys(info.keys.keys_in(cmd))? {
             Some(slot) => Split::Single(slot),
             None => Split::Keyless,
@@ -236,20 +200,7 @@ pub fn split_with_info(cmd: &Cmd, info: &CommandInfo) -> Result<Split, Error> {
     if kind == SplitKind::Mset && cmd.argc() % 2 == 0 {
         return Ok(cmd.arg_at(1).map_or(Split::Keyless, |key| Split::Single(key_slot(key))));
     }
-    split_keys(cmd, kind, name)
-}
-
-/// The split kind and canonical name of the commands that may be split.
-fn splittable(cmd: &Cmd) -> Option<(SplitKind, &'static str)> {
-    const SPLITTABLE: [(SplitKind, &str); 6] = [
-        (SplitKind::Mget, "MGET"),
-        (SplitKind::Mset, "MSET"),
-        (SplitKind::Count, "DEL"),
-        (SplitKind::Count, "UNLINK"),
-        (SplitKind::Count, "EXISTS"),
-        (SplitKind::Count, "TOUCH"),
-    ];
-    SPLITTABLE.into_iter().find(|(_, name)| cmd.is(name))
+    split_keys(cmd, kind)
 }
 
 /// One key of a splittable command: its slot, the key, and MSET's value.
@@ -259,7 +210,7 @@ struct Entry<'a> {
     value: Option<&'a [u8]>,
 }
 
-fn split_keys(cmd: &Cmd, kind: SplitKind, name: &str) -> Result<Split, Error> {
+fn split_keys(cmd: &Cmd, kind: SplitKind) -> Result<Split, Error> {
     let mut args = cmd.args().skip(1);
     let mut entries: Vec<Entry<'_>> = Vec::with_capacity(cmd.argc().saturating_sub(1));
     while let Some(key) = args.next() {
@@ -279,14 +230,7 @@ fn split_keys(cmd: &Cmd, kind: SplitKind, name: &str) -> Result<Split, Error> {
     for position in order {
         let Some(entry) = entries.get(position) else { continue };
         if parts.last().map(|p| p.slot) != Some(entry.slot) {
-            let mut part_cmd = Cmd::new(name);
-            if cmd.is_idempotent() {
-                part_cmd = part_cmd.idempotent();
-            }
-            if cmd.is_blocking() {
-                part_cmd = part_cmd.blocking();
-            }
-            parts.push(Part { slot: entry.slot, cmd: part_cmd, positions: Vec::new() });
+            parts.push(Part { slot: entry.slot, cmd: cmd.same_name(), positions: Vec::new() });
         }
         let Some(part) = parts.last_mut() else { continue };
         part.cmd.push_bytes(entry.key);
@@ -430,9 +374,10 @@ mod tests {
             panic!("expected a split")
         };
         assert_eq!(kind, SplitKind::Mset);
-        assert_eq!(args_of(&parts[0].cmd), ["MSET", "bar", "2", "{bar}x", "3"]);
+        // Each part keeps the caller's spelling of the name.
+        assert_eq!(args_of(&parts[0].cmd), ["mset", "bar", "2", "{bar}x", "3"]);
         assert_eq!(parts[0].positions, [1, 2]);
-        assert_eq!(args_of(&parts[1].cmd), ["MSET", "foo", "1"]);
+        assert_eq!(args_of(&parts[1].cmd), ["mset", "foo", "1"]);
         assert_eq!(parts[1].positions, [0]);
         assert!(parts.iter().all(|p| p.cmd.is_idempotent()), "flags carry over to parts");
 
