@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use crate::cmd::{check_shared, cmd, Cmd, FromReply, ToArg};
 use crate::conn::{ConnectOptions, Reconnecting};
-use crate::error::{Error, ServerErrorKind, UseInstead};
+use crate::error::{connect_failure, Error, ServerErrorKind, UseInstead};
 use crate::pool::{Pool, PoolOptions, Pooled};
 use crate::resp::Frame;
 
@@ -225,7 +225,11 @@ impl Client {
         check_batch(cmds)?;
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(connect_error)?;
+            let conn = self
+                .conn
+                .connection()
+                .await
+                .map_err(|e| connect_failure(e, &self.conn.options().describe()))?;
             match conn.send_pipeline(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -247,7 +251,11 @@ impl Client {
         check_batch(cmds)?;
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(connect_error)?;
+            let conn = self
+                .conn
+                .connection()
+                .await
+                .map_err(|e| connect_failure(e, &self.conn.options().describe()))?;
             match conn.transaction(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -448,15 +456,6 @@ impl Client {
             c = c.arg(s);
         }
         self.query(&c).await
-    }
-}
-
-/// A failed connect as the caller sees it: a rejected password or
-/// certificate as is (retrying will not help), anything else as "not sent".
-fn connect_error(e: Error) -> Error {
-    match e {
-        e @ (Error::Auth(_) | Error::Tls(_)) => e,
-        e => Error::NotSent { cause: Arc::new(e) },
     }
 }
 

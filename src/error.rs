@@ -282,6 +282,26 @@ impl ServerError {
         &line[..end]
     }
 
+    /// True for the errors of a server busy with itself, after which the
+    /// same command may succeed: `TRYAGAIN`, `LOADING`, `CLUSTERDOWN`,
+    /// `MASTERDOWN`.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind(),
+            ServerErrorKind::TryAgain
+                | ServerErrorKind::Loading
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+        )
+    }
+
+    /// True for `ERR unknown command ...`: the server (or the ACL-less
+    /// proxy in front of it) does not know the command, e.g. one newer than
+    /// its version.
+    pub fn is_unknown_command(&self) -> bool {
+        self.code() == b"ERR" && self.message().starts_with(b"unknown command")
+    }
+
     /// The line after the code.
     pub fn message(&self) -> &[u8] {
         let line = &self.inner.line;
@@ -420,6 +440,45 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// `EXEC` replied null: a key the transaction `WATCH`ed changed, so the
+    /// server ran none of its commands. Safe to try the whole transaction again.
+    TransactionAborted,
+    /// `EXEC` replied `EXECABORT`: the server refused a command while
+    /// queueing it (a syntax error, a `MOVED` for a slot that left the node)
+    /// and discarded the transaction; none of its commands ran.
+    TransactionDiscarded {
+        /// `EXEC`'s error.
+        exec: ServerError,
+        /// The first queued command's error, which caused it.
+        queued: ServerError,
+    },
+    /// No shard serves this slot in the cluster router's current map (the
+    /// cluster is being resharded or has lost a shard). Nothing was sent.
+    SlotNotServed {
+        /// The slot.
+        slot: u16,
+    },
+    /// The cluster router knows no primary to send a keyless command to
+    /// (every shard lost). Nothing was sent.
+    NoPrimary,
+    /// The node asked for the topology serves no slot: not a cluster node,
+    /// or one that has not joined its cluster yet.
+    NotACluster {
+        /// The node, as its URL without credentials.
+        node: Box<str>,
+    },
+    /// A reply that fits no request: one no command was waiting for, a
+    /// pipeline reply of the wrong length, or replies of several nodes that
+    /// cannot be merged (different values, arrays of different lengths, a
+    /// sum that overflows). The connection it came on is not to be trusted.
+    UnexpectedReply {
+        /// What was wrong, for humans.
+        what: &'static str,
+    },
+    /// An argument the command cannot take, refused before anything was
+    /// sent: a zero TTL, a lock of zero seconds, an empty subscription list,
+    /// a pipeline too long to count.
+    InvalidArgument(Box<str>),
 }
 
 /// Where a command refused with [`Error::NotOnSharedConnection`] belongs.
@@ -465,6 +524,42 @@ impl Error {
             Error::OutcomeUnknown { .. } | Error::Timeout => true,
             Error::PipelineIncomplete { unknown, .. } => *unknown > 0,
             Error::RetriesExhausted { last, .. } => last.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// True for a transient failure after which the same command may succeed
+    /// if sent again, and sending it again is safe because it did not run:
+    /// [`Error::NotSent`] for a transient cause (the network, a timeout, a
+    /// node loading or failing over; not [`Error::Closed`] or a rejected
+    /// password), a connect timeout, a pool timeout, the server's
+    /// `TRYAGAIN`, `LOADING`, `CLUSTERDOWN` and `MASTERDOWN`, a slot or
+    /// primary the cluster router cannot find now, and a `WATCH` transaction
+    /// aborted by a concurrent write. Never for [`Error::OutcomeUnknown`] or
+    /// [`Error::Timeout`] (the command may have run: see
+    /// [`Error::is_outcome_unknown`]), nor once retries are exhausted.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::NotSent { cause } => cause.is_transient_cause(),
+            Error::ConnectTimeout
+            | Error::Pool(_)
+            | Error::SlotNotServed { .. }
+            | Error::NoPrimary
+            | Error::TransactionAborted => true,
+            Error::Server(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Why a command was not sent, when trying again could help: the node or
+    /// the network, not the client's own configuration or state.
+    fn is_transient_cause(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::ConnectTimeout | Error::Timeout | Error::Protocol(_) | Error::Pool(_) => {
+                true
+            }
+            Error::Server(e) => e.is_transient(),
+            Error::NotSent { cause } | Error::OutcomeUnknown { cause } => cause.is_transient_cause(),
             _ => false,
         }
     }
@@ -540,6 +635,13 @@ impl Error {
             Error::Other(_) => "other",
             Error::NotOnSharedConnection { .. } => "not_on_shared_connection",
             Error::TooManyNodes { .. } => "too_many_nodes",
+            Error::TransactionAborted => "transaction_aborted",
+            Error::TransactionDiscarded { .. } => "transaction_discarded",
+            Error::SlotNotServed { .. } => "slot_not_served",
+            Error::NoPrimary => "no_primary",
+            Error::NotACluster { .. } => "not_a_cluster",
+            Error::UnexpectedReply { .. } => "unexpected_reply",
+            Error::InvalidArgument(_) => "invalid_argument",
         }
     }
 }
@@ -588,11 +690,53 @@ impl fmt::Display for Error {
                     "connections to {limit} cluster nodes already open (max_nodes): not opening another"
                 )
             }
+            Error::TransactionAborted => f.write_str("transaction aborted: a watched key changed"),
+            Error::TransactionDiscarded { exec, queued } => {
+                write!(f, "{exec} (queued command failed: {queued})")
+            }
+            Error::SlotNotServed { slot } => write!(f, "slot {slot} is not served"),
+            Error::NoPrimary => f.write_str("no known primary"),
+            Error::NotACluster { node } => write!(f, "{node} serves no slots (not a cluster?)"),
+            Error::UnexpectedReply { what } => write!(f, "unexpected reply: {what}"),
+            Error::InvalidArgument(m) => f.write_str(m),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    /// The error that caused this one: the cause of [`Error::NotSent`],
+    /// [`Error::OutcomeUnknown`] and [`Error::PipelineIncomplete`], the last
+    /// error of [`Error::RetriesExhausted`], the IO or protocol error, the
+    /// server's error line. `None` for errors with no cause of their own.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::NotSent { cause }
+            | Error::OutcomeUnknown { cause }
+            | Error::PipelineIncomplete { cause, .. } => Some(cause.as_ref()),
+            Error::RetriesExhausted { last, .. } => Some(last.as_ref()),
+            Error::Io(e) => Some(e.as_ref()),
+            Error::Protocol(e) => Some(e),
+            Error::Server(e) | Error::Auth(e) => Some(e),
+            Error::TransactionDiscarded { queued, .. } => Some(queued),
+            _ => None,
+        }
+    }
+}
+
+/// A failed connect as the caller of a command sees it, the same on the
+/// standalone client and the cluster router: a rejected password or
+/// certificate as is (sending again will not help), anything else as
+/// [`Error::NotSent`]. An IO error's message is prefixed with `node` (the
+/// connection's URL without credentials) so the caller learns which server
+/// could not be reached; its kind is kept.
+pub fn connect_failure(e: Error, node: &str) -> Error {
+    let cause = match e {
+        e @ (Error::Auth(_) | Error::Tls(_)) => return e,
+        Error::Io(io) => Error::Io(Arc::new(io::Error::new(io.kind(), format!("{node}: {io}")))),
+        e => e,
+    };
+    Error::NotSent { cause: Arc::new(cause) }
+}
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
@@ -644,5 +788,124 @@ mod tests {
         for bad in ["MOVED", "MOVED 16384 a:1", "MOVED x a:1", "ASK 1", "ASK 1 host", "MOVED 1 h:99999"] {
             assert_eq!(ServerError::from_line(bad), Err(ProtocolError::BadRedirect), "{bad}");
         }
+    }
+
+    fn server(line: &str) -> Error {
+        Error::Server(ServerError::from_line(line).unwrap())
+    }
+
+    fn io(kind: io::ErrorKind) -> Error {
+        Error::Io(Arc::new(io::Error::new(kind, "boom")))
+    }
+
+    #[test]
+    fn retryable_means_transient_and_not_run() {
+        let not_sent = |cause: Error| Error::NotSent { cause: Arc::new(cause) };
+        for e in [
+            not_sent(io(io::ErrorKind::ConnectionRefused)),
+            not_sent(Error::ConnectTimeout),
+            not_sent(server("LOADING still loading")),
+            Error::ConnectTimeout,
+            Error::Pool(PoolTimeout::Wait),
+            server("TRYAGAIN multi-key during resharding"),
+            server("LOADING dataset"),
+            server("CLUSTERDOWN the cluster is down"),
+            server("MASTERDOWN link with master is down"),
+            Error::SlotNotServed { slot: 7 },
+            Error::NoPrimary,
+            Error::TransactionAborted,
+        ] {
+            assert!(e.is_retryable(), "{e:?}");
+        }
+        for e in [
+            Error::OutcomeUnknown { cause: Arc::new(io(io::ErrorKind::ConnectionReset)) },
+            Error::Timeout,
+            not_sent(Error::Closed),
+            server("ERR wrong number of arguments"),
+            server("MOVED 1 127.0.0.1:7000"),
+            Error::RetriesExhausted { attempts: 3, last: Arc::new(server("TRYAGAIN x")) },
+            Error::InvalidArgument("a ttl of zero is invalid".into()),
+            Error::UnexpectedReply { what: "x" },
+            Error::Closed,
+        ] {
+            assert!(!e.is_retryable(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn source_is_the_cause() {
+        use std::error::Error as _;
+        let cause = Arc::new(Error::ConnectTimeout);
+        for e in [
+            Error::NotSent { cause: cause.clone() },
+            Error::OutcomeUnknown { cause: cause.clone() },
+            Error::RetriesExhausted { attempts: 2, last: cause.clone() },
+            Error::PipelineIncomplete { replies: Vec::new(), unknown: 1, not_sent: 0, cause: cause.clone() },
+        ] {
+            let source = e.source().map(ToString::to_string);
+            assert_eq!(source.as_deref(), Some("connect timed out"), "{e:?}");
+        }
+        assert_eq!(io(io::ErrorKind::Other).source().map(ToString::to_string).as_deref(), Some("boom"));
+        assert!(Error::Closed.source().is_none());
+        assert!(Error::TransactionAborted.source().is_none());
+    }
+
+    #[test]
+    fn connect_failures_name_the_node_and_keep_rejections() {
+        let e = connect_failure(io(io::ErrorKind::ConnectionRefused), "redis://10.0.0.9:7003");
+        let Error::NotSent { cause } = &e else { panic!("{e:?}") };
+        let Error::Io(inner) = cause.as_ref() else { panic!("{cause:?}") };
+        assert_eq!(inner.kind(), io::ErrorKind::ConnectionRefused, "the kind is kept");
+        assert!(e.to_string().contains("redis://10.0.0.9:7003"), "{e}");
+        assert!(e.is_retryable());
+        let timeout = connect_failure(Error::ConnectTimeout, "redis://h:1");
+        assert!(matches!(&timeout, Error::NotSent { cause } if matches!(**cause, Error::ConnectTimeout)));
+        let auth = Error::Auth(ServerError::from_line("WRONGPASS invalid").unwrap());
+        assert!(matches!(connect_failure(auth, "redis://h:1"), Error::Auth(_)));
+        assert!(matches!(connect_failure(Error::Tls("bad cert".into()), "redis://h:1"), Error::Tls(_)));
+    }
+
+    #[test]
+    fn new_variants_have_names_and_messages() {
+        let exec = ServerError::from_line("EXECABORT Transaction discarded").unwrap();
+        let queued = ServerError::from_line("ERR unknown command 'NOPE'").unwrap();
+        assert!(queued.is_unknown_command() && !exec.is_unknown_command());
+        for (e, name, text) in [
+            (Error::TransactionAborted, "transaction_aborted", "transaction aborted: a watched key changed"),
+            (
+                Error::TransactionDiscarded { exec, queued },
+                "transaction_discarded",
+                "EXECABORT Transaction discarded (queued command failed: ERR unknown command 'NOPE')",
+            ),
+            (Error::SlotNotServed { slot: 42 }, "slot_not_served", "slot 42 is not served"),
+            (Error::NoPrimary, "no_primary", "no known primary"),
+            (
+                Error::NotACluster { node: "redis://h:1".into() },
+                "not_a_cluster",
+                "redis://h:1 serves no slots (not a cluster?)",
+            ),
+            (Error::UnexpectedReply { what: "stray" }, "unexpected_reply", "unexpected reply: stray"),
+            (
+                Error::InvalidArgument("a ttl of zero is invalid".into()),
+                "invalid_argument",
+                "a ttl of zero is invalid",
+            ),
+        ] {
+            assert_eq!(e.kind_name(), name);
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn one_conversion_from_frame_to_result() {
+        use crate::resp::Frame;
+        let err = ServerError::from_line("ERR nope").unwrap();
+        assert!(matches!(Frame::SimpleError(err.clone()).into_result(), Err(Error::Server(_))));
+        assert!(matches!(Frame::BlobError(err.clone()).into_result(), Err(Error::Server(_))));
+        let attributed =
+            Frame::Attributed { attributes: Vec::new(), frame: Box::new(Frame::SimpleError(err)) };
+        assert!(matches!(attributed.into_result(), Err(Error::Server(_))), "errors under attributes too");
+        assert_eq!(Frame::Integer(3).into_result().unwrap(), Frame::Integer(3));
+        assert_eq!(Frame::Null.into_result().unwrap(), Frame::Null);
     }
 }

@@ -162,7 +162,9 @@ impl Connection {
         names: Vec<bytes::Bytes>,
     ) -> Result<Frame, Error> {
         if names.is_empty() {
-            return Err(Error::Other("a pub/sub command needs at least one name to confirm".into()));
+            return Err(Error::InvalidArgument(
+                "a pub/sub command needs at least one name to confirm".into(),
+            ));
         }
         let confirm = driver::Confirm::new(kind, names);
         let rx = self.shared.enqueue_confirmed(confirm, cmd).await?;
@@ -248,7 +250,7 @@ impl Connection {
         for r in replies.iter().skip(1) {
             if let Frame::SimpleError(e) | Frame::BlobError(e) = r {
                 if let Frame::SimpleError(exec_err) | Frame::BlobError(exec_err) = &exec {
-                    return Err(Error::Other(format!("{exec_err} (queued command failed: {e})")));
+                    return Err(Error::TransactionDiscarded { exec: exec_err.clone(), queued: e.clone() });
                 }
                 return Err(Error::Server(e.clone()));
             }
@@ -256,7 +258,7 @@ impl Connection {
         match exec {
             Frame::Array(items) => Ok(items),
             Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-            f if f.is_null() => Err(Error::Other("transaction aborted: a watched key changed".into())),
+            f if f.is_null() => Err(Error::TransactionAborted),
             other => Err(Error::Type { expected: "EXEC array", got: other.type_name().into() }),
         }
     }

@@ -33,10 +33,7 @@ fn ok() -> Frame {
 
 /// Error replies become [`Error::Server`]; attributes are dropped.
 fn reply(frame: Frame) -> Result<Frame, Error> {
-    match frame.strip_attributes() {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-        other => Ok(other),
-    }
+    frame.into_result().map(Frame::strip_attributes)
 }
 
 fn shape(expected: &'static str, got: &Frame) -> Error {
@@ -66,7 +63,7 @@ fn sum(replies: Vec<Frame>) -> Result<Frame, Error> {
     for r in replies {
         total = total
             .checked_add(integer(&reply(r)?)?)
-            .ok_or_else(|| Error::Other("sum of integer replies overflows".into()))?;
+            .ok_or_else(|| Error::UnexpectedReply { what: "the sum of the integer replies overflows" })?;
     }
     Ok(Frame::Integer(total))
 }
@@ -85,12 +82,12 @@ fn all_ok(replies: Vec<Frame>) -> Result<Frame, Error> {
 ///
 /// # Errors
 /// The first error reply, as [`Error::Server`]; [`Error::Type`] for a reply
-/// of the wrong shape; [`Error::Other`] when there is no reply at all, when
+/// of the wrong shape; [`Error::UnexpectedReply`] when there is no reply at all, when
 /// [`FanOut::AllSame`] replies differ, when [`FanOut::And`] arrays differ in
 /// length, or when a [`FanOut::Sum`] overflows.
 pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error> {
     if replies.is_empty() {
-        return Err(Error::Other("fan-out command got no replies to merge".into()));
+        return Err(Error::UnexpectedReply { what: "no reply to merge" });
     }
     match policy {
         FanOut::AllOk => all_ok(replies),
@@ -102,10 +99,12 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
                 match &first {
                     None => first = Some(r),
                     Some(f) if *f == r => {}
-                    Some(_) => return Err(Error::Other("nodes replied with different values".into())),
+                    Some(_) => {
+                        return Err(Error::UnexpectedReply { what: "nodes replied with different values" })
+                    }
                 }
             }
-            first.ok_or_else(|| Error::Other("fan-out command got no replies to merge".into()))
+            first.ok_or_else(|| Error::UnexpectedReply { what: "no reply to merge" })
         }
         FanOut::Concat => {
             let mut all = Vec::new();
@@ -135,7 +134,9 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
                         a.iter_mut().zip(flags).for_each(|(x, y)| *x &= y);
                     }
                     Some(_) => {
-                        return Err(Error::Other("nodes replied with arrays of different lengths".into()))
+                        return Err(Error::UnexpectedReply {
+                            what: "nodes replied with arrays of different lengths",
+                        })
                     }
                 }
             }
@@ -248,7 +249,7 @@ fn split_keys(cmd: &Cmd, kind: SplitKind) -> Result<Split, Error> {
 /// # Errors
 /// The first error reply, as [`Error::Server`]; [`Error::Type`] for a reply
 /// of the wrong shape (an MGET part whose array does not have one value per
-/// key, a count that is not an integer); [`Error::Other`] when the positions
+/// key, a count that is not an integer); [`Error::UnexpectedReply`] when the positions
 /// do not cover every key exactly once or a count overflows.
 pub fn merge(kind: SplitKind, parts_replies: Vec<(Vec<usize>, Frame)>) -> Result<Frame, Error> {
     match kind {
@@ -268,7 +269,11 @@ pub fn merge(kind: SplitKind, parts_replies: Vec<(Vec<usize>, Frame)>) -> Result
                 for (position, item) in positions.into_iter().zip(items) {
                     match values.get_mut(position) {
                         Some(slot @ None) => *slot = Some(item),
-                        _ => return Err(Error::Other("split positions do not cover each key once".into())),
+                        _ => {
+                            return Err(Error::UnexpectedReply {
+                                what: "split positions do not cover each key once",
+                            })
+                        }
                     }
                 }
             }
@@ -357,9 +362,9 @@ mod tests {
         let short = vec![(vec![0, 1], Frame::Array(vec![bulk("x")]))];
         assert!(matches!(merge(SplitKind::Mget, short), Err(Error::Type { .. })));
         let dup = vec![(vec![0], Frame::Array(vec![bulk("x")])), (vec![0], Frame::Array(vec![bulk("y")]))];
-        assert!(matches!(merge(SplitKind::Mget, dup), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Mget, dup), Err(Error::UnexpectedReply { .. })));
         let out_of_range = vec![(vec![5], Frame::Array(vec![bulk("x")]))];
-        assert!(matches!(merge(SplitKind::Mget, out_of_range), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Mget, out_of_range), Err(Error::UnexpectedReply { .. })));
         let error = vec![(vec![0], err("ERR boom")), (vec![1], Frame::Array(vec![bulk("y")]))];
         assert!(matches!(merge(SplitKind::Mget, error), Err(Error::Server(_))));
         let not_array = vec![(vec![0], bulk("x"))];
@@ -411,7 +416,7 @@ mod tests {
             assert_eq!(merge(kind, replies.collect()).unwrap(), Frame::Integer(3), "{name}");
         }
         let overflow = vec![(vec![0], Frame::Integer(i64::MAX)), (vec![1], Frame::Integer(1))];
-        assert!(matches!(merge(SplitKind::Count, overflow), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Count, overflow), Err(Error::UnexpectedReply { .. })));
     }
 
     #[test]
@@ -419,7 +424,7 @@ mod tests {
         let n = |i| Frame::Integer(i);
         assert_eq!(merge_fan_out(FanOut::Sum, vec![n(1), n(2), n(39)]).unwrap(), n(42));
         assert!(matches!(merge_fan_out(FanOut::Sum, vec![n(1), bulk("x")]), Err(Error::Type { .. })));
-        assert!(matches!(merge_fan_out(FanOut::Sum, vec![]), Err(Error::Other(_))));
+        assert!(matches!(merge_fan_out(FanOut::Sum, vec![]), Err(Error::UnexpectedReply { .. })));
 
         let keys = merge_fan_out(
             FanOut::Concat,
@@ -439,7 +444,10 @@ mod tests {
     fn fan_out_all_same() {
         let sha = bulk("e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
         assert_eq!(merge_fan_out(FanOut::AllSame, vec![sha.clone(), sha.clone()]).unwrap(), sha);
-        assert!(matches!(merge_fan_out(FanOut::AllSame, vec![sha, bulk("other")]), Err(Error::Other(_))));
+        assert!(matches!(
+            merge_fan_out(FanOut::AllSame, vec![sha, bulk("other")]),
+            Err(Error::UnexpectedReply { .. })
+        ));
     }
 
     #[test]
@@ -449,7 +457,10 @@ mod tests {
         assert_eq!(merged, arr(&[1, 0, 0]));
         let bools = Frame::Array(vec![Frame::Boolean(true), Frame::Boolean(true), Frame::Boolean(false)]);
         assert_eq!(merge_fan_out(FanOut::And, vec![arr(&[1, 1, 1]), bools]).unwrap(), arr(&[1, 1, 0]));
-        assert!(matches!(merge_fan_out(FanOut::And, vec![arr(&[1]), arr(&[1, 1])]), Err(Error::Other(_))));
+        assert!(matches!(
+            merge_fan_out(FanOut::And, vec![arr(&[1]), arr(&[1, 1])]),
+            Err(Error::UnexpectedReply { .. })
+        ));
     }
 
     #[test]

@@ -23,9 +23,9 @@ use super::{malformed, Builder, Health, Node, Shard, SlotMap, SLOTS};
 
 /// The reply without attributes; an error reply is returned as [`Error::Server`].
 fn checked(frame: &Frame) -> Result<&Frame, Error> {
-    match frame.value() {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e.clone())),
-        other => Ok(other),
+    match frame.server_error() {
+        Some(e) => Err(Error::Server(e.clone())),
+        None => Ok(frame.value()),
     }
 }
 

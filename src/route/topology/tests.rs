@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::resp::Frame;
 use crate::error::ServerError;
+use crate::resp::Frame;
 
 fn b(s: &str) -> Frame {
     Frame::BulkString(Bytes::copy_from_slice(s.as_bytes()))
@@ -94,21 +94,13 @@ fn check_three_shards(map: &SlotMap) {
     assert_eq!(map.primary_for_slot(16384), None);
     assert_eq!(map.replicas_for_slot(0).collect::<Vec<_>>(), [&addr(30004)]);
     assert_eq!(map.replicas_for_slot(6000).count(), 0, "failed replica skipped");
-    assert_eq!(
-        map.replicas_for_slot(12000).collect::<Vec<_>>(),
-        [&addr(30008)],
-        "loading replica skipped"
-    );
+    assert_eq!(map.replicas_for_slot(12000).collect::<Vec<_>>(), [&addr(30008)], "loading replica skipped");
     let a = map.shard_for_slot(0).unwrap();
     assert_eq!(a.primary.id.as_deref(), Some("a1"));
     assert_eq!(a.replicas[0].replication_offset, 300040);
     assert_eq!(map.shard_for_slot(6000).unwrap().replicas[0].health, Health::Failed);
     let primaries: Vec<_> = map.primaries().collect();
-    assert_eq!(
-        primaries,
-        [&addr(30001), &addr(30002), &addr(30003)],
-        "slotless shard is no fan-out target"
-    );
+    assert_eq!(primaries, [&addr(30001), &addr(30002), &addr(30003)], "slotless shard is no fan-out target");
     let nodes: Vec<u16> = map.nodes().iter().map(|a| a.port).collect();
     assert_eq!(nodes, [30001, 30002, 30003, 30004, 30005, 30006, 30007, 30008]);
     let ranges: Vec<(u16, u16, u16)> =
@@ -172,8 +164,7 @@ fn tls_port_is_chosen_for_tls() {
     assert_eq!(port(false), 7000);
     assert_eq!(port(true), 7443);
     // TLS only: `port` is absent (or 0), the TLS port is the only one.
-    let tls_only =
-        vec![("port", i(0)), ("tls-port", i(7443)), ("endpoint", b("h")), ("role", b("master"))];
+    let tls_only = vec![("port", i(0)), ("tls-port", i(7443)), ("endpoint", b("h")), ("role", b("master"))];
     assert_eq!(one_node_map(tls_only, "a", false).unwrap().primary_for_slot(0).unwrap().port, 7443);
 }
 
@@ -213,9 +204,8 @@ fn bad_replies_are_typed_errors() {
     assert!(matches!(SlotMap::from_shards(&err, "a", false), Err(Error::Server(_))));
     assert!(matches!(SlotMap::from_slots(&err, "a"), Err(Error::Server(_))));
     assert!(matches!(SlotMap::from_shards(&i(3), "a", false), Err(Error::Type { .. })));
-    let m = |slots: &[i64]| {
-        arr(vec![shard(true, slots, vec![node(true, "m", 7000, "h", "master", "online")])])
-    };
+    let m =
+        |slots: &[i64]| arr(vec![shard(true, slots, vec![node(true, "m", 7000, "h", "master", "online")])]);
     for bad in [&[0, 16384][..], &[5, 3], &[0], &[-1, 5], &[0, 10, 5, 20]] {
         assert!(matches!(SlotMap::from_shards(&m(bad), "a", false), Err(Error::Type { .. })), "{bad:?}");
     }
@@ -231,10 +221,7 @@ fn bad_replies_are_typed_errors() {
     assert!(matches!(SlotMap::from_shards(&shard_not_map, "a", false), Err(Error::Type { .. })));
     let odd_flat = arr(vec![arr(vec![b("slots")])]);
     assert!(matches!(SlotMap::from_shards(&odd_flat, "a", false), Err(Error::Type { .. })));
-    assert!(matches!(
-        SlotMap::from_slots(&arr(vec![arr(vec![i(0), i(1)])]), "a"),
-        Err(Error::Type { .. })
-    ));
+    assert!(matches!(SlotMap::from_slots(&arr(vec![arr(vec![i(0), i(1)])]), "a"), Err(Error::Type { .. })));
 }
 
 #[test]
@@ -313,17 +300,11 @@ fn hostile_ports_and_slots_are_refused_without_panic() {
         assert_eq!(SlotMap::from_slots(&reply, "a").unwrap().primary_for_slot(0), None, "port {bad}");
     }
     let fields = vec![("port", i(65535)), ("endpoint", b("h")), ("role", b("master"))];
-    assert_eq!(
-        one_node_map(fields, "a", false).unwrap().primary_for_slot(0).map(|a| a.port),
-        Some(65535)
-    );
+    assert_eq!(one_node_map(fields, "a", false).unwrap().primary_for_slot(0).map(|a| a.port), Some(65535));
     // Slots past the last one, negative, huge, or ranges that run backwards.
-    let m = |slots: &[i64]| {
-        arr(vec![shard(true, slots, vec![node(true, "m", 7000, "h", "master", "online")])])
-    };
-    for bad in
-        [&[16384, 16384][..], &[0, i64::MAX], &[i64::MIN, 0], &[16383, 0], &[1, 0], &[65535, 65535]]
-    {
+    let m =
+        |slots: &[i64]| arr(vec![shard(true, slots, vec![node(true, "m", 7000, "h", "master", "online")])]);
+    for bad in [&[16384, 16384][..], &[0, i64::MAX], &[i64::MIN, 0], &[16383, 0], &[1, 0], &[65535, 65535]] {
         assert!(matches!(SlotMap::from_shards(&m(bad), "a", false), Err(Error::Type { .. })), "{bad:?}");
     }
     let n = slot_node(b("h"), 7000, "x");
@@ -471,8 +452,7 @@ fn consensus_prefers_the_majority() {
 #[test]
 fn consensus_ties_prefer_a_complete_view() {
     let partial = {
-        let reply =
-            arr(vec![shard(true, &[0, 100], vec![node(true, "m", 7000, "h", "master", "online")])]);
+        let reply = arr(vec![shard(true, &[0, 100], vec![node(true, "m", 7000, "h", "master", "online")])]);
         SlotMap::from_shards(&reply, "s", false).unwrap()
     };
     let picked = SlotMap::pick_consensus(vec![partial.clone(), three()]).unwrap();
