@@ -246,7 +246,8 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::NotOnSharedConnection`] before sending, as above;
-    /// [`Error::Server`] when the transaction is aborted; connection failures.
+    /// [`Error::TransactionDiscarded`] or [`Error::Server`] when the server
+    /// refused a command of the transaction (none ran); connection failures.
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
         let mut resends = 0;

@@ -185,7 +185,6 @@ impl CommandInfo {
 }
 
 /// Longest command or subcommand name the table knows (`GEORADIUSBYMEMBER_RO`
-
 /// is 20 bytes); anything longer is unknown, so it is not upper-cased.
 const MAX_NAME: usize = 24;
 
@@ -389,6 +388,7 @@ pub fn keys<'a>(cmd: &'a Cmd) -> impl Iterator<Item = &'a [u8]> + 'a {
     command_info(cmd).keys.keys_in(cmd)
 }
 
+/// Refuses a command that would change the state of a shared connection
 /// (flagged [`Flags::STATEFUL`]); `Ok` for every other command. The standalone
 /// client calls it before using its multiplexed connection, the cluster
 /// router before routing; exclusive connections (`Pooled`) and the

@@ -227,8 +227,10 @@ impl Connection {
     /// aborts the transaction: the error says which.
     ///
     /// # Errors
-    /// [`Error::Server`] with `EXECABORT` or the queueing error; otherwise as
-    /// [`Connection::send_pipeline`].
+    /// [`Error::TransactionDiscarded`] when `EXEC` replied `EXECABORT` (with
+    /// the queueing error that caused it), [`Error::Server`] for a queueing
+    /// error alone, [`Error::TransactionAborted`] when a `WATCH`ed key changed
+    /// (on an exclusive connection); otherwise as [`Connection::send_pipeline`].
     ///
     /// # Cancel safety
     /// As [`Connection::send`]: the whole transaction is in one write.
