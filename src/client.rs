@@ -22,12 +22,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cmd::{cmd, Cmd, FromReply, ToArg};
+use crate::cmd::{check_shared, cmd, Cmd, FromReply, ToArg};
 use crate::conn::{ConnectOptions, Reconnecting};
-use crate::error::{Error, ServerErrorKind, UseInstead};
+use crate::error::{connect_failure, Error, ServerErrorKind, UseInstead};
 use crate::pool::{Pool, PoolOptions, Pooled};
 use crate::resp::Frame;
-use crate::route::check_shared;
 
 /// A standalone client: one multiplexed connection plus a pool for exclusive use.
 #[derive(Clone, Debug)]
@@ -192,7 +191,7 @@ impl Client {
     /// Blocking commands go to an exclusive connection from the pool.
     /// Commands that would change the shared connection's state for every
     /// other caller (SUBSCRIBE, MULTI, WATCH, SELECT, CLIENT REPLY, MONITOR
-    /// ...; see [`crate::route::Flags::STATEFUL`]) are refused: use the
+    /// ...; see [`crate::cmd::Flags::STATEFUL`]) are refused: use the
     /// pub/sub `Subscriber`, [`Client::transaction`] or [`Client::exclusive`].
     ///
     /// # Errors
@@ -233,7 +232,11 @@ impl Client {
         check_batch(cmds)?;
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(connect_error)?;
+            let conn = self
+                .conn
+                .connection()
+                .await
+                .map_err(|e| connect_failure(e, &self.conn.options().describe()))?;
             match conn.send_pipeline(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -250,12 +253,17 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::NotOnSharedConnection`] before sending, as above;
-    /// [`Error::Server`] when the transaction is aborted; connection failures.
+    /// [`Error::TransactionDiscarded`] or [`Error::Server`] when the server
+    /// refused a command of the transaction (none ran); connection failures.
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
         let mut resends = 0;
         loop {
-            let conn = self.conn.connection().await.map_err(connect_error)?;
+            let conn = self
+                .conn
+                .connection()
+                .await
+                .map_err(|e| connect_failure(e, &self.conn.options().describe()))?;
             match conn.transaction(cmds).await {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
@@ -459,15 +467,6 @@ impl Client {
     }
 }
 
-/// A failed connect as the caller sees it: a rejected password or
-/// certificate as is (retrying will not help), anything else as "not sent".
-fn connect_error(e: Error) -> Error {
-    match e {
-        e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed) => e,
-        e => Error::NotSent { cause: Arc::new(e) },
-    }
-}
-
 /// Refuses a batch (pipeline or transaction body) with a command that would
 /// change the shared connection's state, or block it.
 fn check_batch(cmds: &[Cmd]) -> Result<(), Error> {
@@ -491,7 +490,7 @@ fn check_batch(cmds: &[Cmd]) -> Result<(), Error> {
 /// the like.
 fn is_known_blocking(c: &Cmd) -> bool {
     matches!(c.name().first().map(u8::to_ascii_uppercase), Some(b'B' | b'X'))
-        && crate::route::command_info(c).is_blocking()
+        && crate::cmd::command_info(c).is_blocking()
 }
 
 /// Construction's counterpart and RESP3 push: closing, push receivers,
@@ -547,7 +546,8 @@ impl Client {
     /// [`Error::Config`] on RESP2 (invalidations are push frames: RESP3
     /// only); the server's refusal; connection errors; [`Error::Closed`].
     pub async fn enable_tracking(&self, tracking: crate::push::Tracking) -> Result<(), Error> {
-        let conn = self.conn.connection().await.map_err(connect_error)?;
+        let conn =
+            self.conn.connection().await.map_err(|e| connect_failure(e, &self.conn.options().describe()))?;
         if conn.protocol() != crate::conn::Protocol::Resp3 {
             return Err(Error::Config("CLIENT TRACKING needs RESP3 (protocol=3)".into()));
         }

@@ -7,13 +7,14 @@
 //! [`Error::is_timeout`]. What to *do* about an error (retry, redirect, give up)
 //! is decided elsewhere (`route::redirect`), as a pure function of these types.
 //!
-//! This module is pure: no tokio, no sockets, no clock.
+//! The server's error replies live in `server` ([`ServerError`],
+//! [`ServerErrorKind`], [`NodeAddr`]), re-exported here.
+//!
+//! This module is pure: no async runtime, no sockets, no clock.
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
-
-use bytes::Bytes;
 
 /// Malformed or hostile bytes from the peer. The stream is corrupt after any of
 /// these: the connection that produced it must be closed.
@@ -113,211 +114,9 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// What kind of error reply the server sent, from its first word.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerErrorKind {
-    /// `ERR`: generic error.
-    Generic,
-    /// `WRONGTYPE`: the key holds another type.
-    WrongType,
-    /// `MOVED slot host:port`: the slot lives on another node, permanently.
-    Moved {
-        /// The slot of the key.
-        slot: u16,
-        /// The node that owns it now.
-        node: NodeAddr,
-    },
-    /// `ASK slot host:port`: the slot is migrating; ask that node once.
-    Ask {
-        /// The slot of the key.
-        slot: u16,
-        /// The node to ask (after `ASKING`).
-        node: NodeAddr,
-    },
-    /// `TRYAGAIN`: multi-key command during resharding.
-    TryAgain,
-    /// `CLUSTERDOWN`: the cluster cannot serve this slot now.
-    ClusterDown,
-    /// `LOADING`: the server is loading its dataset.
-    Loading,
-    /// `MASTERDOWN`: the replica lost its primary.
-    MasterDown,
-    /// `READONLY`: a write was sent to a replica.
-    ReadOnly,
-    /// `CROSSSLOT`: keys of one command hash to different slots.
-    CrossSlot,
-    /// `NOAUTH`: authentication required.
-    NoAuth,
-    /// `WRONGPASS`: invalid username/password pair.
-    WrongPass,
-    /// `NOPERM`: the ACL user lacks a permission.
-    NoPerm,
-    /// `NOSCRIPT`: no script with that SHA1.
-    NoScript,
-    /// `BUSY`: a script is running.
-    Busy,
-    /// `OOM`: out of memory under `maxmemory`.
-    Oom,
-    /// `EXECABORT`: the transaction was discarded.
-    ExecAbort,
-    /// `NOPROTO`: the requested protocol version is not supported.
-    NoProto,
-    /// `UNKILLABLE`, `NOTBUSY`, ... and anything not listed: see the code.
-    Other,
-}
+mod server;
 
-/// A node address as found in redirects and topology replies: host and port.
-/// The host is kept as text (IPv4, IPv6 without brackets, or a hostname).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeAddr {
-    /// Host name or IP address, without brackets.
-    pub host: Arc<str>,
-    /// TCP port.
-    pub port: u16,
-}
-
-impl NodeAddr {
-    /// Builds an address from its parts.
-    pub fn new(host: impl Into<Arc<str>>, port: u16) -> Self {
-        NodeAddr { host: host.into(), port }
-    }
-
-    /// Parses `host:port`, `[v6]:port` or `v6:port` (the last colon splits).
-    /// Returns `None` when the port is missing or invalid.
-    pub fn parse(text: &str) -> Option<NodeAddr> {
-        let (host, port) = text.rsplit_once(':')?;
-        let port: u16 = port.parse().ok()?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-        Some(NodeAddr::new(host, port))
-    }
-}
-
-impl fmt::Display for NodeAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// An error reply from the server (`-...` or `!...`), classified at decode.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ServerError {
-    // Boxed: errors are rare, frames are many, and an inline error would
-    // make every `Frame` nearly twice as large.
-    inner: Box<ServerErrorInner>,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-struct ServerErrorInner {
-    kind: ServerErrorKind,
-    line: Bytes,
-}
-
-impl ServerError {
-    /// Classifies an error line (without the type byte and CRLF).
-    ///
-    /// # Errors
-    /// A `MOVED`/`ASK` line whose slot or address does not parse is a
-    /// [`ProtocolError::BadRedirect`]: acting on it would misroute commands.
-    pub fn parse(line: Bytes) -> Result<ServerError, ProtocolError> {
-        let code_end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-        let code = &line[..code_end];
-        let kind = match code {
-            b"ERR" => ServerErrorKind::Generic,
-            b"WRONGTYPE" => ServerErrorKind::WrongType,
-            b"MOVED" | b"ASK" => {
-                let rest = line.get(code_end + 1..).ok_or(ProtocolError::BadRedirect)?;
-                let (slot, node) = parse_redirect(rest)?;
-                if code == b"MOVED" {
-                    ServerErrorKind::Moved { slot, node }
-                } else {
-                    ServerErrorKind::Ask { slot, node }
-                }
-            }
-            b"TRYAGAIN" => ServerErrorKind::TryAgain,
-            b"CLUSTERDOWN" => ServerErrorKind::ClusterDown,
-            b"LOADING" => ServerErrorKind::Loading,
-            b"MASTERDOWN" => ServerErrorKind::MasterDown,
-            b"READONLY" => ServerErrorKind::ReadOnly,
-            b"CROSSSLOT" => ServerErrorKind::CrossSlot,
-            b"NOAUTH" => ServerErrorKind::NoAuth,
-            b"WRONGPASS" => ServerErrorKind::WrongPass,
-            b"NOPERM" => ServerErrorKind::NoPerm,
-            b"NOSCRIPT" => ServerErrorKind::NoScript,
-            b"BUSY" => ServerErrorKind::Busy,
-            b"OOM" => ServerErrorKind::Oom,
-            b"EXECABORT" => ServerErrorKind::ExecAbort,
-            b"NOPROTO" => ServerErrorKind::NoProto,
-            _ => ServerErrorKind::Other,
-        };
-        Ok(ServerError { inner: Box::new(ServerErrorInner { kind, line }) })
-    }
-
-    /// Builds an error for tests and fakes from a line such as `ERR nope`.
-    ///
-    /// # Errors
-    /// As [`ServerError::parse`].
-    pub fn from_line(line: &str) -> Result<ServerError, ProtocolError> {
-        ServerError::parse(Bytes::copy_from_slice(line.as_bytes()))
-    }
-
-    /// The classified kind.
-    pub fn kind(&self) -> &ServerErrorKind {
-        &self.inner.kind
-    }
-
-    /// The whole line, code included, as sent by the server.
-    pub fn line(&self) -> &Bytes {
-        &self.inner.line
-    }
-
-    /// The first word of the line (`ERR`, `MOVED`, ...).
-    pub fn code(&self) -> &[u8] {
-        let line = &self.inner.line;
-        let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-        &line[..end]
-    }
-
-    /// The line after the code.
-    pub fn message(&self) -> &[u8] {
-        let line = &self.inner.line;
-        match line.iter().position(|&b| b == b' ') {
-            Some(i) => &line[i + 1..],
-            None => &[],
-        }
-    }
-}
-
-fn parse_redirect(rest: &[u8]) -> Result<(u16, NodeAddr), ProtocolError> {
-    let text = std::str::from_utf8(rest).map_err(|_| ProtocolError::InvalidUtf8)?;
-    let mut parts = text.split(' ');
-    let slot: u16 =
-        parts.next().and_then(|s| s.parse().ok()).filter(|s| *s < 16384).ok_or(ProtocolError::BadRedirect)?;
-    let addr = parts.next().ok_or(ProtocolError::BadRedirect)?;
-    let node = NodeAddr::parse(addr).ok_or(ProtocolError::BadRedirect)?;
-    Ok((slot, node))
-}
-
-impl fmt::Debug for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerError")
-            .field("kind", &self.inner.kind)
-            .field("line", &String::from_utf8_lossy(&self.inner.line))
-            .finish()
-    }
-}
-
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.inner.line))
-    }
-}
-
-impl std::error::Error for ServerError {}
+pub use server::{NodeAddr, ServerError, ServerErrorKind};
 
 /// Which pool timeout expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,6 +219,45 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// `EXEC` replied null: a key the transaction `WATCH`ed changed, so the
+    /// server ran none of its commands. Safe to try the whole transaction again.
+    TransactionAborted,
+    /// `EXEC` replied `EXECABORT`: the server refused a command while
+    /// queueing it (a syntax error, a `MOVED` for a slot that left the node)
+    /// and discarded the transaction; none of its commands ran.
+    TransactionDiscarded {
+        /// `EXEC`'s error.
+        exec: ServerError,
+        /// The first queued command's error, which caused it.
+        queued: ServerError,
+    },
+    /// No shard serves this slot in the cluster router's current map (the
+    /// cluster is being resharded or has lost a shard). Nothing was sent.
+    SlotNotServed {
+        /// The slot.
+        slot: u16,
+    },
+    /// The cluster router knows no primary to send a keyless command to
+    /// (every shard lost). Nothing was sent.
+    NoPrimary,
+    /// The node asked for the topology serves no slot: not a cluster node,
+    /// or one that has not joined its cluster yet.
+    NotACluster {
+        /// The node, as its URL without credentials.
+        node: Box<str>,
+    },
+    /// A reply that fits no request: one no command was waiting for, a
+    /// pipeline reply of the wrong length, or replies of several nodes that
+    /// cannot be merged (different values, arrays of different lengths, a
+    /// sum that overflows). The connection it came on is not to be trusted.
+    UnexpectedReply {
+        /// What was wrong, for humans.
+        what: &'static str,
+    },
+    /// An argument the command cannot take, refused before anything was
+    /// sent: a zero TTL, a lock of zero seconds, an empty subscription list,
+    /// a pipeline too long to count.
+    InvalidArgument(Box<str>),
 }
 
 /// Where a command refused with [`Error::NotOnSharedConnection`] belongs.
@@ -465,6 +303,42 @@ impl Error {
             Error::OutcomeUnknown { .. } | Error::Timeout => true,
             Error::PipelineIncomplete { unknown, .. } => *unknown > 0,
             Error::RetriesExhausted { last, .. } => last.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// True for a transient failure after which the same command may succeed
+    /// if sent again, and sending it again is safe because it did not run:
+    /// [`Error::NotSent`] for a transient cause (the network, a timeout, a
+    /// node loading or failing over; not [`Error::Closed`] or a rejected
+    /// password), a connect timeout, a pool timeout, the server's
+    /// `TRYAGAIN`, `LOADING`, `CLUSTERDOWN` and `MASTERDOWN`, a slot or
+    /// primary the cluster router cannot find now, and a `WATCH` transaction
+    /// aborted by a concurrent write. Never for [`Error::OutcomeUnknown`] or
+    /// [`Error::Timeout`] (the command may have run: see
+    /// [`Error::is_outcome_unknown`]), nor once retries are exhausted.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::NotSent { cause } => cause.is_transient_cause(),
+            Error::ConnectTimeout
+            | Error::Pool(_)
+            | Error::SlotNotServed { .. }
+            | Error::NoPrimary
+            | Error::TransactionAborted => true,
+            Error::Server(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Why a command was not sent, when trying again could help: the node or
+    /// the network, not the client's own configuration or state.
+    fn is_transient_cause(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::ConnectTimeout | Error::Timeout | Error::Protocol(_) | Error::Pool(_) => {
+                true
+            }
+            Error::Server(e) => e.is_transient(),
+            Error::NotSent { cause } | Error::OutcomeUnknown { cause } => cause.is_transient_cause(),
             _ => false,
         }
     }
@@ -540,6 +414,13 @@ impl Error {
             Error::Other(_) => "other",
             Error::NotOnSharedConnection { .. } => "not_on_shared_connection",
             Error::TooManyNodes { .. } => "too_many_nodes",
+            Error::TransactionAborted => "transaction_aborted",
+            Error::TransactionDiscarded { .. } => "transaction_discarded",
+            Error::SlotNotServed { .. } => "slot_not_served",
+            Error::NoPrimary => "no_primary",
+            Error::NotACluster { .. } => "not_a_cluster",
+            Error::UnexpectedReply { .. } => "unexpected_reply",
+            Error::InvalidArgument(_) => "invalid_argument",
         }
     }
 }
@@ -588,11 +469,53 @@ impl fmt::Display for Error {
                     "connections to {limit} cluster nodes already open (max_nodes): not opening another"
                 )
             }
+            Error::TransactionAborted => f.write_str("transaction aborted: a watched key changed"),
+            Error::TransactionDiscarded { exec, queued } => {
+                write!(f, "{exec} (queued command failed: {queued})")
+            }
+            Error::SlotNotServed { slot } => write!(f, "slot {slot} is not served"),
+            Error::NoPrimary => f.write_str("no known primary"),
+            Error::NotACluster { node } => write!(f, "{node} serves no slots (not a cluster?)"),
+            Error::UnexpectedReply { what } => write!(f, "unexpected reply: {what}"),
+            Error::InvalidArgument(m) => f.write_str(m),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    /// The error that caused this one: the cause of [`Error::NotSent`],
+    /// [`Error::OutcomeUnknown`] and [`Error::PipelineIncomplete`], the last
+    /// error of [`Error::RetriesExhausted`], the IO or protocol error, the
+    /// server's error line. `None` for errors with no cause of their own.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::NotSent { cause }
+            | Error::OutcomeUnknown { cause }
+            | Error::PipelineIncomplete { cause, .. } => Some(cause.as_ref()),
+            Error::RetriesExhausted { last, .. } => Some(last.as_ref()),
+            Error::Io(e) => Some(e.as_ref()),
+            Error::Protocol(e) => Some(e),
+            Error::Server(e) | Error::Auth(e) => Some(e),
+            Error::TransactionDiscarded { queued, .. } => Some(queued),
+            _ => None,
+        }
+    }
+}
+
+/// A failed connect as the caller of a command sees it, the same on the
+/// standalone client and the cluster router: a rejected password or
+/// certificate as is (sending again will not help), anything else as
+/// [`Error::NotSent`]. An IO error's message is prefixed with `node` (the
+/// connection's URL without credentials) so the caller learns which server
+/// could not be reached; its kind is kept.
+pub fn connect_failure(e: Error, node: &str) -> Error {
+    let cause = match e {
+        e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed) => return e,
+        Error::Io(io) => Error::Io(Arc::new(io::Error::new(io.kind(), format!("{node}: {io}")))),
+        e => e,
+    };
+    Error::NotSent { cause: Arc::new(cause) }
+}
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
@@ -616,33 +539,4 @@ impl From<io::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_codes() {
-        let e = ServerError::from_line("WRONGTYPE Operation against a key").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::WrongType);
-        assert_eq!(e.code(), b"WRONGTYPE");
-        assert_eq!(e.message(), b"Operation against a key");
-        let e = ServerError::from_line("ERR").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::Generic);
-        assert_eq!(e.message(), b"");
-        let e = ServerError::from_line("SOMETHING new").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::Other);
-    }
-
-    #[test]
-    fn parses_redirects() {
-        let e = ServerError::from_line("MOVED 3999 127.0.0.1:6381").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::Moved { slot: 3999, node: NodeAddr::new("127.0.0.1", 6381) });
-        let e = ServerError::from_line("ASK 0 [::1]:7000").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::Ask { slot: 0, node: NodeAddr::new("::1", 7000) });
-        let e = ServerError::from_line("MOVED 12 ::1:7000").unwrap();
-        assert_eq!(e.kind(), &ServerErrorKind::Moved { slot: 12, node: NodeAddr::new("::1", 7000) });
-        assert_eq!(NodeAddr::new("::1", 7000).to_string(), "[::1]:7000");
-        for bad in ["MOVED", "MOVED 16384 a:1", "MOVED x a:1", "ASK 1", "ASK 1 host", "MOVED 1 h:99999"] {
-            assert_eq!(ServerError::from_line(bad), Err(ProtocolError::BadRedirect), "{bad}");
-        }
-    }
-}
+mod tests;

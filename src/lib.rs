@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | errors, secrets | [`error`], [`secret`] | pure |
 //! | wire format | [`resp`] (frame, decode, encode) | pure |
-//! | commands | [`cmd`](mod@cmd) (builder, reply conversion) | pure |
+//! | commands | [`cmd`](mod@cmd) (builder, reply conversion, command table) | pure |
 //! | retry timing | [`backoff`] | pure |
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
@@ -14,7 +14,7 @@
 //! | standalone client | [`client`] | tokio |
 //! | typed commands, any topology | [`commands`] | tokio |
 //! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
-//! | routing | [`route`] (slot, topology, redirect, split: pure; cluster: tokio) | both |
+//! | routing | [`route`] (slot, topology, redirect, split: pure; fetch, cluster: tokio) | both |
 //! | what users call | [`store`], [`pubsub`] (registry: pure; subscriber, publisher: tokio) | both |
 //! | cluster coordination | [`coord`] (events, wire format: pure; coordinator, in-process bus) | both |
 //! | configuration | [`config`], [`url`] | pure |

@@ -2,16 +2,24 @@
 //!
 //! Lives here: [`Cmd`] (one buffer per command, already in wire form, so the
 //! connection only copies it into its write buffer), [`ToArg`] for argument
-//! types, and in `reply` the [`FromReply`] conversions. Not here: where a command
-//! goes (`route`) or how it is sent (`conn`).
+//! types, in `reply` the [`FromReply`] conversions, and in [`table`] the
+//! command table (key positions, flags, fan-out, split kind, retry safety)
+//! that both the connection layer and the router read. Not here: which node
+//! a command goes to (`route`) or how it is sent (`conn`).
 //!
 //! Pure: no tokio, no sockets, no clock.
 
 mod arg;
+mod keyspec;
 mod reply;
+pub mod table;
 
 pub use arg::ToArg;
+pub use keyspec::KeySpec;
 pub use reply::FromReply;
+pub use table::{
+    check_shared, command_info, is_retry_safe, keys, refuse_stateful, CommandInfo, FanOut, Flags, SplitKind,
+};
 
 use bytes::{BufMut, BytesMut};
 
@@ -87,6 +95,14 @@ impl Cmd {
         self.body.put_slice(bytes);
         self.body.put_slice(b"\r\n");
         self.argc += 1;
+    }
+
+    /// A command with this one's name and marks (idempotent, blocking) and no
+    /// other argument: the start of one part of a command split by slot.
+    pub fn same_name(&self) -> Cmd {
+        let mut c = Cmd { body: BytesMut::with_capacity(64), argc: 0, flags: self.flags };
+        c.push_bytes(self.name());
+        c
     }
 
     /// Marks the command safe to send twice (retried after "outcome unknown").

@@ -25,17 +25,10 @@ pub trait FromReply: Sized {
 }
 
 fn mismatch<T>(expected: &'static str, frame: &Frame) -> Result<T, Error> {
-    if let Some(e) = server_error(frame) {
-        return Err(e);
+    if let Some(e) = frame.server_error() {
+        return Err(Error::Server(e.clone()));
     }
     Err(Error::Type { expected, got: describe(frame) })
-}
-
-fn server_error(frame: &Frame) -> Option<Error> {
-    match frame.value() {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Some(Error::Server(e.clone())),
-        _ => None,
-    }
 }
 
 fn describe(frame: &Frame) -> String {
@@ -57,19 +50,13 @@ fn unwrap_attr(frame: Frame) -> Frame {
 
 impl FromReply for Frame {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
-        match server_error(&frame) {
-            Some(e) => Err(e),
-            None => Ok(frame.strip_attributes()),
-        }
+        frame.into_result().map(Frame::strip_attributes)
     }
 }
 
 impl FromReply for () {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
-        match server_error(&frame) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        frame.into_result().map(drop)
     }
 }
 

@@ -676,20 +676,6 @@ fn suggestions() {
 }
 
 #[test]
-fn pure_modules_do_not_use_tokio() {
-    for (name, source) in [
-        ("config/mod.rs", include_str!("mod.rs")),
-        ("config/parse.rs", include_str!("parse.rs")),
-        ("config/duration.rs", include_str!("duration.rs")),
-        ("config/error.rs", include_str!("error.rs")),
-        ("config/secret_source.rs", include_str!("secret_source.rs")),
-        ("url.rs", include_str!("../url.rs")),
-    ] {
-        assert!(!source.contains("tokio::") && !source.contains("use tokio"), "{name} uses tokio");
-    }
-}
-
-#[test]
 fn compat_is_a_top_level_choice() {
     assert_eq!(ok(json!({"@type": "Redis"})).compat(), Compat::Redwire);
     assert_eq!(ok(json!({"@type": "Default"})).compat(), Compat::Redwire);

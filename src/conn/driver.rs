@@ -322,7 +322,8 @@ impl Shared {
         cmds: &[Cmd],
         mut confirm: Option<Box<Confirm>>,
     ) -> Result<oneshot::Receiver<Result<Frame, Error>>, Error> {
-        let count = u32::try_from(cmds.len()).map_err(|_| Error::Other("pipeline too long".into()))?;
+        let count =
+            u32::try_from(cmds.len()).map_err(|_| Error::InvalidArgument("pipeline too long".into()))?;
         let len: usize = cmds.iter().map(Cmd::encoded_len).sum();
         loop {
             {
@@ -665,7 +666,9 @@ fn dispatch(
             }
             replies += 1;
             let Some(front) = st.queue.front() else {
-                result = Err(Error::Other("the server sent a reply no command was waiting for".into()));
+                result = Err(Error::UnexpectedReply {
+                    what: "the server sent a reply no command was waiting for",
+                });
                 break;
             };
             if front.frames <= 1 && st.partial.is_empty() {

@@ -195,7 +195,9 @@ impl Connection {
         names: Vec<bytes::Bytes>,
     ) -> Result<Frame, Error> {
         if names.is_empty() {
-            return Err(Error::Other("a pub/sub command needs at least one name to confirm".into()));
+            return Err(Error::InvalidArgument(
+                "a pub/sub command needs at least one name to confirm".into(),
+            ));
         }
         let confirm = driver::Confirm::new(kind, names);
         let rx = self.shared.enqueue_confirmed(confirm, cmd).await?;
@@ -270,8 +272,10 @@ impl Connection {
     /// aborts the transaction: the error says which.
     ///
     /// # Errors
-    /// [`Error::Server`] with `EXECABORT` or the queueing error; otherwise as
-    /// [`Connection::send_pipeline`].
+    /// [`Error::TransactionDiscarded`] when `EXEC` replied `EXECABORT` (with
+    /// the queueing error that caused it), [`Error::Server`] for a queueing
+    /// error alone, [`Error::TransactionAborted`] when a `WATCH`ed key changed
+    /// (on an exclusive connection); otherwise as [`Connection::send_pipeline`].
     ///
     /// # Cancel safety
     /// As [`Connection::send`]: the whole transaction is in one write.
@@ -293,7 +297,7 @@ impl Connection {
         for r in replies.iter().skip(1) {
             if let Frame::SimpleError(e) | Frame::BlobError(e) = r {
                 if let Frame::SimpleError(exec_err) | Frame::BlobError(exec_err) = &exec {
-                    return Err(Error::Other(format!("{exec_err} (queued command failed: {e})")));
+                    return Err(Error::TransactionDiscarded { exec: exec_err.clone(), queued: e.clone() });
                 }
                 return Err(Error::Server(e.clone()));
             }
@@ -301,7 +305,7 @@ impl Connection {
         match exec {
             Frame::Array(items) => Ok(items),
             Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-            f if f.is_null() => Err(Error::Other("transaction aborted: a watched key changed".into())),
+            f if f.is_null() => Err(Error::TransactionAborted),
             other => Err(Error::Type { expected: "EXEC array", got: other.type_name().into() }),
         }
     }

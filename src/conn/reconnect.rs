@@ -317,7 +317,7 @@ fn reconnect_delay(failures: u32) -> Duration {
 }
 
 /// Commands that only read, or that the caller marked idempotent. The
-/// command table is the pure one the router uses (`route::keys`).
+/// command table is the pure one the router uses (`cmd::table`).
 fn is_safe_to_repeat(cmd: &Cmd) -> bool {
-    crate::route::is_retry_safe(cmd, &crate::route::command_info(cmd))
+    crate::cmd::is_retry_safe(cmd, &crate::cmd::command_info(cmd))
 }

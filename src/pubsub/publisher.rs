@@ -16,7 +16,7 @@ use crate::resp::Frame;
 use crate::route::{ClusterClient, ClusterOptions};
 use crate::sentinel::{SentinelClient, SentinelOptions};
 
-use super::servers::{reply_error, Servers};
+use super::servers::Servers;
 
 /// Publishes to channels and sharded channels. Clones share connections.
 #[derive(Clone, Debug)]
@@ -85,6 +85,6 @@ impl Publisher {
             Inner::Cluster(cluster) => cluster.send(c).await?,
             Inner::Sentinel(sentinel) => sentinel.send(c).await?,
         };
-        u64::from_reply(reply_error(frame)?)
+        u64::from_reply(frame.into_result()?)
     }
 }

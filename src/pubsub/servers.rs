@@ -1,19 +1,18 @@
 //! Which servers pub/sub talks to, and how it finds a cluster's slot owners.
 //!
 //! Lives here: [`Servers`] (a standalone server, a cluster's seeds, or the
-//! sentinels of a master, also built from a store configuration) and the slot-map lookup shared by the
-//! subscriber and the publisher: ask a node `CLUSTER SHARDS` (or `CLUSTER
-//! SLOTS` before 7.0) and parse it with [`SlotMap`]. Not here: the cluster
+//! sentinels of a master, also built from a store configuration) and the
+//! order in which the subscriber asks nodes for the slot map. Not here: the
+//! asking itself, which is the cluster router's (`route::fetch`: `CLUSTER
+//! SHARDS`, `CLUSTER SLOTS` as fallback, TLS server name per node), or the
 //! router of ordinary commands (`route::cluster`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::cmd::cmd;
 use crate::config::StoreConfig;
-use crate::conn::{Address, ConnectOptions, Connection};
+use crate::conn::ConnectOptions;
 use crate::error::{Error, NodeAddr};
-use crate::resp::Frame;
+use crate::route::fetch::fetch_first;
 use crate::route::SlotMap;
 use crate::sentinel::SentinelOptions;
 
@@ -124,42 +123,11 @@ impl Servers {
     }
 }
 
-/// Options to reach `node`: `template`'s credentials, TLS and timeouts with
-/// the node's address.
-pub(crate) fn node_options(template: &ConnectOptions, node: &NodeAddr) -> ConnectOptions {
-    let mut opts = template.clone();
-    opts.address = Address::Tcp { host: node.host.to_string(), port: node.port };
-    opts
-}
-
-fn host_of(opts: &ConnectOptions) -> String {
-    match &opts.address {
-        Address::Tcp { host, .. } => host.clone(),
-        Address::Unix(_) => String::new(),
-    }
-}
-
-/// Asks one node for the slot map: `CLUSTER SHARDS`, or `CLUSTER SLOTS`
-/// when the server is older than 7.0.
-async fn ask(opts: &ConnectOptions) -> Result<SlotMap, Error> {
-    let conn = Connection::connect(opts, None).await?;
-    let host = host_of(opts);
-    let tls = opts.tls.is_some();
-    let shards = conn.send(&cmd("CLUSTER").arg("SHARDS")).await?;
-    let map = match SlotMap::from_shards(&shards, &host, tls) {
-        Err(Error::Server(_)) => SlotMap::from_slots(&conn.send(&cmd("CLUSTER").arg("SLOTS")).await?, &host),
-        other => other,
-    };
-    conn.close();
-    let map = map?;
-    if map.assigned_slots() == 0 {
-        return Err(Error::Other(format!("{} serves no slots: not part of a cluster yet", opts.describe())));
-    }
-    Ok(map)
-}
+pub(crate) use crate::route::fetch::node_options;
 
 /// The slot map as the first answering node sees it: `known` nodes first
-/// (from an earlier map: more current than the seeds), then the seeds.
+/// (from an earlier map: more current than the seeds), then the seeds. The
+/// same fetch as the cluster router's (`route::fetch`).
 ///
 /// # Errors
 /// The last node's error when none answers with a usable map.
@@ -168,18 +136,7 @@ pub(crate) async fn fetch_slot_map(
     known: &[NodeAddr],
     seeds: &[ConnectOptions],
 ) -> Result<SlotMap, Error> {
-    let mut last = Error::Other("no cluster node to ask for the slot map".into());
-    let candidates = known.iter().map(|n| node_options(template, n)).chain(seeds.iter().cloned());
-    for opts in candidates {
-        // One bound per node, so a stalled node does not hold the lookup up.
-        let limit = opts.connect_timeout + opts.response_timeout.unwrap_or(Duration::from_secs(10));
-        match tokio::time::timeout(limit, ask(&opts)).await {
-            Ok(Ok(map)) => return Ok(map),
-            Ok(Err(e)) => last = e,
-            Err(_) => last = Error::Timeout,
-        }
-    }
-    Err(last)
+    fetch_first(template, known, seeds).await
 }
 
 /// The addresses in `map`, primaries first, for the next lookup.
@@ -193,18 +150,11 @@ pub(crate) fn known_nodes(map: &SlotMap) -> Vec<NodeAddr> {
     nodes
 }
 
-/// Whether a frame is an error reply.
-pub(crate) fn reply_error(frame: Frame) -> Result<Frame, Error> {
-    match frame {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-        other => Ok(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{RedisClusterConfig, RedisConfig, SecretSource, ShardedConfig};
+    use crate::conn::Address;
     use crate::secret::Secret;
 
     #[test]
@@ -257,15 +207,5 @@ mod tests {
         assert_eq!(two.seeds().len(), 2);
         assert!(matches!(Servers::from_urls::<&str>(&[]), Err(Error::Config(_))));
         assert!(Servers::from_urls(&["redis://a:7000", "nonsense://"]).is_err());
-    }
-
-    #[test]
-    fn node_options_keep_everything_but_the_address() {
-        let mut t = ConnectOptions::tcp("seed", 1);
-        t.username = Some("u".into());
-        t.db = 0;
-        let o = node_options(&t, &NodeAddr::new("10.0.0.9", 7003));
-        assert_eq!(o.address, Address::Tcp { host: "10.0.0.9".into(), port: 7003 });
-        assert_eq!(o.username.as_deref(), Some("u"));
     }
 }

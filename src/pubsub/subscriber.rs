@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::inbox::{Inbox, Popped};
 use super::message::{parse_push, Event, Kind, Push, Subscription};
 use super::registry::{Action, CallId, LinkId, Registry, Settings};
-use super::servers::{fetch_slot_map, known_nodes, node_options, reply_error, Servers};
+use super::servers::{fetch_slot_map, known_nodes, node_options, Servers};
 use crate::cmd::{cmd, Cmd};
 use crate::conn::{Connection, PushSink};
 use crate::error::{Error, NodeAddr};
@@ -159,7 +159,7 @@ where
 {
     let names: Vec<Bytes> = names.into_iter().map(|n| Bytes::copy_from_slice(n.as_ref())).collect();
     if names.is_empty() {
-        return Err(Error::Other("give at least one channel or pattern".into()));
+        return Err(Error::InvalidArgument("give at least one channel or pattern".into()));
     }
     Ok(names)
 }
@@ -579,7 +579,7 @@ impl Task {
                 let tx = self.io_tx.clone();
                 tokio::spawn(async move {
                     let result =
-                        conn.send_confirmed(&command, confirmation, names).await.and_then(reply_error);
+                        conn.send_confirmed(&command, confirmation, names).await.and_then(Frame::into_result);
                     let _ = tx.send(Io::OpDone { link, gen, op, result: result.map(|_| ()) });
                 });
             }
@@ -694,7 +694,7 @@ impl Task {
                         () = &mut closed => return,
                         _ = tick.tick() => {
                             // A failed PING means a dead peer: close, and the watcher reports it.
-                            if conn.send(&cmd("PING")).await.and_then(reply_error).is_err() {
+                            if conn.send(&cmd("PING")).await.and_then(Frame::into_result).is_err() {
                                 conn.close();
                                 return;
                             }

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::error::ServerError;
+use crate::error::{Error, ServerError};
 
 /// One RESP value.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +75,31 @@ impl Frame {
     /// True for simple and blob errors.
     pub fn is_error(&self) -> bool {
         matches!(self, Frame::SimpleError(_) | Frame::BlobError(_))
+    }
+
+    /// The error this reply carries, looking through attributes, if it is a
+    /// simple or blob error.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self.value() {
+            Frame::SimpleError(e) | Frame::BlobError(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The one conversion from a reply to a result: an error reply (also one
+    /// under attributes) becomes [`Error::Server`]; any other frame is
+    /// returned as it is.
+    ///
+    /// # Errors
+    /// [`Error::Server`] for an error reply.
+    pub fn into_result(self) -> Result<Frame, Error> {
+        match self {
+            Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
+            other => match other.server_error() {
+                Some(e) => Err(Error::Server(e.clone())),
+                None => Ok(other),
+            },
+        }
     }
 
     /// Removes attributes, at this level and below, keeping the values.

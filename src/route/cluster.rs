@@ -45,14 +45,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::fetch::{fetch_topology, node_options};
 use super::nodes::NodeSet;
 use super::topology::{Health, SlotMap};
 use super::{
     classify, is_retry_safe, merge, merge_fan_out, plan, CommandInfo, RetryAction, RetryPolicy, Target,
 };
 use crate::cmd::{cmd, Cmd, FromReply};
-use crate::conn::{Address, ConnectOptions, Reconnecting};
-use crate::error::{Error, NodeAddr};
+use crate::conn::{ConnectOptions, Reconnecting};
+use crate::error::{connect_failure, Error, NodeAddr};
 use crate::pool::{Pool, PoolOptions};
 use crate::resp::Frame;
 
@@ -336,11 +337,11 @@ impl ClusterClient {
     /// The current primaries with a connection to each (for per-node SCAN).
     ///
     /// # Errors
-    /// [`Error::Other`] when no primary is known.
+    /// [`Error::NoPrimary`] when no primary is known.
     pub async fn primaries(&self) -> Result<Vec<(NodeAddr, Reconnecting)>, Error> {
         let routing = self.routing();
         if routing.primaries.is_empty() {
-            return Err(Error::Other("no known primary".into()));
+            return Err(Error::NoPrimary);
         }
         let mut out: Vec<(NodeAddr, Reconnecting)> = Vec::new();
         for (i, p) in routing.primaries.iter().enumerate() {
@@ -356,15 +357,11 @@ impl ClusterClient {
     /// that drive a node themselves).
     ///
     /// # Errors
-    /// [`Error::Other`] when the slot is not served.
+    /// [`Error::SlotNotServed`] when the slot is not served.
     pub fn primary_for_slot(&self, slot: u16) -> Result<(NodeAddr, Reconnecting), Error> {
         let routing = self.routing();
-        let idx = routing
-            .map
-            .shard_index(slot)
-            .ok_or_else(|| Error::Other(format!("slot {slot} is not served")))?;
-        let p =
-            routing.primaries.get(idx).ok_or_else(|| Error::Other(format!("slot {slot} has no primary")))?;
+        let idx = routing.map.shard_index(slot).ok_or(Error::SlotNotServed { slot })?;
+        let p = routing.primaries.get(idx).ok_or(Error::SlotNotServed { slot })?;
         Ok((p.addr.clone(), p.conn.clone()))
     }
 
@@ -495,7 +492,8 @@ impl ClusterClient {
     /// on a pooled one for a blocking command.
     async fn send_asking(&self, target: &NodeConn, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
         if c.is_blocking() || info.is_blocking() {
-            let mut pooled = target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            let mut pooled =
+                target.pool.get().await.map_err(|e| connect_failure(e, &target.conn.options().describe()))?;
             let asking =
                 pooled.send(&cmd("ASKING")).await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
             if asking.is_error() {
@@ -505,11 +503,12 @@ impl ClusterClient {
         }
         match target.conn.connection().await {
             Ok(conn) => match conn.send_pipeline(&[cmd("ASKING"), c.clone()]).await {
-                Ok(mut frames) => frames.pop().ok_or_else(|| Error::Other("empty ASKING reply".into())),
+                Ok(mut frames) => {
+                    frames.pop().ok_or(Error::UnexpectedReply { what: "no reply after ASKING" })
+                }
                 Err(e) => Err(asking_failure(e)),
             },
-            Err(e @ (Error::Auth(_) | Error::Closed)) => Err(e),
-            Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+            Err(e) => Err(connect_failure(e, &target.conn.options().describe())),
         }
     }
 
@@ -517,20 +516,20 @@ impl ClusterClient {
         if c.is_blocking() || info.is_blocking() {
             // A blocking command would stall every caller queued behind it on
             // the shared connection (and trip its response watchdog).
-            let mut pooled = target.pool.get().await.map_err(|e| Error::NotSent { cause: Arc::new(e) })?;
+            let mut pooled =
+                target.pool.get().await.map_err(|e| connect_failure(e, &target.conn.options().describe()))?;
             return pooled.send(&c.clone().blocking()).await;
         }
         match target.conn.connection().await {
             Ok(conn) => conn.send(c).await,
-            Err(e @ (Error::Auth(_) | Error::Closed)) => Err(e),
-            Err(e) => Err(Error::NotSent { cause: Arc::new(e) }),
+            Err(e) => Err(connect_failure(e, &target.conn.options().describe())),
         }
     }
 
     async fn send_any(&self, c: &Cmd, info: &CommandInfo) -> Result<Frame, Error> {
         let routing = self.routing();
         if routing.primaries.is_empty() {
-            return Err(Error::Other("no known primary".into()));
+            return Err(Error::NoPrimary);
         }
         // A random slot picks a random primary weighted by the slots it serves.
         let slot = fastrand::u16(0..super::SLOTS);
@@ -733,11 +732,7 @@ impl Inner {
     }
 
     fn node_options(&self, addr: &NodeAddr) -> ConnectOptions {
-        let mut o = self.template.clone();
-        o.address = Address::Tcp { host: addr.host.to_string(), port: addr.port };
-        if let Some(tls) = &mut o.tls {
-            tls.server_name.get_or_insert_with(|| addr.host.to_string());
-        }
+        let mut o = node_options(&self.template, addr);
         o.readonly = self.opts.read_from_replicas;
         o
     }
@@ -887,40 +882,6 @@ fn close_nodes(dropped: Vec<NodeConn>) {
 
 /// How soon a map with loading replicas is refreshed again.
 const SETTLING_RECHECK: Duration = Duration::from_secs(1);
-
-/// Asks one node for its view of the topology, on a short-lived connection.
-async fn fetch_topology(opts: &ConnectOptions) -> Result<SlotMap, Error> {
-    let mut o = opts.clone();
-    o.readonly = false;
-    let timeout = o.response_timeout.unwrap_or(Duration::from_secs(5)).min(Duration::from_secs(5));
-    o.connect_timeout = o.connect_timeout.min(timeout);
-    let host = match &o.address {
-        Address::Tcp { host, .. } => host.clone(),
-        Address::Unix(_) => String::from("127.0.0.1"),
-    };
-    let tls = o.tls.is_some();
-    let conn = crate::conn::Connection::connect(&o, None).await?;
-    let query = async {
-        let shards = conn.send(&cmd("CLUSTER").arg("SHARDS")).await?;
-        match SlotMap::from_shards(&shards, &host, tls) {
-            Ok(map) if map.assigned_slots() > 0 => Ok(map),
-            _ => {
-                let slots = conn.send(&cmd("CLUSTER").arg("SLOTS")).await?;
-                SlotMap::from_slots(&slots, &host)
-            }
-        }
-    };
-    let result = tokio::time::timeout(timeout, query).await;
-    conn.close();
-    // Its tasks end before the caller goes on (a closing client waits for this).
-    conn.stopped().await;
-    let result = result.map_err(|_| Error::Timeout)?;
-    let map = result?;
-    if map.assigned_slots() == 0 {
-        return Err(Error::Other(format!("{} serves no slots (not a cluster?)", opts.describe())));
-    }
-    Ok(map)
-}
 
 /// Runs refreshes when asked (coalesced, spaced) and periodically; ends
 /// when the client is dropped (its `Drop` wakes this task).

@@ -4,19 +4,22 @@
 //! a verb of the routing loop:
 //!
 //! - [`slot`]: the hash slot of a key (CRC16 with hash tags);
-//! - [`keys`](mod@keys): what a command is: where its keys are, read-only or not,
-//!   blocking, pub/sub, fan-out;
+//! - [`keys`](mod@keys): the slot of a command's keys (the command table
+//!   itself, where keys are, read-only or not, fan-out, split kind, lives in
+//!   [`crate::cmd::table`] and is re-exported here);
 //! - [`split`]: multi-key commands whose keys span slots, split per slot, and
 //!   the merging of their replies (and of fan-out replies);
-//! - [`topology`]: the slot map parsed from `CLUSTER SHARDS` / `CLUSTER SLOTS`,
-//!   patched by redirects, chosen by consensus among nodes;
+//! - [`topology`]: the slot map, patched by redirects, chosen by consensus
+//!   among nodes; its `parse` the pure parsers of `CLUSTER SHARDS` /
+//!   `CLUSTER SLOTS`;
 //! - [`redirect`]: the retry policy, one function from an error to an action;
 //! - [`nodes`]: the bounded set of nodes the router may connect to (the
 //!   topology's and recent redirect targets').
 //!
 //! None of them touches a socket, a clock or a random generator: time and
-//! randomness are parameters. The IO router (`cluster`, on top of these) is
-//! a loop:
+//! randomness are parameters. On top of them, with IO: [`fetch`] asks a node
+//! for the topology (shared by the router and the pub/sub subscriber), and
+//! the router (`cluster`) is a loop:
 //!
 //! 1. [`plan`] the command: a slot, any primary, every primary, or parts;
 //! 2. look the slot up in the [`SlotMap`] and send;
@@ -25,6 +28,7 @@
 //! 4. for fan-outs and splits, merge the replies ([`merge_fan_out`], [`merge`]).
 
 pub mod cluster;
+pub mod fetch;
 pub mod keys;
 pub mod nodes;
 pub mod redirect;
@@ -129,26 +133,5 @@ mod tests {
             assert!(matches!(plan(&c), Err(Error::NotOnSharedConnection { .. })), "{c:?}");
         }
         assert!(plan(&cmd("BLPOP").arg("l").arg(0)).is_ok(), "blocking commands are routed, not refused");
-    }
-
-    /// The pure layer must stay free of the runtime: this file set is checked
-    /// by reading the sources, so the rule holds even where tokio is a
-    /// dependency of the crate.
-    #[test]
-    fn pure_modules_do_not_import_tokio() {
-        let sources = [
-            include_str!("mod.rs"),
-            include_str!("slot.rs"),
-            include_str!("keys.rs"),
-            include_str!("split.rs"),
-            include_str!("topology.rs"),
-            include_str!("redirect.rs"),
-            include_str!("nodes.rs"),
-            include_str!("../backoff.rs"),
-        ];
-        let needle = ["tok", "io::"].concat();
-        for source in sources {
-            assert!(!source.contains(&needle), "a pure routing module mentions the async runtime");
-        }
     }
 }

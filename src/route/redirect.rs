@@ -29,10 +29,9 @@ use std::io;
 use std::time::Duration;
 
 use crate::backoff::backoff;
-use crate::cmd::Cmd;
 use crate::error::{Error, NodeAddr, PoolTimeout, ServerErrorKind};
 
-use super::keys::CommandInfo;
+pub use crate::cmd::is_retry_safe;
 
 /// How many times, and how patiently, a command is retried.
 ///
@@ -109,12 +108,6 @@ pub enum RetryAction {
     Exhausted,
 }
 
-/// True when `cmd` may be sent again after an attempt whose outcome is
-/// unknown: it only reads, or the caller marked it idempotent.
-pub fn is_retry_safe(cmd: &Cmd, info: &CommandInfo) -> bool {
-    cmd.is_idempotent() || info.is_read_only()
-}
-
 /// Decides what to do after attempt number `attempt` (0 for the first
 /// send) failed with `err`.
 ///
@@ -182,8 +175,8 @@ mod tests {
 
     use super::*;
     use crate::cmd::cmd;
+    use crate::cmd::command_info;
     use crate::error::{ProtocolError, ServerError};
-    use crate::route::keys::command_info;
 
     fn server(line: &str) -> Error {
         Error::Server(ServerError::from_line(line).unwrap())

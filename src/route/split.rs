@@ -12,7 +12,7 @@
 //! (MSETNX, RENAME, EVAL, SINTER ...) are refused with [`Error::CrossSlot`]
 //! instead.
 //!
-//! Pure: no tokio, no sockets, no clock.
+//! Pure: no async runtime, no sockets, no clock.
 
 use bytes::Bytes;
 
@@ -20,36 +20,12 @@ use crate::cmd::Cmd;
 use crate::error::Error;
 use crate::resp::Frame;
 
-use super::keys::{command_info, slot_of_keys, CommandInfo};
-use super::slot::key_slot;
+pub use crate::cmd::{FanOut, SplitKind};
 
-/// How the replies of a keyless command sent to every primary become one reply.
-///
-/// In every policy an error reply from any node is the result (the first one,
-/// in node order): a half-applied FLUSHALL must not look like success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FanOut {
-    /// Every node must reply `OK`; the merged reply is `OK` (FLUSHALL,
-    /// FLUSHDB, SCRIPT FLUSH, FUNCTION FLUSH/DELETE/RESTORE, CONFIG SET).
-    AllOk,
-    /// Every node must reply the same value, which is the merged reply
-    /// (SCRIPT LOAD: the SHA1; FUNCTION LOAD: the library name). Different
-    /// values mean the nodes disagree, which is an error.
-    AllSame,
-    /// Integer replies are added up (DBSIZE).
-    Sum,
-    /// Array replies are concatenated in node order (KEYS).
-    Concat,
-    /// Each primary is scanned with its own cursor (SCAN): replies cannot be
-    /// merged into one cursor. [`merge_fan_out`] returns them as one array in
-    /// node order, each still `[cursor, keys]`; the IO router keeps one cursor
-    /// per node and drives the scan.
-    PerNodeCursor,
-    /// Arrays of 0/1 are combined element by element with a logical AND
-    /// (SCRIPT EXISTS: a script exists only if every primary has it).
-    And,
-}
+use crate::cmd::{command_info, CommandInfo};
+
+use super::keys::slot_of_keys;
+use super::slot::key_slot;
 
 fn ok() -> Frame {
     Frame::SimpleString(Bytes::from_static(b"OK"))
@@ -57,10 +33,7 @@ fn ok() -> Frame {
 
 /// Error replies become [`Error::Server`]; attributes are dropped.
 fn reply(frame: Frame) -> Result<Frame, Error> {
-    match frame.strip_attributes() {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-        other => Ok(other),
-    }
+    frame.into_result().map(Frame::strip_attributes)
 }
 
 fn shape(expected: &'static str, got: &Frame) -> Error {
@@ -90,7 +63,7 @@ fn sum(replies: Vec<Frame>) -> Result<Frame, Error> {
     for r in replies {
         total = total
             .checked_add(integer(&reply(r)?)?)
-            .ok_or_else(|| Error::Other("sum of integer replies overflows".into()))?;
+            .ok_or_else(|| Error::UnexpectedReply { what: "the sum of the integer replies overflows" })?;
     }
     Ok(Frame::Integer(total))
 }
@@ -109,12 +82,12 @@ fn all_ok(replies: Vec<Frame>) -> Result<Frame, Error> {
 ///
 /// # Errors
 /// The first error reply, as [`Error::Server`]; [`Error::Type`] for a reply
-/// of the wrong shape; [`Error::Other`] when there is no reply at all, when
+/// of the wrong shape; [`Error::UnexpectedReply`] when there is no reply at all, when
 /// [`FanOut::AllSame`] replies differ, when [`FanOut::And`] arrays differ in
 /// length, or when a [`FanOut::Sum`] overflows.
 pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error> {
     if replies.is_empty() {
-        return Err(Error::Other("fan-out command got no replies to merge".into()));
+        return Err(Error::UnexpectedReply { what: "no reply to merge" });
     }
     match policy {
         FanOut::AllOk => all_ok(replies),
@@ -126,10 +99,12 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
                 match &first {
                     None => first = Some(r),
                     Some(f) if *f == r => {}
-                    Some(_) => return Err(Error::Other("nodes replied with different values".into())),
+                    Some(_) => {
+                        return Err(Error::UnexpectedReply { what: "nodes replied with different values" })
+                    }
                 }
             }
-            first.ok_or_else(|| Error::Other("fan-out command got no replies to merge".into()))
+            first.ok_or_else(|| Error::UnexpectedReply { what: "no reply to merge" })
         }
         FanOut::Concat => {
             let mut all = Vec::new();
@@ -159,7 +134,9 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
                         a.iter_mut().zip(flags).for_each(|(x, y)| *x &= y);
                     }
                     Some(_) => {
-                        return Err(Error::Other("nodes replied with arrays of different lengths".into()))
+                        return Err(Error::UnexpectedReply {
+                            what: "nodes replied with arrays of different lengths",
+                        })
                     }
                 }
             }
@@ -167,18 +144,6 @@ pub fn merge_fan_out(policy: FanOut, replies: Vec<Frame>) -> Result<Frame, Error
             Ok(Frame::Array(merged.into_iter().map(|b| Frame::Integer(i64::from(b))).collect()))
         }
     }
-}
-
-/// How the replies of a split command's parts become the caller's reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SplitKind {
-    /// MGET: each part's values are put back at their keys' positions.
-    Mget,
-    /// MSET: `OK` when every part replied `OK`, else the first error.
-    Mset,
-    /// DEL, UNLINK, EXISTS, TOUCH: the parts' counts are added up.
-    Count,
 }
 
 /// One slot's share of a split command.
@@ -225,7 +190,7 @@ pub fn split_by_slot(cmd: &Cmd) -> Result<Split, Error> {
 /// # Errors
 /// As [`split_by_slot`].
 pub fn split_with_info(cmd: &Cmd, info: &CommandInfo) -> Result<Split, Error> {
-    let Some((kind, name)) = splittable(cmd) else {
+    let Some(kind) = info.split else {
         return Ok(match slot_of_keys(info.keys.keys_in(cmd))? {
             Some(slot) => Split::Single(slot),
             None => Split::Keyless,
@@ -236,20 +201,7 @@ pub fn split_with_info(cmd: &Cmd, info: &CommandInfo) -> Result<Split, Error> {
     if kind == SplitKind::Mset && cmd.argc() % 2 == 0 {
         return Ok(cmd.arg_at(1).map_or(Split::Keyless, |key| Split::Single(key_slot(key))));
     }
-    split_keys(cmd, kind, name)
-}
-
-/// The split kind and canonical name of the commands that may be split.
-fn splittable(cmd: &Cmd) -> Option<(SplitKind, &'static str)> {
-    const SPLITTABLE: [(SplitKind, &str); 6] = [
-        (SplitKind::Mget, "MGET"),
-        (SplitKind::Mset, "MSET"),
-        (SplitKind::Count, "DEL"),
-        (SplitKind::Count, "UNLINK"),
-        (SplitKind::Count, "EXISTS"),
-        (SplitKind::Count, "TOUCH"),
-    ];
-    SPLITTABLE.into_iter().find(|(_, name)| cmd.is(name))
+    split_keys(cmd, kind)
 }
 
 /// One key of a splittable command: its slot, the key, and MSET's value.
@@ -259,7 +211,7 @@ struct Entry<'a> {
     value: Option<&'a [u8]>,
 }
 
-fn split_keys(cmd: &Cmd, kind: SplitKind, name: &str) -> Result<Split, Error> {
+fn split_keys(cmd: &Cmd, kind: SplitKind) -> Result<Split, Error> {
     let mut args = cmd.args().skip(1);
     let mut entries: Vec<Entry<'_>> = Vec::with_capacity(cmd.argc().saturating_sub(1));
     while let Some(key) = args.next() {
@@ -279,14 +231,7 @@ fn split_keys(cmd: &Cmd, kind: SplitKind, name: &str) -> Result<Split, Error> {
     for position in order {
         let Some(entry) = entries.get(position) else { continue };
         if parts.last().map(|p| p.slot) != Some(entry.slot) {
-            let mut part_cmd = Cmd::new(name);
-            if cmd.is_idempotent() {
-                part_cmd = part_cmd.idempotent();
-            }
-            if cmd.is_blocking() {
-                part_cmd = part_cmd.blocking();
-            }
-            parts.push(Part { slot: entry.slot, cmd: part_cmd, positions: Vec::new() });
+            parts.push(Part { slot: entry.slot, cmd: cmd.same_name(), positions: Vec::new() });
         }
         let Some(part) = parts.last_mut() else { continue };
         part.cmd.push_bytes(entry.key);
@@ -304,7 +249,7 @@ fn split_keys(cmd: &Cmd, kind: SplitKind, name: &str) -> Result<Split, Error> {
 /// # Errors
 /// The first error reply, as [`Error::Server`]; [`Error::Type`] for a reply
 /// of the wrong shape (an MGET part whose array does not have one value per
-/// key, a count that is not an integer); [`Error::Other`] when the positions
+/// key, a count that is not an integer); [`Error::UnexpectedReply`] when the positions
 /// do not cover every key exactly once or a count overflows.
 pub fn merge(kind: SplitKind, parts_replies: Vec<(Vec<usize>, Frame)>) -> Result<Frame, Error> {
     match kind {
@@ -324,7 +269,11 @@ pub fn merge(kind: SplitKind, parts_replies: Vec<(Vec<usize>, Frame)>) -> Result
                 for (position, item) in positions.into_iter().zip(items) {
                     match values.get_mut(position) {
                         Some(slot @ None) => *slot = Some(item),
-                        _ => return Err(Error::Other("split positions do not cover each key once".into())),
+                        _ => {
+                            return Err(Error::UnexpectedReply {
+                                what: "split positions do not cover each key once",
+                            })
+                        }
                     }
                 }
             }
@@ -413,9 +362,9 @@ mod tests {
         let short = vec![(vec![0, 1], Frame::Array(vec![bulk("x")]))];
         assert!(matches!(merge(SplitKind::Mget, short), Err(Error::Type { .. })));
         let dup = vec![(vec![0], Frame::Array(vec![bulk("x")])), (vec![0], Frame::Array(vec![bulk("y")]))];
-        assert!(matches!(merge(SplitKind::Mget, dup), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Mget, dup), Err(Error::UnexpectedReply { .. })));
         let out_of_range = vec![(vec![5], Frame::Array(vec![bulk("x")]))];
-        assert!(matches!(merge(SplitKind::Mget, out_of_range), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Mget, out_of_range), Err(Error::UnexpectedReply { .. })));
         let error = vec![(vec![0], err("ERR boom")), (vec![1], Frame::Array(vec![bulk("y")]))];
         assert!(matches!(merge(SplitKind::Mget, error), Err(Error::Server(_))));
         let not_array = vec![(vec![0], bulk("x"))];
@@ -430,9 +379,10 @@ mod tests {
             panic!("expected a split")
         };
         assert_eq!(kind, SplitKind::Mset);
-        assert_eq!(args_of(&parts[0].cmd), ["MSET", "bar", "2", "{bar}x", "3"]);
+        // Each part keeps the caller's spelling of the name.
+        assert_eq!(args_of(&parts[0].cmd), ["mset", "bar", "2", "{bar}x", "3"]);
         assert_eq!(parts[0].positions, [1, 2]);
-        assert_eq!(args_of(&parts[1].cmd), ["MSET", "foo", "1"]);
+        assert_eq!(args_of(&parts[1].cmd), ["mset", "foo", "1"]);
         assert_eq!(parts[1].positions, [0]);
         assert!(parts.iter().all(|p| p.cmd.is_idempotent()), "flags carry over to parts");
 
@@ -466,7 +416,7 @@ mod tests {
             assert_eq!(merge(kind, replies.collect()).unwrap(), Frame::Integer(3), "{name}");
         }
         let overflow = vec![(vec![0], Frame::Integer(i64::MAX)), (vec![1], Frame::Integer(1))];
-        assert!(matches!(merge(SplitKind::Count, overflow), Err(Error::Other(_))));
+        assert!(matches!(merge(SplitKind::Count, overflow), Err(Error::UnexpectedReply { .. })));
     }
 
     #[test]
@@ -474,7 +424,7 @@ mod tests {
         let n = |i| Frame::Integer(i);
         assert_eq!(merge_fan_out(FanOut::Sum, vec![n(1), n(2), n(39)]).unwrap(), n(42));
         assert!(matches!(merge_fan_out(FanOut::Sum, vec![n(1), bulk("x")]), Err(Error::Type { .. })));
-        assert!(matches!(merge_fan_out(FanOut::Sum, vec![]), Err(Error::Other(_))));
+        assert!(matches!(merge_fan_out(FanOut::Sum, vec![]), Err(Error::UnexpectedReply { .. })));
 
         let keys = merge_fan_out(
             FanOut::Concat,
@@ -494,7 +444,10 @@ mod tests {
     fn fan_out_all_same() {
         let sha = bulk("e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
         assert_eq!(merge_fan_out(FanOut::AllSame, vec![sha.clone(), sha.clone()]).unwrap(), sha);
-        assert!(matches!(merge_fan_out(FanOut::AllSame, vec![sha, bulk("other")]), Err(Error::Other(_))));
+        assert!(matches!(
+            merge_fan_out(FanOut::AllSame, vec![sha, bulk("other")]),
+            Err(Error::UnexpectedReply { .. })
+        ));
     }
 
     #[test]
@@ -504,7 +457,10 @@ mod tests {
         assert_eq!(merged, arr(&[1, 0, 0]));
         let bools = Frame::Array(vec![Frame::Boolean(true), Frame::Boolean(true), Frame::Boolean(false)]);
         assert_eq!(merge_fan_out(FanOut::And, vec![arr(&[1, 1, 1]), bools]).unwrap(), arr(&[1, 1, 0]));
-        assert!(matches!(merge_fan_out(FanOut::And, vec![arr(&[1]), arr(&[1, 1])]), Err(Error::Other(_))));
+        assert!(matches!(
+            merge_fan_out(FanOut::And, vec![arr(&[1]), arr(&[1, 1])]),
+            Err(Error::UnexpectedReply { .. })
+        ));
     }
 
     #[test]

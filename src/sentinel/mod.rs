@@ -317,12 +317,6 @@ impl SentinelClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_pure_parts_do_not_import_tokio() {
-        let needle = ["tok", "io::"].concat();
-        assert!(!include_str!("reply.rs").contains(&needle));
-    }
-
     #[tokio::test]
     async fn refuses_empty_settings() {
         let none = SentinelOptions { sentinels: Vec::new(), ..SentinelOptions::default() };

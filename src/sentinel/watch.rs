@@ -71,10 +71,8 @@ fn upgrade(inner: &Weak<Inner>) -> Option<SentinelClient> {
 async fn subscribe(opts: &ConnectOptions, sink: PushSink) -> Result<Connection, Error> {
     let conn = Connection::connect_pubsub(opts, sink).await?;
     let subscribe = cmd("SUBSCRIBE").arg(SWITCH_MASTER);
-    match conn.send_confirmed(&subscribe, b"subscribe", switch_master_names()).await? {
-        Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-        _ => Ok(conn),
-    }
+    conn.send_confirmed(&subscribe, b"subscribe", switch_master_names()).await?.into_result()?;
+    Ok(conn)
 }
 
 /// Handles announcements until the connection closes (true: try the next

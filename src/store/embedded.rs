@@ -214,7 +214,7 @@ fn parse_counter(value: &[u8]) -> Result<i64> {
 }
 
 fn zero_ttl() -> Error {
-    Error::Other("a ttl of zero is invalid (use None for no expiry)".into())
+    Error::InvalidArgument("a ttl of zero is invalid (use None for no expiry)".into())
 }
 
 fn oom() -> Error {
@@ -567,7 +567,7 @@ impl Embedded {
         let inner = &self.inner;
         let period_secs = period.as_secs();
         if period_secs == 0 {
-            return Err(Error::Other("a rate limit period must be at least one second".into()));
+            return Err(Error::InvalidArgument("a rate limit period must be at least one second".into()));
         }
         let now_secs = inner.clock.unix_secs();
         let window = now_secs / period_secs;
@@ -620,7 +620,7 @@ impl Embedded {
     pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
         let inner = &self.inner;
         if secs == 0 {
-            return Err(Error::Other("a lock of zero seconds is invalid".into()));
+            return Err(Error::InvalidArgument("a lock of zero seconds is invalid".into()));
         }
         let value = Bytes::from(lock_value(inner.clock.unix_secs(), secs));
         let deadline = inner.deadline(Some(Duration::from_secs(secs)))?;

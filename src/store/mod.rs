@@ -643,16 +643,6 @@ mod tests {
         assert!(matches!(&e, Error::Config(m) if m.contains("at least 2")), "{e}");
     }
 
-    /// The argument and configuration mapping stays free of the runtime (checked on the
-    /// sources, as `route` checks its pure modules).
-    #[test]
-    fn pure_modules_do_not_import_tokio() {
-        let needle = ["tok", "io::"].concat();
-        for source in [include_str!("translate.rs"), include_str!("connect.rs")] {
-            assert!(!source.contains(&needle), "a pure store module uses the async runtime");
-        }
-    }
-
     #[tokio::test]
     async fn default_config_is_the_embedded_store() {
         let store = Store::from_config(&StoreConfig::Default).await.unwrap();

@@ -182,11 +182,12 @@ impl Conn {
 /// True when a cluster transaction certainly did not run and may be sent
 /// again: never sent, or aborted by the server. `Connection::transaction`
 /// reports an `EXECABORT` (a command refused while queueing, e.g. `MOVED`
-/// for a slot that left this node) as [`Error::Other`] and a queueing
-/// refusal as [`Error::Server`]; in both cases `EXEC` ran nothing.
+/// for a slot that left this node) as [`Error::TransactionDiscarded`], a
+/// `WATCH` abort as [`Error::TransactionAborted`] and a queueing refusal as
+/// [`Error::Server`]; in each case `EXEC` ran nothing.
 fn tx_did_not_run(error: &Error) -> bool {
     match error {
-        Error::NotSent { .. } | Error::Other(_) => true,
+        Error::NotSent { .. } | Error::TransactionDiscarded { .. } | Error::TransactionAborted => true,
         Error::Server(e) => matches!(
             e.kind(),
             ServerErrorKind::Moved { .. }
@@ -414,7 +415,9 @@ impl Remote {
                 c
             }
             // `expiry` never gives it; refused rather than sent without an expiry.
-            Expiry::KeepTtl => return Err(Error::Other("a counter's ttl must be a duration".into())),
+            Expiry::KeepTtl => {
+                return Err(Error::InvalidArgument("a counter's ttl must be a duration".into()))
+            }
         };
         let replies = self.conn.transaction(key, &[incr, expire]).await.map_err(counter_error)?;
         let first = replies.into_iter().next().ok_or_else(|| Error::Type {
@@ -493,7 +496,7 @@ impl Remote {
     /// See [`Store::try_lock_plain`](super::Store::try_lock_plain).
     pub async fn try_lock_plain(&self, key: &[u8], secs: u64) -> Result<bool> {
         if secs == 0 {
-            return Err(Error::Other("a lock of zero seconds is invalid".into()));
+            return Err(Error::InvalidArgument("a lock of zero seconds is invalid".into()));
         }
         let value = lock_value(unix_secs(), secs);
         let mut c = key_cmd("SET", key, value.len() + 48);

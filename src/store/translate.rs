@@ -25,7 +25,7 @@ const MAX_I64_DIGITS: usize = 20;
 
 /// The error for `Some(Duration::ZERO)`, worded as the embedded store words it.
 pub fn zero_ttl() -> Error {
-    Error::Other("a ttl of zero is invalid (use None for no expiry)".into())
+    Error::InvalidArgument("a ttl of zero is invalid (use None for no expiry)".into())
 }
 
 /// `ttl` in whole milliseconds, rounded up (a key never expires early), at
@@ -95,7 +95,7 @@ impl RateWindow {
     pub fn at(unix_secs: u64, period: Duration) -> Result<RateWindow> {
         let period_secs = period.as_secs();
         if period_secs == 0 {
-            return Err(Error::Other("a rate limit period must be at least one second".into()));
+            return Err(Error::InvalidArgument("a rate limit period must be at least one second".into()));
         }
         let number = unix_secs / period_secs;
         let retry_after = number.saturating_add(1).saturating_mul(period_secs).saturating_sub(unix_secs);

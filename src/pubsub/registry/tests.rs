@@ -699,24 +699,6 @@ fn periodic_refresh_when_configured() {
     assert_eq!(take(&mut r).refreshes, 1);
 }
 
-/// The state machine, the frame parsing and the coordination format stay
-/// free of the runtime (checked on the sources, like `route`'s pure modules).
-#[test]
-fn pure_parts_do_not_import_the_runtime() {
-    let sources = [
-        include_str!("../registry.rs"),
-        include_str!("outcome.rs"),
-        include_str!("plan.rs"),
-        include_str!("../message.rs"),
-        include_str!("../../coord/codec.rs"),
-        include_str!("../../coord/event.rs"),
-    ];
-    let needle = ["tok", "io::"].concat();
-    for source in sources {
-        assert!(!source.contains(&needle), "a pure pub/sub module mentions the async runtime");
-    }
-}
-
 /// Found by the `registry` fuzz target: subscribing again while our own
 /// unsubscribe of the name was in flight completed at once (the old
 /// confirmation still counted), then the unsubscribe landed and the name

@@ -102,9 +102,9 @@ async fn set_replaces_or_clears_the_ttl() {
 #[tokio::test]
 async fn zero_ttl_is_an_error() {
     let (s, _) = store();
-    assert!(matches!(s.key_set(b"k", b("v"), Some(Duration::ZERO)).await, Err(Error::Other(_))));
-    assert!(matches!(s.counter_incr(b"c", 1, Some(Duration::ZERO)).await, Err(Error::Other(_))));
-    assert!(matches!(s.try_lock(b"l", Duration::ZERO).await, Err(Error::Other(_))));
+    assert!(matches!(s.key_set(b"k", b("v"), Some(Duration::ZERO)).await, Err(Error::InvalidArgument(_))));
+    assert!(matches!(s.counter_incr(b"c", 1, Some(Duration::ZERO)).await, Err(Error::InvalidArgument(_))));
+    assert!(matches!(s.try_lock(b"l", Duration::ZERO).await, Err(Error::InvalidArgument(_))));
     assert!(s.is_empty());
     // A ttl too far away to represent means "never".
     s.key_set(b"k", b("v"), Some(Duration::MAX)).await.unwrap();
