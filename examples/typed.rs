@@ -25,7 +25,9 @@ async fn record_visit<C: Execute>(client: &C, user: &str, page: &str) -> redwire
     client.hset(&profile, &[("name", "Ada"), ("plan", "pro")]).await?;
     client.hincr_by(&profile, "logins", 1).await?;
     client.pfadd(&pages, &[page]).await?;
-    let fresh = client.set_with(&session, page, SetOptions::new().if_absent().expire_after(Duration::from_secs(1800))).await?;
+    let fresh = client
+        .set_with(&session, page, SetOptions::new().if_absent().expire_after(Duration::from_secs(1800)))
+        .await?;
     if !fresh {
         // Sliding expiry for an existing session.
         client.expire(&session, 1800).await?;

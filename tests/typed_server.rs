@@ -146,7 +146,10 @@ async fn publishing(env: Env) {
     let shard = env.key("shard");
     let mut ssub = env.on_node_of(&shard, &["SSUBSCRIBE", &shard]);
     assert_eq!(c.spublish(&shard, "sharded").await.unwrap(), 1);
-    assert_eq!(message_payload(ssub.read_reply().expect("the shard message")).as_deref(), Some(&b"sharded"[..]));
+    assert_eq!(
+        message_payload(ssub.read_reply().expect("the shard message")).as_deref(),
+        Some(&b"sharded"[..])
+    );
     // On the cluster PUBSUB asks a random primary, and only the shard's own
     // primary knows the shard channel.
     let mut seen = false;

@@ -493,7 +493,10 @@ async fn bitmaps(env: Env) {
     ];
     assert_eq!(c.bitfield(&f, &ops).await.unwrap(), vec![Some(0), Some(44), Some(44), Some(-5)]);
     assert_eq!(c.get(&f).await.unwrap(), Some(Bytes::from_static(&[44, 0xff, 0xfb])));
-    assert!(matches!(c.bitfield(&f, &[BitFieldOp::Get(BitType::unsigned(64), 0)]).await, Err(Error::Server(_))));
+    assert!(matches!(
+        c.bitfield(&f, &[BitFieldOp::Get(BitType::unsigned(64), 0)]).await,
+        Err(Error::Server(_))
+    ));
 }
 
 /// Exclusive: changes `maxmemory-policy` and empties the keyspace.
@@ -509,7 +512,11 @@ async fn keys_object_freq_and_random_key(env: Env) {
     assert!(freq.unwrap().is_some(), "a counter under LFU");
     assert!(matches!(idle, Err(Error::Server(_))), "IDLETIME is refused under LFU: {idle:?}");
     assert!(is_server_error(&c.object_freq(&k).await, "LFU"), "policy restored: the error again");
-    assert_eq!(c.object_freq(&env.key("none")).await.unwrap(), None, "a missing key: nil, whatever the policy");
+    assert_eq!(
+        c.object_freq(&env.key("none")).await.unwrap(),
+        None,
+        "a missing key: nil, whatever the policy"
+    );
 
     c.flushall(FlushMode::Sync).await.unwrap();
     assert_eq!(c.random_key().await.unwrap(), None, "every primary is empty");

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 
-
 use super::Execute;
 use crate::cmd::{cmd, Cmd, ToArg};
 use crate::error::Error;
@@ -133,7 +132,12 @@ pub trait BitmapCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`] (offset past 2^32 bits, `WRONGTYPE`).
-    fn setbit<K: ToArg>(&self, key: K, offset: u64, value: bool) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn setbit<K: ToArg>(
+        &self,
+        key: K,
+        offset: u64,
+        value: bool,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = cmd("SETBIT").arg(key).arg(offset).arg(u16::from(value));
         async move { self.query(&c).await }
     }
@@ -151,7 +155,11 @@ pub trait BitmapCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn bitcount<K: ToArg>(&self, key: K, range: Option<BitRange>) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn bitcount<K: ToArg>(
+        &self,
+        key: K,
+        range: Option<BitRange>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let mut c = cmd("BITCOUNT").arg(key);
         if let Some(r) = range {
             r.push_to(&mut c);
@@ -212,7 +220,6 @@ pub trait BitmapCommands: Execute {
 
 impl<T: Execute + ?Sized> BitmapCommands for T {}
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,8 +234,19 @@ mod tests {
         assert_eq!(
             args,
             vec![
-                &b"BITFIELD"[..], b"k", b"SET", b"u8", b"0", b"200", b"INCRBY", b"i5", b"100", b"1", b"GET",
-                b"u4", b"0"
+                &b"BITFIELD"[..],
+                b"k",
+                b"SET",
+                b"u8",
+                b"0",
+                b"200",
+                b"INCRBY",
+                b"i5",
+                b"100",
+                b"1",
+                b"GET",
+                b"u4",
+                b"0"
             ]
         );
     }

@@ -146,7 +146,11 @@ pub trait HashCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn hget<K: ToArg, F: ToArg>(&self, key: K, field: F) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
+    fn hget<K: ToArg, F: ToArg>(
+        &self,
+        key: K,
+        field: F,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
         let c = cmd("HGET").arg(key).arg(field);
         async move { self.query(&c).await }
     }
@@ -177,7 +181,11 @@ pub trait HashCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn hdel<K: ToArg, F: ToArg>(&self, key: K, fields: &[F]) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn hdel<K: ToArg, F: ToArg>(
+        &self,
+        key: K,
+        fields: &[F],
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let c = cmd("HDEL").arg(key).args_from(fields);
         async move { self.query(&c).await }
     }
@@ -186,7 +194,11 @@ pub trait HashCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn hexists<K: ToArg, F: ToArg>(&self, key: K, field: F) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn hexists<K: ToArg, F: ToArg>(
+        &self,
+        key: K,
+        field: F,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = cmd("HEXISTS").arg(key).arg(field);
         async move { self.query(&c).await }
     }
@@ -250,7 +262,11 @@ pub trait HashCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn hstrlen<K: ToArg, F: ToArg>(&self, key: K, field: F) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn hstrlen<K: ToArg, F: ToArg>(
+        &self,
+        key: K,
+        field: F,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let c = cmd("HSTRLEN").arg(key).arg(field);
         async move { self.query(&c).await }
     }
@@ -331,7 +347,11 @@ pub trait HashCommands: Execute {
     ///
     /// # Errors
     /// As [`HashCommands::hexpire`].
-    fn httl<K: ToArg, F: ToArg>(&self, key: K, fields: &[F]) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
+    fn httl<K: ToArg, F: ToArg>(
+        &self,
+        key: K,
+        fields: &[F],
+    ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
         let c = fields_cmd(cmd("HTTL").arg(key), fields);
         async move { self.query(&c).await }
     }

@@ -17,7 +17,11 @@ pub trait HyperLogLogCommands: Execute {
     /// # Errors
     /// Connection failures; [`Error::Server`] (`WRONGTYPE` for a value that
     /// is not a HyperLogLog).
-    fn pfadd<K: ToArg, E: ToArg>(&self, key: K, elements: &[E]) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn pfadd<K: ToArg, E: ToArg>(
+        &self,
+        key: K,
+        elements: &[E],
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = cmd("PFADD").arg(key).args_from(elements);
         async move { self.query(&c).await }
     }
@@ -37,7 +41,11 @@ pub trait HyperLogLogCommands: Execute {
     ///
     /// # Errors
     /// As [`HyperLogLogCommands::pfcount`]; [`Error::Type`] unless `+OK`.
-    fn pfmerge<D: ToArg, K: ToArg>(&self, destination: D, sources: &[K]) -> impl Future<Output = Result<(), Error>> + Send {
+    fn pfmerge<D: ToArg, K: ToArg>(
+        &self,
+        destination: D,
+        sources: &[K],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
         let c = cmd("PFMERGE").arg(destination).args_from(sources);
         async move { expect_ok(self.execute(&c).await?) }
     }

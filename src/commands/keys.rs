@@ -215,7 +215,11 @@ pub trait KeyCommands: Execute {
     ///
     /// # Errors
     /// As [`KeyCommands::expire`].
-    fn expire_at<K: ToArg>(&self, key: K, unix_seconds: u64) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn expire_at<K: ToArg>(
+        &self,
+        key: K,
+        unix_seconds: u64,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = expire_cmd("EXPIREAT", key, unix_seconds, None);
         async move { self.query(&c).await }
     }
@@ -239,7 +243,11 @@ pub trait KeyCommands: Execute {
     ///
     /// # Errors
     /// As [`KeyCommands::expire`].
-    fn pexpire_at<K: ToArg>(&self, key: K, unix_millis: u64) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn pexpire_at<K: ToArg>(
+        &self,
+        key: K,
+        unix_millis: u64,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = expire_cmd("PEXPIREAT", key, unix_millis, None);
         async move { self.query(&c).await }
     }
@@ -320,7 +328,11 @@ pub trait KeyCommands: Execute {
     /// # Errors
     /// [`Error::Server`] when `key` does not exist; [`Error::CrossSlot`] on a
     /// cluster when the keys are in different slots; connection failures.
-    fn rename<K: ToArg, N: ToArg>(&self, key: K, new_key: N) -> impl Future<Output = Result<(), Error>> + Send {
+    fn rename<K: ToArg, N: ToArg>(
+        &self,
+        key: K,
+        new_key: N,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
         let c = cmd("RENAME").arg(key).arg(new_key);
         async move { expect_ok(self.execute(&c).await?) }
     }
@@ -329,7 +341,11 @@ pub trait KeyCommands: Execute {
     ///
     /// # Errors
     /// As [`KeyCommands::rename`].
-    fn renamenx<K: ToArg, N: ToArg>(&self, key: K, new_key: N) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn renamenx<K: ToArg, N: ToArg>(
+        &self,
+        key: K,
+        new_key: N,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = cmd("RENAMENX").arg(key).arg(new_key);
         async move { self.query(&c).await }
     }
@@ -358,7 +374,10 @@ pub trait KeyCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn object_encoding<K: ToArg>(&self, key: K) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+    fn object_encoding<K: ToArg>(
+        &self,
+        key: K,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
         let c = cmd("OBJECT").arg("ENCODING").arg(key);
         async move { self.query(&c).await }
     }

@@ -27,7 +27,11 @@ pub trait PubSubCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn publish<C: ToArg, M: ToArg>(&self, channel: C, message: M) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn publish<C: ToArg, M: ToArg>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let c = cmd("PUBLISH").arg(channel).arg(message);
         async move { self.query(&c).await }
     }
@@ -36,7 +40,11 @@ pub trait PubSubCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn spublish<C: ToArg, M: ToArg>(&self, channel: C, message: M) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn spublish<C: ToArg, M: ToArg>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let c = cmd("SPUBLISH").arg(channel).arg(message);
         async move { self.query(&c).await }
     }
@@ -46,7 +54,10 @@ pub trait PubSubCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn pubsub_channels(&self, pattern: Option<&str>) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send {
+    fn pubsub_channels(
+        &self,
+        pattern: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send {
         let mut c = cmd("PUBSUB").arg("CHANNELS");
         if let Some(p) = pattern {
             c = c.arg(p);
@@ -82,7 +93,10 @@ pub trait PubSubCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn pubsub_shardchannels(&self, pattern: Option<&str>) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send {
+    fn pubsub_shardchannels(
+        &self,
+        pattern: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send {
         let mut c = cmd("PUBSUB").arg("SHARDCHANNELS");
         if let Some(p) = pattern {
             c = c.arg(p);

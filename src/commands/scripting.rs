@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-
 use super::{expect_ok, Execute};
 use crate::client::Script;
 use crate::cmd::{cmd, Cmd, FromReply, ToArg};
@@ -39,7 +38,9 @@ impl FromReply for FunctionLibrary {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         let mut fields: HashMap<String, Frame> = FromReply::from_reply(frame)?;
         let mut take = |name: &'static str| {
-            fields.remove(name).ok_or(Error::Type { expected: "a FUNCTION LIST library", got: format!("no {name}") })
+            fields
+                .remove(name)
+                .ok_or(Error::Type { expected: "a FUNCTION LIST library", got: format!("no {name}") })
         };
         let name = String::from_reply(take("library_name")?)?;
         let engine = String::from_reply(take("engine")?)?;
@@ -242,4 +243,3 @@ pub trait ScriptingCommands: Execute {
 }
 
 impl<T: Execute + ?Sized> ScriptingCommands for T {}
-

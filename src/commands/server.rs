@@ -117,7 +117,10 @@ pub trait ServerCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn config_get(&self, pattern: &str) -> impl Future<Output = Result<HashMap<String, String>, Error>> + Send {
+    fn config_get(
+        &self,
+        pattern: &str,
+    ) -> impl Future<Output = Result<HashMap<String, String>, Error>> + Send {
         let c = cmd("CONFIG").arg("GET").arg(pattern);
         async move { self.query(&c).await }
     }
@@ -128,7 +131,11 @@ pub trait ServerCommands: Execute {
     /// # Errors
     /// Connection failures; [`Error::Server`] (unknown parameter, bad value);
     /// [`Error::Type`] unless `+OK`.
-    fn config_set<V: ToArg>(&self, parameter: &str, value: V) -> impl Future<Output = Result<(), Error>> + Send {
+    fn config_set<V: ToArg>(
+        &self,
+        parameter: &str,
+        value: V,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
         let c = cmd("CONFIG").arg("SET").arg(parameter).arg(value);
         async move { expect_ok(self.execute(&c).await?) }
     }

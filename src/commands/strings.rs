@@ -219,7 +219,11 @@ pub trait StringCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn setnx<K: ToArg, V: ToArg>(&self, key: K, value: V) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn setnx<K: ToArg, V: ToArg>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = cmd("SETNX").arg(key).arg(value);
         async move { self.query(&c).await }
     }
@@ -257,7 +261,11 @@ pub trait StringCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn getex<K: ToArg>(&self, key: K, expiry: Expiry) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
+    fn getex<K: ToArg>(
+        &self,
+        key: K,
+        expiry: Expiry,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
         let mut c = cmd("GETEX").arg(key);
         if expiry != Expiry::KeepTtl {
             expiry.push_to(&mut c);
@@ -301,7 +309,12 @@ pub trait StringCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn getrange<K: ToArg>(&self, key: K, start: i64, end: i64) -> impl Future<Output = Result<Bytes, Error>> + Send {
+    fn getrange<K: ToArg>(
+        &self,
+        key: K,
+        start: i64,
+        end: i64,
+    ) -> impl Future<Output = Result<Bytes, Error>> + Send {
         let c = cmd("GETRANGE").arg(key).arg(start).arg(end);
         async move { self.query(&c).await }
     }
@@ -324,7 +337,11 @@ pub trait StringCommands: Execute {
     ///
     /// # Errors
     /// Connection failures; [`Error::Server`].
-    fn append<K: ToArg, V: ToArg>(&self, key: K, value: V) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn append<K: ToArg, V: ToArg>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
         let c = cmd("APPEND").arg(key).arg(value);
         async move { self.query(&c).await }
     }
@@ -409,7 +426,10 @@ pub trait StringCommands: Execute {
     /// # Errors
     /// Connection failures; [`Error::Server`]; [`Error::CrossSlot`] on a
     /// cluster when the keys span slots.
-    fn msetnx<K: ToArg, V: ToArg>(&self, pairs: &[(K, V)]) -> impl Future<Output = Result<bool, Error>> + Send {
+    fn msetnx<K: ToArg, V: ToArg>(
+        &self,
+        pairs: &[(K, V)],
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
         let c = pairs_cmd("MSETNX", pairs);
         async move { self.query(&c).await }
     }

@@ -64,8 +64,8 @@ use super::translate::{
 };
 use super::LockToken;
 use crate::client::{Client, Script};
-use crate::commands::{Expiry, ScanPage};
 use crate::cmd::{cmd, Cmd, FromReply};
+use crate::commands::{Expiry, ScanPage};
 use crate::config::Compat;
 use crate::conn::{ConnectOptions, Reconnecting};
 use crate::error::{Error, Result, ServerErrorKind};
@@ -411,7 +411,9 @@ impl Remote {
                 c
             }
             // `expiry` never gives it; refused rather than sent without an expiry.
-            Expiry::KeepTtl | Expiry::AtSeconds(_) | Expiry::AtMillis(_) => return Err(Error::Other("a counter's ttl must be a duration".into())),
+            Expiry::KeepTtl | Expiry::AtSeconds(_) | Expiry::AtMillis(_) => {
+                return Err(Error::Other("a counter's ttl must be a duration".into()))
+            }
         };
         let replies = self.conn.transaction(key, &[incr, expire]).await.map_err(counter_error)?;
         let first = replies.into_iter().next().ok_or_else(|| Error::Type {

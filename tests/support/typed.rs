@@ -115,7 +115,8 @@ impl Env {
         .expect("servers start");
         let client = redwire::connect(&urls).await.unwrap_or_else(|e| panic!("connect to {urls:?}: {e}"));
         match (&client, topology) {
-            (AnyClient::Cluster(_), Topology::Cluster) | (AnyClient::Standalone(_), Topology::Resp2 | Topology::Resp3) => {}
+            (AnyClient::Cluster(_), Topology::Cluster)
+            | (AnyClient::Standalone(_), Topology::Resp2 | Topology::Resp3) => {}
             _ => panic!("redwire::connect chose the wrong topology for {topology:?}"),
         }
         Env { client, topology, prefix: format!("{{{}.{test}}}", topology.name()), _guard: guard }
