@@ -8,8 +8,9 @@
 //! raw subscribers for the publishing tests, and the [`typed_suite!`] macro
 //! that instantiates test functions per topology. What does not: the tests.
 //!
-//! The servers live in statics, so they are never dropped: their processes
-//! die with the test binary (`PR_SET_PDEATHSIG`, see `process`). Clients are
+//! The servers live in statics, dropped by an `atexit` hook (which stops
+//! them and removes their scratch dirs); a binary killed outright still takes
+//! them along (`PR_SET_PDEATHSIG`, see `process`). Clients are
 //! made per test, because each `#[tokio::test]` has its own runtime and a
 //! client's background tasks die with the runtime that spawned them.
 //!
@@ -26,7 +27,7 @@
 //! typed_suite!(get_set);
 //! ```
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use redwire::AnyClient;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
@@ -55,14 +56,37 @@ impl Topology {
     }
 }
 
-fn standalone() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(Server::start)
+// The shared servers, started on first use. They sit in `Mutex<Option>`s
+// rather than plain statics so that `drop_servers` (run at exit) can drop
+// them: that stops the processes and removes their scratch dirs.
+static STANDALONE: Mutex<Option<Arc<Server>>> = Mutex::new(None);
+static CLUSTER: Mutex<Option<Arc<Cluster>>> = Mutex::new(None);
+
+fn shared<T>(slot: &'static Mutex<Option<Arc<T>>>, start: impl FnOnce() -> T) -> Arc<T> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        // SAFETY: registers a plain `extern "C" fn` with no captured state.
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| unsafe {
+            libc::atexit(drop_servers);
+        });
+        *slot = Some(Arc::new(start()));
+    }
+    slot.as_ref().map(Arc::clone).unwrap_or_else(|| unreachable!("set above"))
 }
 
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
+extern "C" fn drop_servers() {
+    let standalone = STANDALONE.lock().map(|mut s| s.take()).unwrap_or(None);
+    let cluster = CLUSTER.lock().map(|mut c| c.take()).unwrap_or(None);
+    drop((standalone, cluster));
+}
+
+fn standalone() -> Arc<Server> {
+    shared(&STANDALONE, Server::start)
+}
+
+fn cluster() -> Arc<Cluster> {
+    shared(&CLUSTER, || {
         let c = Cluster::start();
         c.wait_ok();
         c
