@@ -1,5 +1,6 @@
-//! The client users hold: a generic `send`/`query`, pipelines, transactions,
-//! and typed methods for the commands the store and pub/sub need.
+//! The standalone client: a generic `send`/`query`, pipelines, transactions,
+//! exclusive connections, and [`Script`]. The typed commands (`get`, `set`
+//! ...) live in [`crate::commands`], for every topology.
 //!
 //! A standalone `Client` sends ordinary commands over one multiplexed,
 //! self-healing connection ([`Reconnecting`]) and checks exclusive
@@ -18,13 +19,10 @@
 //! [`Connection::send`]: crate::conn::Connection::send
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use bytes::Bytes;
 
 use crate::cmd::{check_shared, cmd, Cmd, FromReply, ToArg};
 use crate::conn::{ConnectOptions, Reconnecting};
-use crate::error::{connect_failure, Error, ServerErrorKind, UseInstead};
+use crate::error::{connect_failure, Error, UseInstead};
 use crate::pool::{Pool, PoolOptions, Pooled};
 use crate::resp::Frame;
 
@@ -34,58 +32,6 @@ pub struct Client {
     conn: Reconnecting,
     pool: Pool,
     push: Arc<crate::push::PushState>,
-}
-
-/// Expiry of a `SET`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
-    /// `EX seconds`
-    Seconds(u64),
-    /// `PX milliseconds`
-    Millis(u64),
-    /// `KEEPTTL`
-    KeepTtl,
-}
-
-/// Condition of a `SET`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetCondition {
-    /// `NX`: only if the key does not exist.
-    IfAbsent,
-    /// `XX`: only if the key exists.
-    IfPresent,
-}
-
-/// Options of `SET`; the default is a plain `SET key value`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SetOptions {
-    /// `EX`/`PX`/`KEEPTTL`.
-    pub expiry: Option<Expiry>,
-    /// `NX`/`XX`.
-    pub condition: Option<SetCondition>,
-    /// `GET`: return the old value.
-    pub get: bool,
-}
-
-impl SetOptions {
-    /// Appends the options to a `SET` command.
-    pub fn apply(&self, mut c: Cmd) -> Cmd {
-        match self.expiry {
-            Some(Expiry::Seconds(s)) => c = c.arg("EX").arg(s),
-            Some(Expiry::Millis(ms)) => c = c.arg("PX").arg(ms),
-            Some(Expiry::KeepTtl) => c = c.arg("KEEPTTL"),
-            None => {}
-        }
-        match self.condition {
-            Some(SetCondition::IfAbsent) => c = c.arg("NX"),
-            Some(SetCondition::IfPresent) => c = c.arg("XX"),
-            None => {}
-        }
-        if self.get {
-            c = c.arg("GET");
-        }
-        c
-    }
 }
 
 /// A Lua script sent by SHA1 (`EVALSHA`), loaded with `EVAL` on `NOSCRIPT`.
@@ -120,26 +66,6 @@ impl Script {
     /// `EVAL source numkeys keys... args...`.
     pub fn eval_cmd<K: ToArg, A: ToArg>(&self, keys: &[K], args: &[A]) -> Cmd {
         cmd("EVAL").arg(&*self.source).arg(keys.len()).args_from(keys).args_from(args)
-    }
-}
-
-/// One page of `SCAN`: the next cursor (0 = done) and the keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanPage {
-    /// Cursor for the next call; 0 when the scan is complete.
-    pub cursor: u64,
-    /// Keys of this page (may be empty even when the scan goes on).
-    pub keys: Vec<Bytes>,
-}
-
-impl FromReply for ScanPage {
-    fn from_reply(frame: Frame) -> Result<Self, Error> {
-        let (cursor, keys): (Bytes, Vec<Bytes>) = FromReply::from_reply(frame)?;
-        let cursor = std::str::from_utf8(&cursor)
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| Error::Type { expected: "a SCAN cursor", got: "non-numeric text".into() })?;
-        Ok(ScanPage { cursor, keys })
     }
 }
 
@@ -269,201 +195,6 @@ impl Client {
                 other => return other,
             }
         }
-    }
-
-    /// `GET key`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn get<K: ToArg>(&self, key: K) -> Result<Option<Bytes>, Error> {
-        self.query(&cmd("GET").arg(key)).await
-    }
-
-    /// `SET key value` with options; returns the old value with `get`,
-    /// otherwise `Some(empty)`/`None` for set / not set (NX/XX).
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn set_with<K: ToArg, V: ToArg>(
-        &self,
-        key: K,
-        value: V,
-        opts: SetOptions,
-    ) -> Result<Option<Bytes>, Error> {
-        let frame = self.send(&opts.apply(cmd("SET").arg(key).arg(value))).await?;
-        match frame {
-            Frame::SimpleString(_) if !opts.get => Ok(Some(Bytes::new())),
-            other => FromReply::from_reply(other),
-        }
-    }
-
-    /// `SET key value`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn set<K: ToArg, V: ToArg>(&self, key: K, value: V) -> Result<(), Error> {
-        self.query(&cmd("SET").arg(key).arg(value)).await
-    }
-
-    /// `SET key value EX seconds`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn set_ex<K: ToArg, V: ToArg>(&self, key: K, value: V, ttl: Duration) -> Result<(), Error> {
-        self.query(&cmd("SET").arg(key).arg(value).arg("PX").arg(ttl.as_millis().max(1) as u64)).await
-    }
-
-    /// `DEL keys...`: number removed.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn del<K: ToArg>(&self, keys: &[K]) -> Result<u64, Error> {
-        self.query(&cmd("DEL").args_from(keys)).await
-    }
-
-    /// `UNLINK keys...`: number removed.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn unlink<K: ToArg>(&self, keys: &[K]) -> Result<u64, Error> {
-        self.query(&cmd("UNLINK").args_from(keys)).await
-    }
-
-    /// `EXISTS keys...`: how many exist.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn exists<K: ToArg>(&self, keys: &[K]) -> Result<u64, Error> {
-        self.query(&cmd("EXISTS").args_from(keys)).await
-    }
-
-    /// `EXPIRE key seconds`: true if set.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn expire<K: ToArg>(&self, key: K, seconds: u64) -> Result<bool, Error> {
-        self.query(&cmd("EXPIRE").arg(key).arg(seconds)).await
-    }
-
-    /// `PEXPIRE key millis`: true if set.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn pexpire<K: ToArg>(&self, key: K, millis: u64) -> Result<bool, Error> {
-        self.query(&cmd("PEXPIRE").arg(key).arg(millis)).await
-    }
-
-    /// `TTL key`: -2 missing, -1 no expiry, else seconds.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn ttl<K: ToArg>(&self, key: K) -> Result<i64, Error> {
-        self.query(&cmd("TTL").arg(key)).await
-    }
-
-    /// `INCRBY key delta`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn incr_by<K: ToArg>(&self, key: K, delta: i64) -> Result<i64, Error> {
-        self.query(&cmd("INCRBY").arg(key).arg(delta)).await
-    }
-
-    /// `INCRBYFLOAT key delta`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn incr_by_float<K: ToArg>(&self, key: K, delta: f64) -> Result<f64, Error> {
-        self.query(&cmd("INCRBYFLOAT").arg(key).arg(delta)).await
-    }
-
-    /// `MGET keys...`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn mget<K: ToArg>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
-        self.query(&cmd("MGET").args_from(keys)).await
-    }
-
-    /// `MSET k1 v1 k2 v2 ...`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn mset<K: ToArg, V: ToArg>(&self, pairs: &[(K, V)]) -> Result<(), Error> {
-        let mut c = cmd("MSET");
-        for (k, v) in pairs {
-            c.push_arg(k);
-            c.push_arg(v);
-        }
-        self.query(&c).await
-    }
-
-    /// One `SCAN cursor [MATCH pattern] [COUNT n]` page.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn scan(
-        &self,
-        cursor: u64,
-        pattern: Option<&[u8]>,
-        count: Option<u32>,
-    ) -> Result<ScanPage, Error> {
-        let mut c = cmd("SCAN").arg(cursor);
-        if let Some(p) = pattern {
-            c = c.arg("MATCH").arg(p);
-        }
-        if let Some(n) = count {
-            c = c.arg("COUNT").arg(n);
-        }
-        self.query(&c).await
-    }
-
-    /// Runs a script by SHA1, loading it on `NOSCRIPT`.
-    ///
-    /// # Errors
-    /// As [`Client::query`]; script errors as [`Error::Server`].
-    pub async fn eval<T: FromReply, K: ToArg, A: ToArg>(
-        &self,
-        script: &Script,
-        keys: &[K],
-        args: &[A],
-    ) -> Result<T, Error> {
-        let frame = self.send(&script.evalsha_cmd(keys, args)).await?;
-        let frame = match &frame {
-            Frame::SimpleError(e) if *e.kind() == ServerErrorKind::NoScript => {
-                self.send(&script.eval_cmd(keys, args)).await?
-            }
-            _ => frame,
-        };
-        T::from_reply(frame)
-    }
-
-    /// `PUBLISH channel message`: number of receivers.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn publish<C: ToArg, M: ToArg>(&self, channel: C, message: M) -> Result<u64, Error> {
-        self.query(&cmd("PUBLISH").arg(channel).arg(message)).await
-    }
-
-    /// `PING`.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn ping(&self) -> Result<(), Error> {
-        self.query(&cmd("PING")).await
-    }
-
-    /// `INFO [section]` as text.
-    ///
-    /// # Errors
-    /// As [`Client::query`].
-    pub async fn info(&self, section: Option<&str>) -> Result<String, Error> {
-        let mut c = cmd("INFO");
-        if let Some(s) = section {
-            c = c.arg(s);
-        }
-        self.query(&c).await
     }
 }
 
@@ -601,7 +332,7 @@ impl Client {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let names = names.into_iter().map(|n| Bytes::copy_from_slice(n.as_ref())).collect();
+        let names = names.into_iter().map(|n| bytes::Bytes::copy_from_slice(n.as_ref())).collect();
         let sub = crate::push::Sub::new(pattern, names)
             .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
         let opts = self.conn.options().clone();
@@ -618,18 +349,6 @@ mod tests {
     fn script_sha_matches_the_server_algorithm() {
         // SHA1("return 1"), as `SCRIPT LOAD "return 1"` answers.
         assert_eq!(Script::new("return 1").sha(), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
-    }
-
-    #[test]
-    fn set_options_encode() {
-        let o = SetOptions {
-            expiry: Some(Expiry::Seconds(5)),
-            condition: Some(SetCondition::IfAbsent),
-            get: true,
-        };
-        let c = o.apply(cmd("SET").arg("k").arg("v"));
-        let args: Vec<&[u8]> = c.args().collect();
-        assert_eq!(args, vec![&b"SET"[..], b"k", b"v", b"EX", b"5", b"NX", b"GET"]);
     }
 
     #[test]

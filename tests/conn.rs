@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use redwire::commands::*;
 use redwire::conn::{Protocol, Reconnecting};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, ConnectOptions, Connection, Error, Frame, PoolOptions};

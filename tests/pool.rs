@@ -12,6 +12,7 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use redwire::commands::*;
 use redwire::conn::Protocol;
 use redwire::error::PoolTimeout;
 use redwire::url::parse_url;

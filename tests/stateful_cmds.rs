@@ -12,6 +12,7 @@ mod support;
 
 use std::time::Duration;
 
+use redwire::commands::*;
 use redwire::error::UseInstead;
 use redwire::route::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;

@@ -8,6 +8,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use redwire::commands::*;
 use redwire::conn::{Protocol, TlsOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, ConnectOptions, Connection, Error, PoolOptions};

@@ -21,6 +21,15 @@
 //! Bring the groups into scope with `use redwire::commands::*`. Not here: the
 //! wire format (`resp`), the command builder (`cmd`), routing (`route`).
 
+// Command groups A (strings, keys, hashes, HyperLogLog, bitmaps, scripting,
+// publishing, server).
+mod bitmaps;
+mod hashes;
+mod hyperloglog;
+mod keys;
+mod pubsub;
+mod scripting;
+mod server;
 mod strings;
 
 use std::future::Future;
@@ -31,7 +40,14 @@ use crate::error::Error;
 use crate::resp::Frame;
 use crate::route::ClusterClient;
 
-pub use strings::StringCommands;
+pub use bitmaps::{BitFieldOp, BitOp, BitRange, BitType, BitUnit, BitmapCommands};
+pub use hashes::{FieldExpiry, HashCommands, HashScanPage};
+pub use hyperloglog::HyperLogLogCommands;
+pub use keys::{ExpireCondition, KeyCommands, ScanOptions, ScanPage};
+pub use pubsub::PubSubCommands;
+pub use scripting::{FunctionLibrary, ScriptingCommands};
+pub use server::{FlushMode, ServerCommands};
+pub use strings::{Expiry, SetCondition, SetOptions, StringCommands};
 
 /// A client that can send one command and return its reply frame.
 ///

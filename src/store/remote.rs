@@ -63,8 +63,9 @@ use super::translate::{
     RateWindow,
 };
 use super::LockToken;
-use crate::client::{Client, Expiry, ScanPage, Script};
+use crate::client::{Client, Script};
 use crate::cmd::{cmd, Cmd, FromReply};
+use crate::commands::{Expiry, ScanPage};
 use crate::config::Compat;
 use crate::conn::{ConnectOptions, Reconnecting};
 use crate::error::{Error, Result, ServerErrorKind};
@@ -213,11 +214,7 @@ fn key_cmd(name: &str, key: &[u8], extra: usize) -> Cmd {
 }
 
 fn push_expiry(c: &mut Cmd, expiry: Expiry) {
-    match expiry {
-        Expiry::Seconds(s) => c.push_arg("EX").push_arg(s),
-        Expiry::Millis(ms) => c.push_arg("PX").push_arg(ms),
-        Expiry::KeepTtl => c.push_arg("KEEPTTL"),
-    };
+    expiry.push_to(c);
 }
 
 /// `EVALSHA <sha> 1 key`, ready for the script's arguments.
@@ -415,7 +412,7 @@ impl Remote {
                 c
             }
             // `expiry` never gives it; refused rather than sent without an expiry.
-            Expiry::KeepTtl => {
+            Expiry::KeepTtl | Expiry::AtSeconds(_) | Expiry::AtMillis(_) => {
                 return Err(Error::InvalidArgument("a counter's ttl must be a duration".into()))
             }
         };

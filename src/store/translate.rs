@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::client::Expiry;
+use crate::commands::Expiry;
 use crate::error::{Error, Result, ServerErrorKind};
 
 /// Longest expiry sent to a server: 100 years in milliseconds. A longer ttl is

@@ -10,6 +10,7 @@
 //!   `valkey-server --sentinel` with a generated config.
 //! - [`tls`]: Debian's `redis-server` with TLS (`TlsServer`); [`certs`] makes a CA and certificates.
 //! - [`fake`]: `FakeServer`, which follows a script, for what a real server will not do.
+//! - [`typed`]: the typed-API suite's harness (one suite, three topologies).
 //! - [`ports`], [`scratch`], [`process`]: free ports, scratch dirs, child processes.
 //!
 //! What does not: anything from redwire itself. Every helper panics with a useful message on
@@ -47,6 +48,7 @@ pub mod scratch;
 pub mod sentinel;
 pub mod server;
 pub mod tls;
+pub mod typed;
 
 pub use certs::TestCerts;
 pub use cluster::{Cluster, ClusterNode, ClusterOptions, Role};

@@ -2,6 +2,7 @@
 //! configured store, behind one small get/set/incr/send API.
 
 use bytes::Bytes;
+use redwire::commands::StringCommands;
 use redwire::route::ClusterClient;
 use redwire::{Client, Cmd, Error, Frame, Store};
 
