@@ -40,8 +40,8 @@ pub mod store;
 pub mod url;
 
 pub use client::Client;
-pub use commands::{connect, AnyClient, Execute};
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
+pub use commands::{connect, AnyClient, Execute};
 pub use conn::{ConnectOptions, Connection};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
 pub use pool::{Pool, PoolOptions};

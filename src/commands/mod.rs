@@ -23,6 +23,16 @@
 
 mod strings;
 
+// Collections: lists, sets, sorted sets, streams, geo.
+mod geo;
+mod lists;
+mod member_scan;
+mod reply_shape;
+mod sets;
+mod sorted_sets;
+mod stream_reply;
+mod streams;
+
 use std::future::Future;
 
 use crate::client::Client;
@@ -32,6 +42,16 @@ use crate::resp::Frame;
 use crate::route::ClusterClient;
 
 pub use strings::StringCommands;
+
+pub use geo::{GeoAddOptions, GeoCommands, GeoFrom, GeoMatch, GeoOrder, GeoSearchOptions, GeoShape, GeoUnit};
+pub use lists::{InsertPlace, LPosOptions, ListCommands, ListEnd};
+pub use member_scan::{ScanOptions, ScanReply};
+pub use sets::SetCommands;
+pub use sorted_sets::{LexBound, ScoreBound, SortedSetCommands, ZAddOptions, ZRange};
+pub use stream_reply::{
+    AutoClaim, ConsumerInfo, GroupInfo, PendingEntry, PendingSummary, StreamEntry, StreamInfo, StreamRead,
+};
+pub use streams::{PendingRange, StreamCommands, StreamTrim, XAddOptions, XReadGroupOptions, XReadOptions};
 
 /// A client that can send one command and return its reply frame.
 ///

@@ -1,0 +1,621 @@
+//! Stream commands: `XADD` with trimming, ranges, `XREAD`, consumer groups
+//! (`XGROUP`, `XREADGROUP`, `XACK`, `XPENDING`, `XCLAIM`, `XAUTOCLAIM`) and
+//! `XINFO`.
+//!
+//! Replies are the structs of `stream_reply` ([`StreamEntry`],
+//! [`StreamRead`], [`PendingSummary`] ...). `XREAD`/`XREADGROUP` with a
+//! `BLOCK` option are built with [`Cmd::blocking`], so they wait on an
+//! exclusive connection and the response timeout does not cut them off.
+//! Not here: the reply conversions (`stream_reply`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::stream_reply::{
+    pending_entries, AutoClaim, ConsumerInfo, GroupInfo, PendingEntry, PendingSummary, StreamEntry,
+    StreamInfo, StreamRead,
+};
+use super::{expect_ok, Execute};
+use crate::cmd::{cmd, Cmd, ToArg};
+use crate::error::Error;
+
+/// Milliseconds as the server reads them (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TrimBy {
+    MaxLen(u64),
+    MinId(Bytes),
+}
+
+/// A trimming rule of `XADD`/`XTRIM`: `MAXLEN` (keep the newest n entries)
+/// or `MINID` (drop entries below an id), exact (`=`) unless
+/// [`StreamTrim::approximate`] (`~`, cheaper: whole nodes only), with an
+/// optional `LIMIT` on the work of an approximate trim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamTrim {
+    by: TrimBy,
+    approximate: bool,
+    limit: Option<u64>,
+}
+
+impl StreamTrim {
+    /// `MAXLEN = n`.
+    pub fn maxlen(n: u64) -> StreamTrim {
+        StreamTrim { by: TrimBy::MaxLen(n), approximate: false, limit: None }
+    }
+
+    /// `MINID = id`.
+    pub fn minid(id: impl Into<Bytes>) -> StreamTrim {
+        StreamTrim { by: TrimBy::MinId(id.into()), approximate: false, limit: None }
+    }
+
+    /// `~` instead of `=`.
+    #[must_use]
+    pub fn approximate(mut self) -> StreamTrim {
+        self.approximate = true;
+        self
+    }
+
+    /// `LIMIT n`: at most `n` entries evicted per call (approximate trims only;
+    /// the server refuses it with `=`).
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> StreamTrim {
+        self.limit = Some(n);
+        self
+    }
+
+    fn apply(&self, mut c: Cmd) -> Cmd {
+        let op = if self.approximate { "~" } else { "=" };
+        c = match &self.by {
+            TrimBy::MaxLen(n) => c.arg("MAXLEN").arg(op).arg(*n),
+            TrimBy::MinId(id) => c.arg("MINID").arg(op).arg(id),
+        };
+        if let Some(n) = self.limit {
+            c = c.arg("LIMIT").arg(n);
+        }
+        c
+    }
+}
+
+/// Options of `XADD`: `NOMKSTREAM` and a trimming rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XAddOptions {
+    /// `NOMKSTREAM`: do not create a missing stream (the reply is then `None`).
+    pub nomkstream: bool,
+    /// Trim after adding.
+    pub trim: Option<StreamTrim>,
+}
+
+/// Options of `XREAD`: `COUNT` per stream and `BLOCK` (`Duration::ZERO`
+/// waits for ever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XReadOptions {
+    /// `COUNT n`: at most n entries per stream.
+    pub count: Option<usize>,
+    /// `BLOCK ms`: wait for news on an exclusive connection.
+    pub block: Option<Duration>,
+}
+
+/// Options of `XREADGROUP`: as [`XReadOptions`], plus `NOACK` (entries are
+/// not added to the pending list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XReadGroupOptions {
+    /// `COUNT n`.
+    pub count: Option<usize>,
+    /// `BLOCK ms`.
+    pub block: Option<Duration>,
+    /// `NOACK`.
+    pub noack: bool,
+}
+
+/// The extended form of `XPENDING`: `[IDLE ms] start end count [consumer]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRange {
+    idle: Option<Duration>,
+    start: Bytes,
+    end: Bytes,
+    count: usize,
+    consumer: Option<Bytes>,
+}
+
+impl PendingRange {
+    /// Up to `count` pending entries with ids from `start` to `end` (`-`, `+`
+    /// for all; `(id` exclusive).
+    pub fn new(start: impl Into<Bytes>, end: impl Into<Bytes>, count: usize) -> PendingRange {
+        PendingRange { idle: None, start: start.into(), end: end.into(), count, consumer: None }
+    }
+
+    /// `IDLE ms`: only entries idle at least this long.
+    #[must_use]
+    pub fn idle(mut self, idle: Duration) -> PendingRange {
+        self.idle = Some(idle);
+        self
+    }
+
+    /// Only entries held by `consumer`.
+    #[must_use]
+    pub fn consumer(mut self, consumer: impl Into<Bytes>) -> PendingRange {
+        self.consumer = Some(consumer.into());
+        self
+    }
+
+    fn apply(&self, mut c: Cmd) -> Cmd {
+        if let Some(idle) = self.idle {
+            c = c.arg("IDLE").arg(millis(idle));
+        }
+        c = c.arg(&self.start).arg(&self.end).arg(self.count);
+        if let Some(consumer) = &self.consumer {
+            c = c.arg(consumer);
+        }
+        c
+    }
+}
+
+/// `COUNT`/`BLOCK`, then `STREAMS key... id...`.
+fn read_args<K: ToArg, I: ToArg>(
+    mut c: Cmd,
+    count: Option<usize>,
+    block: Option<Duration>,
+    streams: &[(K, I)],
+) -> Cmd {
+    if let Some(n) = count {
+        c = c.arg("COUNT").arg(n);
+    }
+    if let Some(block) = block {
+        c = c.arg("BLOCK").arg(millis(block));
+    }
+    c = c.arg("STREAMS");
+    for (key, _) in streams {
+        c = c.arg(key);
+    }
+    for (_, id) in streams {
+        c = c.arg(id);
+    }
+    if block.is_some() {
+        c = c.blocking();
+    }
+    c
+}
+
+/// The stream group (`XADD`, `XREAD`, `XREADGROUP`, `XACK` ...), for every [`Execute`].
+pub trait StreamCommands: Execute {
+    /// `XADD key id field value...`: the id of the new entry (`id` is `"*"`
+    /// for a generated one).
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`WRONGTYPE`, an id not above
+    /// the last one); [`Error::Type`] for a null reply.
+    fn xadd<K: ToArg, I: ToArg, F: ToArg, V: ToArg, P>(
+        &self,
+        key: K,
+        id: I,
+        fields: P,
+    ) -> impl Future<Output = Result<Bytes, Error>> + Send
+    where
+        P: IntoIterator<Item = (F, V)>,
+    {
+        let mut c = cmd("XADD").arg(key).arg(id);
+        for (f, v) in fields {
+            c = c.arg(f).arg(v);
+        }
+        async move { self.query(&c).await }
+    }
+
+    /// `XADD key [NOMKSTREAM] [MAXLEN|MINID =|~ n [LIMIT l]] id field value...`:
+    /// the new id, `None` when `NOMKSTREAM` found no stream.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xadd`].
+    fn xadd_with<K: ToArg, I: ToArg, F: ToArg, V: ToArg, P>(
+        &self,
+        key: K,
+        id: I,
+        fields: P,
+        options: &XAddOptions,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send
+    where
+        P: IntoIterator<Item = (F, V)>,
+    {
+        let mut c = cmd("XADD").arg(key);
+        if options.nomkstream {
+            c = c.arg("NOMKSTREAM");
+        }
+        if let Some(trim) = &options.trim {
+            c = trim.apply(c);
+        }
+        c = c.arg(id);
+        for (f, v) in fields {
+            c = c.arg(f).arg(v);
+        }
+        async move { self.query(&c).await }
+    }
+
+    /// `XLEN key`: the number of entries (0 when missing).
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`WRONGTYPE`).
+    fn xlen<K: ToArg>(&self, key: K) -> impl Future<Output = Result<usize, Error>> + Send {
+        let c = cmd("XLEN").arg(key);
+        async move { self.query(&c).await }
+    }
+
+    /// `XRANGE key start end [COUNT n]`: entries from `start` to `end`
+    /// (`-` and `+` for the ends, `(id` exclusive).
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`WRONGTYPE`, bad id).
+    fn xrange<K: ToArg, S: ToArg, E: ToArg>(
+        &self,
+        key: K,
+        start: S,
+        end: E,
+        count: Option<usize>,
+    ) -> impl Future<Output = Result<Vec<StreamEntry>, Error>> + Send {
+        let mut c = cmd("XRANGE").arg(key).arg(start).arg(end);
+        if let Some(n) = count {
+            c = c.arg("COUNT").arg(n);
+        }
+        async move { self.query(&c).await }
+    }
+
+    /// `XREVRANGE key end start [COUNT n]`: as [`StreamCommands::xrange`], newest first.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xrange`].
+    fn xrevrange<K: ToArg, E: ToArg, S: ToArg>(
+        &self,
+        key: K,
+        end: E,
+        start: S,
+        count: Option<usize>,
+    ) -> impl Future<Output = Result<Vec<StreamEntry>, Error>> + Send {
+        let mut c = cmd("XREVRANGE").arg(key).arg(end).arg(start);
+        if let Some(n) = count {
+            c = c.arg("COUNT").arg(n);
+        }
+        async move { self.query(&c).await }
+    }
+
+    /// `XDEL key id...`: the number of entries deleted.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xrange`].
+    fn xdel<K: ToArg, I>(&self, key: K, ids: I) -> impl Future<Output = Result<usize, Error>> + Send
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        let c = cmd("XDEL").arg(key).args_from(ids);
+        async move { self.query(&c).await }
+    }
+
+    /// `XTRIM key MAXLEN|MINID =|~ n [LIMIT l]`: the number of entries evicted.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xrange`].
+    fn xtrim<K: ToArg>(
+        &self,
+        key: K,
+        trim: &StreamTrim,
+    ) -> impl Future<Output = Result<usize, Error>> + Send {
+        let c = trim.apply(cmd("XTRIM").arg(key));
+        async move { self.query(&c).await }
+    }
+
+    /// `XREAD [COUNT n] [BLOCK ms] STREAMS key... id...`: entries after each
+    /// id (`$` for "only new ones"); empty when a `BLOCK` timed out.
+    ///
+    /// # Cancel safety
+    /// Dropping a blocking read abandons it; nothing is lost (reads do not
+    /// consume).
+    ///
+    /// # Errors
+    /// Connection failures, pool timeouts; [`Error::Server`] (`WRONGTYPE`,
+    /// `CROSSSLOT` on a cluster for keys in several slots).
+    fn xread<K: ToArg, I: ToArg>(
+        &self,
+        streams: &[(K, I)],
+        options: &XReadOptions,
+    ) -> impl Future<Output = Result<StreamRead, Error>> + Send {
+        let c = read_args(cmd("XREAD"), options.count, options.block, streams);
+        async move { self.query(&c).await }
+    }
+
+    /// `XGROUP CREATE key group id [MKSTREAM]`: a consumer group starting
+    /// after `id` (`$` for new entries only, `0` for all).
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`BUSYGROUP` when it exists,
+    /// no stream without `mkstream`); [`Error::Type`] for a reply other than `+OK`.
+    fn xgroup_create<K: ToArg, G: ToArg, I: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        id: I,
+        mkstream: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let mut c = cmd("XGROUP").arg("CREATE").arg(key).arg(group).arg(id);
+        if mkstream {
+            c = c.arg("MKSTREAM");
+        }
+        async move { expect_ok(self.execute(&c).await?) }
+    }
+
+    /// `XGROUP DESTROY key group`: true when the group existed.
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (no such stream).
+    fn xgroup_destroy<K: ToArg, G: ToArg>(
+        &self,
+        key: K,
+        group: G,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let c = cmd("XGROUP").arg("DESTROY").arg(key).arg(group);
+        async move { self.query(&c).await }
+    }
+
+    /// `XGROUP CREATECONSUMER key group consumer`: true when it was created.
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (no such group).
+    fn xgroup_createconsumer<K: ToArg, G: ToArg, C: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        consumer: C,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let c = cmd("XGROUP").arg("CREATECONSUMER").arg(key).arg(group).arg(consumer);
+        async move { self.query(&c).await }
+    }
+
+    /// `XGROUP DELCONSUMER key group consumer`: the number of pending entries
+    /// the consumer had (now dropped).
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xgroup_createconsumer`].
+    fn xgroup_delconsumer<K: ToArg, G: ToArg, C: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        consumer: C,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        let c = cmd("XGROUP").arg("DELCONSUMER").arg(key).arg(group).arg(consumer);
+        async move { self.query(&c).await }
+    }
+
+    /// `XGROUP SETID key group id`: moves the group's last-delivered id.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xgroup_create`].
+    fn xgroup_setid<K: ToArg, G: ToArg, I: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        id: I,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let c = cmd("XGROUP").arg("SETID").arg(key).arg(group).arg(id);
+        async move { expect_ok(self.execute(&c).await?) }
+    }
+
+    /// `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS
+    /// key... id...`: `>` reads new entries (and makes them pending unless
+    /// `NOACK`); another id re-reads the consumer's own pending history.
+    ///
+    /// # Cancel safety
+    /// Dropping a blocking read abandons it; entries the server delivered
+    /// meanwhile stay pending for this consumer (claim or re-read them).
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xread`]; [`Error::Server`] (`NOGROUP`).
+    fn xreadgroup<G: ToArg, C: ToArg, K: ToArg, I: ToArg>(
+        &self,
+        group: G,
+        consumer: C,
+        streams: &[(K, I)],
+        options: &XReadGroupOptions,
+    ) -> impl Future<Output = Result<StreamRead, Error>> + Send {
+        let mut c = cmd("XREADGROUP").arg("GROUP").arg(group).arg(consumer);
+        if options.noack {
+            c = c.arg("NOACK");
+        }
+        let c = read_args(c, options.count, options.block, streams);
+        async move { self.query(&c).await }
+    }
+
+    /// `XACK key group id...`: the number of entries acknowledged.
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`WRONGTYPE`, bad id).
+    fn xack<K: ToArg, G: ToArg, I>(
+        &self,
+        key: K,
+        group: G,
+        ids: I,
+    ) -> impl Future<Output = Result<usize, Error>> + Send
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        let c = cmd("XACK").arg(key).arg(group).args_from(ids);
+        async move { self.query(&c).await }
+    }
+
+    /// `XPENDING key group`: the summary of the group's pending entries.
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (`NOGROUP`); [`Error::Type`].
+    fn xpending<K: ToArg, G: ToArg>(
+        &self,
+        key: K,
+        group: G,
+    ) -> impl Future<Output = Result<PendingSummary, Error>> + Send {
+        let c = cmd("XPENDING").arg(key).arg(group);
+        async move { self.query(&c).await }
+    }
+
+    /// `XPENDING key group [IDLE ms] start end count [consumer]`: the pending
+    /// entries in the range.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xpending`].
+    fn xpending_range<K: ToArg, G: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        range: &PendingRange,
+    ) -> impl Future<Output = Result<Vec<PendingEntry>, Error>> + Send {
+        let c = range.apply(cmd("XPENDING").arg(key).arg(group));
+        async move { pending_entries(self.execute(&c).await?) }
+    }
+
+    /// `XCLAIM key group consumer min-idle-time id...`: gives `consumer` the
+    /// listed pending entries idle at least `min_idle`; the entries claimed.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xpending`].
+    fn xclaim<K: ToArg, G: ToArg, C: ToArg, I>(
+        &self,
+        key: K,
+        group: G,
+        consumer: C,
+        min_idle: Duration,
+        ids: I,
+    ) -> impl Future<Output = Result<Vec<StreamEntry>, Error>> + Send
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        let c = cmd("XCLAIM").arg(key).arg(group).arg(consumer).arg(millis(min_idle)).args_from(ids);
+        async move { self.query(&c).await }
+    }
+
+    /// `XCLAIM ... JUSTID`: as [`StreamCommands::xclaim`], the ids only (the
+    /// delivery count is not incremented).
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xpending`].
+    fn xclaim_justid<K: ToArg, G: ToArg, C: ToArg, I>(
+        &self,
+        key: K,
+        group: G,
+        consumer: C,
+        min_idle: Duration,
+        ids: I,
+    ) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send
+    where
+        I: IntoIterator,
+        I::Item: ToArg,
+    {
+        let c = cmd("XCLAIM")
+            .arg(key)
+            .arg(group)
+            .arg(consumer)
+            .arg(millis(min_idle))
+            .args_from(ids)
+            .arg("JUSTID");
+        async move { self.query(&c).await }
+    }
+
+    /// `XAUTOCLAIM key group consumer min-idle-time start COUNT count`: claims
+    /// up to `count` entries idle at least `min_idle`, scanning from `start`
+    /// (`0-0` first, then [`AutoClaim::next`] until it is `0-0`).
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xpending`].
+    fn xautoclaim<K: ToArg, G: ToArg, C: ToArg, S: ToArg>(
+        &self,
+        key: K,
+        group: G,
+        consumer: C,
+        min_idle: Duration,
+        start: S,
+        count: usize,
+    ) -> impl Future<Output = Result<AutoClaim, Error>> + Send {
+        let c = cmd("XAUTOCLAIM")
+            .arg(key)
+            .arg(group)
+            .arg(consumer)
+            .arg(millis(min_idle))
+            .arg(start)
+            .arg("COUNT")
+            .arg(count);
+        async move { self.query(&c).await }
+    }
+
+    /// `XINFO STREAM key`: size, ids, groups and first and last entries.
+    ///
+    /// # Errors
+    /// Connection failures; [`Error::Server`] (no such key); [`Error::Type`]
+    /// when a core field is missing.
+    fn xinfo_stream<K: ToArg>(&self, key: K) -> impl Future<Output = Result<StreamInfo, Error>> + Send {
+        let c = cmd("XINFO").arg("STREAM").arg(key);
+        async move { self.query(&c).await }
+    }
+
+    /// `XINFO GROUPS key`: the stream's consumer groups.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xinfo_stream`].
+    fn xinfo_groups<K: ToArg>(&self, key: K) -> impl Future<Output = Result<Vec<GroupInfo>, Error>> + Send {
+        let c = cmd("XINFO").arg("GROUPS").arg(key);
+        async move { self.query(&c).await }
+    }
+
+    /// `XINFO CONSUMERS key group`: the group's consumers.
+    ///
+    /// # Errors
+    /// As [`StreamCommands::xinfo_stream`]; `NOGROUP`.
+    fn xinfo_consumers<K: ToArg, G: ToArg>(
+        &self,
+        key: K,
+        group: G,
+    ) -> impl Future<Output = Result<Vec<ConsumerInfo>, Error>> + Send {
+        let c = cmd("XINFO").arg("CONSUMERS").arg(key).arg(group);
+        async move { self.query(&c).await }
+    }
+}
+
+impl<T: Execute + ?Sized> StreamCommands for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(c: &Cmd) -> Vec<String> {
+        c.args().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    }
+
+    #[test]
+    fn trims_encode() {
+        let t = StreamTrim::maxlen(100).approximate().limit(10);
+        assert_eq!(
+            args(&t.apply(cmd("XTRIM").arg("s"))),
+            ["XTRIM", "s", "MAXLEN", "~", "100", "LIMIT", "10"]
+        );
+        let t = StreamTrim::minid("5-0");
+        assert_eq!(args(&t.apply(cmd("XTRIM").arg("s"))), ["XTRIM", "s", "MINID", "=", "5-0"]);
+    }
+
+    #[test]
+    fn reads_encode_and_block_marks_the_command() {
+        let c =
+            read_args(cmd("XREAD"), Some(2), Some(Duration::from_millis(1500)), &[("a", "0"), ("b", "$")]);
+        assert_eq!(args(&c), ["XREAD", "COUNT", "2", "BLOCK", "1500", "STREAMS", "a", "b", "0", "$"]);
+        assert!(c.is_blocking());
+        assert!(!read_args(cmd("XREAD"), None, None, &[("a", "0")]).is_blocking());
+    }
+
+    #[test]
+    fn pending_range_encodes() {
+        let r = PendingRange::new("-", "+", 10).idle(Duration::from_secs(1)).consumer("c");
+        assert_eq!(
+            args(&r.apply(cmd("XPENDING").arg("s").arg("g"))),
+            ["XPENDING", "s", "g", "IDLE", "1000", "-", "+", "10", "c"]
+        );
+    }
+}
