@@ -51,11 +51,14 @@ async fn lists(t: &Target) {
     assert_eq!(c.linsert(&l, InsertPlace::After, "nope", "x").await.unwrap(), None);
     assert_eq!(c.linsert(k("nolist"), InsertPlace::After, "a", "x").await.unwrap(), Some(0));
     assert_eq!(c.lrange(&l, 0, -1).await.unwrap(), vec![b("A"), b("x"), b("b"), b("x"), b("c")]);
-    assert_eq!(c.lpos(&l, "x", LPosOptions::default()).await.unwrap(), Some(1));
-    assert_eq!(c.lpos(&l, "x", LPosOptions { rank: Some(-1), maxlen: None }).await.unwrap(), Some(3));
-    assert_eq!(c.lpos(&l, "nope", LPosOptions::default()).await.unwrap(), None);
-    assert_eq!(c.lpos_count(&l, "x", 0, LPosOptions::default()).await.unwrap(), vec![1, 3]);
-    assert_eq!(c.lpos_count(&l, "x", 0, LPosOptions { rank: None, maxlen: Some(2) }).await.unwrap(), vec![1]);
+    assert_eq!(c.lpos(&l, "x", &LPosOptions::default()).await.unwrap(), Some(1));
+    assert_eq!(c.lpos(&l, "x", &LPosOptions { rank: Some(-1), maxlen: None }).await.unwrap(), Some(3));
+    assert_eq!(c.lpos(&l, "nope", &LPosOptions::default()).await.unwrap(), None);
+    assert_eq!(c.lpos_count(&l, "x", 0, &LPosOptions::default()).await.unwrap(), vec![1, 3]);
+    assert_eq!(
+        c.lpos_count(&l, "x", 0, &LPosOptions { rank: None, maxlen: Some(2) }).await.unwrap(),
+        vec![1]
+    );
     assert_eq!(c.lrem(&l, 0, "x").await.unwrap(), 2);
     assert_eq!(c.lrange(&l, 0, -1).await.unwrap(), vec![b("A"), b("b"), b("c")]);
     c.ltrim(&l, 1, -1).await.unwrap();
@@ -80,9 +83,9 @@ async fn lists(t: &Target) {
     let short = Duration::from_millis(100);
     c.rpush(&l, ["1", "2", "3", "4"]).await.unwrap();
     assert_eq!(c.blpop(&[k("nolist"), l.clone()], short).await.unwrap(), Some((b(&l), b("1"))));
-    assert_eq!(c.brpop(&[l.clone()], short).await.unwrap(), Some((b(&l), b("4"))));
+    assert_eq!(c.brpop(&[&l], short).await.unwrap(), Some((b(&l), b("4"))));
     assert_eq!(c.blmove(&l, &other, ListEnd::Right, ListEnd::Left, short).await.unwrap(), Some(b("3")));
-    assert_eq!(c.blmpop(short, &[l.clone()], ListEnd::Left, 9).await.unwrap(), Some((b(&l), vec![b("2")])));
+    assert_eq!(c.blmpop(short, &[&l], ListEnd::Left, 9).await.unwrap(), Some((b(&l), vec![b("2")])));
     assert_eq!(c.blpop(&[k("empty")], short).await.unwrap(), None);
     assert_eq!(c.brpop(&[k("empty")], short).await.unwrap(), None);
     assert_eq!(c.blmove(k("empty"), &other, ListEnd::Left, ListEnd::Left, short).await.unwrap(), None);
@@ -124,7 +127,7 @@ async fn blocking_pop_waits_aside(c: &AnyClient) {
     };
     assert_eq!(c.llen(k("busy")).await.unwrap(), 50);
     assert!(!waiter.is_finished());
-    c.zadd(&z, [(2.5, "m")], ZAddOptions::new()).await.unwrap();
+    c.zadd(&z, [(2.5, "m")], &ZAddOptions::new()).await.unwrap();
     let popped = tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("pop returns").unwrap();
     assert_eq!(popped.unwrap(), Some((b(&z), b("m"), 2.5)));
 }
@@ -200,17 +203,17 @@ async fn sets(t: &Target) {
 async fn sorted_sets(t: &Target) {
     let c = &t.client;
     let z = k("z");
-    let none = ZAddOptions::new();
+    let none = &ZAddOptions::new();
     assert_eq!(c.zadd(&z, [(1.0, "a"), (2.0, "b"), (3.0, "c")], none).await.unwrap(), 3);
-    assert_eq!(c.zadd(&z, [(10.0, "a"), (4.0, "d")], ZAddOptions::new().nx()).await.unwrap(), 1);
+    assert_eq!(c.zadd(&z, [(10.0, "a"), (4.0, "d")], &ZAddOptions::new().nx()).await.unwrap(), 1);
     assert_eq!(c.zscore(&z, "a").await.unwrap(), Some(1.0), "NX left a alone");
-    assert_eq!(c.zadd(&z, [(0.5, "a"), (9.0, "e")], ZAddOptions::new().xx().ch()).await.unwrap(), 1);
+    assert_eq!(c.zadd(&z, [(0.5, "a"), (9.0, "e")], &ZAddOptions::new().xx().ch()).await.unwrap(), 1);
     assert_eq!(c.zscore(&z, "e").await.unwrap(), None, "XX added nothing");
-    assert_eq!(c.zadd(&z, [(0.1, "a"), (5.0, "b")], ZAddOptions::new().gt().ch()).await.unwrap(), 1);
+    assert_eq!(c.zadd(&z, [(0.1, "a"), (5.0, "b")], &ZAddOptions::new().gt().ch()).await.unwrap(), 1);
     assert_eq!(c.zmscore(&z, ["a", "b", "nope"]).await.unwrap(), vec![Some(0.5), Some(5.0), None]);
-    assert_eq!(c.zadd(&z, [(0.25, "a")], ZAddOptions::new().lt().ch()).await.unwrap(), 1);
+    assert_eq!(c.zadd(&z, [(0.25, "a")], &ZAddOptions::new().lt().ch()).await.unwrap(), 1);
     assert_eq!(c.zadd_incr(&z, 1.0, "a", none).await.unwrap(), Some(1.25));
-    assert_eq!(c.zadd_incr(&z, 1.0, "a", ZAddOptions::new().nx()).await.unwrap(), None);
+    assert_eq!(c.zadd_incr(&z, 1.0, "a", &ZAddOptions::new().nx()).await.unwrap(), None);
     assert_eq!(c.zincrby(&z, 0.75, "a").await.unwrap(), 2.0);
     // a=2 c=3 d=4 b=5
     assert_eq!(c.zcard(&z).await.unwrap(), 4);
@@ -290,9 +293,9 @@ async fn sorted_sets(t: &Target) {
     let short = Duration::from_millis(100);
     c.zadd(&z, [(1.0, "lo"), (9.0, "hi")], none).await.unwrap();
     assert_eq!(c.bzpopmin(&[k("nozset"), z.clone()], short).await.unwrap(), Some((b(&z), b("lo"), 1.0)));
-    assert_eq!(c.bzpopmax(&[z.clone()], short).await.unwrap(), Some((b(&z), b("hi"), 9.0)));
-    assert_eq!(c.bzpopmin(&[z.clone()], short).await.unwrap(), None);
-    assert_eq!(c.bzpopmax(&[z.clone()], short).await.unwrap(), None);
+    assert_eq!(c.bzpopmax(&[&z], short).await.unwrap(), Some((b(&z), b("hi"), 9.0)));
+    assert_eq!(c.bzpopmin(&[&z], short).await.unwrap(), None);
+    assert_eq!(c.bzpopmax(&[&z], short).await.unwrap(), None);
     assert_eq!(c.zcard(&z).await.unwrap(), 0);
 }
 

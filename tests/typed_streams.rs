@@ -253,11 +253,11 @@ async fn geo(t: &Target) {
     let c = &t.client;
     let g = k("sicily");
     let cities = [(13.361389, 38.115556, "Palermo"), (15.087269, 37.502669, "Catania")];
-    assert_eq!(c.geoadd(&g, cities, GeoAddOptions::new()).await.unwrap(), 2);
-    assert_eq!(c.geoadd(&g, [(12.0, 37.0, "Palermo")], GeoAddOptions::new().nx()).await.unwrap(), 0);
-    assert_eq!(c.geoadd(&g, [(12.0, 37.0, "Nowhere")], GeoAddOptions::new().xx()).await.unwrap(), 0);
+    assert_eq!(c.geoadd(&g, cities, &GeoAddOptions::new()).await.unwrap(), 2);
+    assert_eq!(c.geoadd(&g, [(12.0, 37.0, "Palermo")], &GeoAddOptions::new().nx()).await.unwrap(), 0);
+    assert_eq!(c.geoadd(&g, [(12.0, 37.0, "Nowhere")], &GeoAddOptions::new().xx()).await.unwrap(), 0);
     assert_eq!(
-        c.geoadd(&g, [(13.583333, 37.316667, "Agrigento")], GeoAddOptions::new().ch()).await.unwrap(),
+        c.geoadd(&g, [(13.583333, 37.316667, "Agrigento")], &GeoAddOptions::new().ch()).await.unwrap(),
         1
     );
 

@@ -234,7 +234,7 @@ pub trait GeoCommands: Execute {
         &self,
         key: K,
         members: I,
-        options: GeoAddOptions,
+        options: &GeoAddOptions,
     ) -> impl Future<Output = Result<usize, Error>> + Send
     where
         I: IntoIterator<Item = (f64, f64, M)>,

@@ -298,7 +298,7 @@ pub trait ListCommands: Execute {
         &self,
         key: K,
         element: V,
-        options: LPosOptions,
+        options: &LPosOptions,
     ) -> impl Future<Output = Result<Option<usize>, Error>> + Send {
         let c = options.apply(cmd("LPOS").arg(key).arg(element));
         async move { self.query(&c).await }
@@ -314,7 +314,7 @@ pub trait ListCommands: Execute {
         key: K,
         element: V,
         count: usize,
-        options: LPosOptions,
+        options: &LPosOptions,
     ) -> impl Future<Output = Result<Vec<usize>, Error>> + Send {
         let c = options.apply(cmd("LPOS").arg(key).arg(element)).arg("COUNT").arg(count);
         async move { self.query(&c).await }

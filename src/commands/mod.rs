@@ -30,8 +30,10 @@ mod member_scan;
 mod reply_shape;
 mod sets;
 mod sorted_sets;
+mod stream_options;
 mod stream_reply;
 mod streams;
+mod zrange;
 
 use std::future::Future;
 
@@ -47,11 +49,13 @@ pub use geo::{GeoAddOptions, GeoCommands, GeoFrom, GeoMatch, GeoOrder, GeoSearch
 pub use lists::{InsertPlace, LPosOptions, ListCommands, ListEnd};
 pub use member_scan::{ScanOptions, ScanReply};
 pub use sets::SetCommands;
-pub use sorted_sets::{LexBound, ScoreBound, SortedSetCommands, ZAddOptions, ZRange};
+pub use sorted_sets::{SortedSetCommands, ZAddOptions};
+pub use stream_options::{PendingRange, StreamTrim, XAddOptions, XReadGroupOptions, XReadOptions};
 pub use stream_reply::{
     AutoClaim, ConsumerInfo, GroupInfo, PendingEntry, PendingSummary, StreamEntry, StreamInfo, StreamRead,
 };
-pub use streams::{PendingRange, StreamCommands, StreamTrim, XAddOptions, XReadGroupOptions, XReadOptions};
+pub use streams::StreamCommands;
+pub use zrange::{LexBound, ScoreBound, ZRange};
 
 /// A client that can send one command and return its reply frame.
 ///
