@@ -441,6 +441,25 @@ mod tests {
         c.args().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
 
+    #[tokio::test]
+    async fn blocking_pops_are_marked_blocking() {
+        use crate::commands::reply_shape::Recorder;
+        let r = Recorder::default();
+        let t = Duration::from_millis(10);
+        r.blpop(&["l"], t).await.unwrap();
+        assert!(r.last_blocking());
+        r.brpop(&["l"], t).await.unwrap();
+        assert!(r.last_blocking());
+        r.blmove("a", "b", ListEnd::Left, ListEnd::Right, t).await.unwrap();
+        assert!(r.last_blocking());
+        r.blmpop(t, &["l"], ListEnd::Left, 1).await.unwrap();
+        assert!(r.last_blocking());
+        r.lmpop(&["l"], ListEnd::Left, 1).await.unwrap();
+        assert!(!r.last_blocking());
+        r.lpop("l").await.unwrap();
+        assert!(!r.last_blocking());
+    }
+
     #[test]
     fn lpos_options_encode() {
         let o = LPosOptions { rank: Some(-2), maxlen: Some(10) };

@@ -76,6 +76,30 @@ pub(crate) fn exact<const N: usize>(items: Vec<Frame>, expected: &'static str) -
     items.try_into().map_err(|_| Error::Type { expected, got: format!("array of {n}") })
 }
 
+/// An [`Execute`](super::Execute) for unit tests: records every command and
+/// answers each with a null, so a method's command can be inspected.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Recorder(pub(crate) std::sync::Mutex<Vec<crate::cmd::Cmd>>);
+
+#[cfg(test)]
+impl Recorder {
+    /// Whether the last command sent was marked blocking.
+    pub(crate) fn last_blocking(&self) -> bool {
+        self.0.lock().map(|v| v.last().is_some_and(crate::cmd::Cmd::is_blocking)).unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+impl super::Execute for Recorder {
+    async fn execute(&self, cmd: &crate::cmd::Cmd) -> Result<Frame, Error> {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(cmd.clone());
+        }
+        Ok(Frame::Null)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

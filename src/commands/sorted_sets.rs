@@ -445,6 +445,18 @@ mod tests {
         c.args().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
 
+    #[tokio::test]
+    async fn blocking_pops_are_marked_blocking() {
+        use crate::commands::reply_shape::Recorder;
+        let r = Recorder::default();
+        r.bzpopmin(&["z"], Duration::ZERO).await.unwrap();
+        assert!(r.last_blocking());
+        r.bzpopmax(&["z"], Duration::ZERO).await.unwrap();
+        assert!(r.last_blocking());
+        r.zpopmin("z", 1).await.unwrap();
+        assert!(!r.last_blocking());
+    }
+
     #[test]
     fn zadd_options_encode() {
         let o = ZAddOptions::new().xx().gt().ch();

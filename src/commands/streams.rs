@@ -424,3 +424,43 @@ pub trait StreamCommands: Execute {
 }
 
 impl<T: Execute + ?Sized> StreamCommands for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::reply_shape::Recorder;
+
+    #[tokio::test]
+    async fn only_reads_with_block_are_blocking() {
+        let r = Recorder::default();
+        let block = Some(Duration::from_millis(5));
+        r.xread(&[("s", "$")], &XReadOptions { count: None, block }).await.unwrap();
+        assert!(r.last_blocking());
+        r.xread(&[("s", "0")], &XReadOptions::default()).await.unwrap();
+        assert!(!r.last_blocking());
+        let opts = XReadGroupOptions { block, noack: true, count: Some(1) };
+        r.xreadgroup("g", "c", &[("s", ">")], &opts).await.unwrap();
+        assert!(r.last_blocking());
+        let sent = r.0.lock().unwrap().last().cloned().unwrap();
+        let args: Vec<&[u8]> = sent.args().collect();
+        assert_eq!(
+            args,
+            vec![
+                &b"XREADGROUP"[..],
+                b"GROUP",
+                b"g",
+                b"c",
+                b"NOACK",
+                b"COUNT",
+                b"1",
+                b"BLOCK",
+                b"5",
+                b"STREAMS",
+                b"s",
+                b">"
+            ]
+        );
+        r.xreadgroup("g", "c", &[("s", ">")], &XReadGroupOptions::default()).await.unwrap();
+        assert!(!r.last_blocking());
+    }
+}
