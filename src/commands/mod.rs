@@ -32,6 +32,18 @@ mod scripting;
 mod server;
 mod strings;
 
+// Collections: lists, sets, sorted sets, streams, geo.
+mod geo;
+mod lists;
+mod member_scan;
+mod reply_shape;
+mod sets;
+mod sorted_sets;
+mod stream_options;
+mod stream_reply;
+mod streams;
+mod zrange;
+
 use std::future::Future;
 
 use crate::client::Client;
@@ -48,6 +60,18 @@ pub use pubsub::PubSubCommands;
 pub use scripting::{FunctionLibrary, ScriptingCommands};
 pub use server::{FlushMode, ServerCommands};
 pub use strings::{Expiry, SetCondition, SetOptions, StringCommands};
+
+pub use geo::{GeoAddOptions, GeoCommands, GeoFrom, GeoMatch, GeoOrder, GeoSearchOptions, GeoShape, GeoUnit};
+pub use lists::{InsertPlace, LPosOptions, ListCommands, ListEnd};
+pub use member_scan::{ScanOptions, ScanReply};
+pub use sets::SetCommands;
+pub use sorted_sets::{SortedSetCommands, ZAddOptions};
+pub use stream_options::{PendingRange, StreamTrim, XAddOptions, XReadGroupOptions, XReadOptions};
+pub use stream_reply::{
+    AutoClaim, ConsumerInfo, GroupInfo, PendingEntry, PendingSummary, StreamEntry, StreamInfo, StreamRead,
+};
+pub use streams::StreamCommands;
+pub use zrange::{LexBound, ScoreBound, ZRange};
 
 /// A client that can send one command and return its reply frame.
 ///
