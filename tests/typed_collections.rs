@@ -179,7 +179,7 @@ async fn sets(t: &Target) {
     c.sadd(&big, &members).await.unwrap();
     let mut seen = HashSet::new();
     let mut cursor = 0;
-    let opts = ScanOptions::new().pattern("m1*").count(50);
+    let opts = MemberScanOptions::new().pattern("m1*").count(50);
     loop {
         let page = c.sscan(&big, cursor, &opts).await.unwrap();
         seen.extend(page.items.iter().cloned());
@@ -274,7 +274,7 @@ async fn sorted_sets(t: &Target) {
     let mut seen = Vec::new();
     let mut cursor = 0;
     loop {
-        let page = c.zscan(&big, cursor, &ScanOptions::new().count(40)).await.unwrap();
+        let page = c.zscan(&big, cursor, &MemberScanOptions::new().count(40)).await.unwrap();
         let done = page.is_done();
         seen.extend(page.items);
         if done {

@@ -10,29 +10,31 @@ use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
 use crate::resp::Frame;
 
-/// `MATCH` and `COUNT` of a scan; the default is neither.
+/// `MATCH` and `COUNT` of SSCAN and ZSCAN; the default is neither. (No
+/// `TYPE`, which only SCAN takes: see [`ScanOptions`](super::ScanOptions)
+/// for SCAN and HSCAN.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanOptions {
+pub struct MemberScanOptions {
     pattern: Option<Bytes>,
     count: Option<usize>,
 }
 
-impl ScanOptions {
+impl MemberScanOptions {
     /// No `MATCH`, no `COUNT`.
-    pub fn new() -> ScanOptions {
-        ScanOptions::default()
+    pub fn new() -> MemberScanOptions {
+        MemberScanOptions::default()
     }
 
     /// `MATCH pattern`: only members matching the glob pattern.
     #[must_use]
-    pub fn pattern(mut self, pattern: impl Into<Bytes>) -> ScanOptions {
+    pub fn pattern(mut self, pattern: impl Into<Bytes>) -> MemberScanOptions {
         self.pattern = Some(pattern.into());
         self
     }
 
     /// `COUNT n`: a hint of how much work one call does.
     #[must_use]
-    pub fn count(mut self, count: usize) -> ScanOptions {
+    pub fn count(mut self, count: usize) -> MemberScanOptions {
         self.count = Some(count);
         self
     }
@@ -88,7 +90,7 @@ mod tests {
 
     #[test]
     fn options_encode_and_page_parses() {
-        let c = ScanOptions::new().pattern("a*").count(5).apply(cmd("SSCAN").arg("s").arg(0));
+        let c = MemberScanOptions::new().pattern("a*").count(5).apply(cmd("SSCAN").arg("s").arg(0));
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args, vec![&b"SSCAN"[..], b"s", b"0", b"MATCH", b"a*", b"COUNT", b"5"]);
         let b = |s: &'static str| Frame::BulkString(Bytes::from_static(s.as_bytes()));

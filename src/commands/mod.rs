@@ -63,7 +63,7 @@ pub use strings::{Expiry, SetCondition, SetOptions, StringCommands};
 
 pub use geo::{GeoAddOptions, GeoCommands, GeoFrom, GeoMatch, GeoOrder, GeoSearchOptions, GeoShape, GeoUnit};
 pub use lists::{InsertPlace, LPosOptions, ListCommands, ListEnd};
-pub use member_scan::{ScanOptions, ScanReply};
+pub use member_scan::{MemberScanOptions, ScanReply};
 pub use sets::SetCommands;
 pub use sorted_sets::{SortedSetCommands, ZAddOptions};
 pub use stream_options::{PendingRange, StreamTrim, XAddOptions, XReadGroupOptions, XReadOptions};

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use super::member_scan::{ScanOptions, ScanReply};
+use super::member_scan::{MemberScanOptions, ScanReply};
 use super::Execute;
 use crate::cmd::{cmd, ToArg};
 use crate::error::Error;
@@ -244,7 +244,7 @@ pub trait SetCommands: Execute {
         &self,
         key: K,
         cursor: u64,
-        options: &ScanOptions,
+        options: &MemberScanOptions,
     ) -> impl Future<Output = Result<ScanReply<Bytes>, Error>> + Send {
         let c = options.apply(cmd("SSCAN").arg(key).arg(cursor));
         async move { self.query(&c).await }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::lists::timeout_secs;
-use super::member_scan::{parse_cursor, ScanOptions, ScanReply};
+use super::member_scan::{parse_cursor, MemberScanOptions, ScanReply};
 use super::reply_shape::{array_or_null, exact, scored};
 use super::zrange::{LexBound, ScoreBound, ZRange};
 use super::Execute;
@@ -389,7 +389,7 @@ pub trait SortedSetCommands: Execute {
         &self,
         key: K,
         cursor: u64,
-        options: &ScanOptions,
+        options: &MemberScanOptions,
     ) -> impl Future<Output = Result<ScanReply<(Bytes, f64)>, Error>> + Send {
         let c = options.apply(cmd("ZSCAN").arg(key).arg(cursor));
         async move {
