@@ -21,6 +21,7 @@ use fred::prelude::{
     Builder as FredBuilder, ClientLike, Config as FredConfig, KeysInterface, ReconnectPolicy, ServerConfig,
 };
 use redis::AsyncCommands;
+use redwire::commands::StringCommands;
 
 use crate::args::{host_port, Args, ClientKind};
 
