@@ -436,7 +436,7 @@ impl Client {
     /// # Errors
     /// As [`Client::query`].
     pub async fn ping(&self) -> Result<(), Error> {
-        self.query(&cmd("PING")).await
+        self.query::<Frame>(&cmd("PING")).await.map(drop)
     }
 
     /// `INFO [section]` as text.

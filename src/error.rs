@@ -420,6 +420,12 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// A `WATCH`ed transaction's `EXEC` was aborted (a watched key changed)
+    /// on every attempt: none of its commands ran.
+    TransactionAborted {
+        /// How many times the transaction was tried.
+        attempts: u32,
+    },
 }
 
 /// Where a command refused with [`Error::NotOnSharedConnection`] belongs.
@@ -540,6 +546,7 @@ impl Error {
             Error::Other(_) => "other",
             Error::NotOnSharedConnection { .. } => "not_on_shared_connection",
             Error::TooManyNodes { .. } => "too_many_nodes",
+            Error::TransactionAborted { .. } => "transaction_aborted",
         }
     }
 }
@@ -588,6 +595,10 @@ impl fmt::Display for Error {
                     "connections to {limit} cluster nodes already open (max_nodes): not opening another"
                 )
             }
+            Error::TransactionAborted { attempts } => write!(
+                f,
+                "transaction aborted: a watched key changed on each of {attempts} attempts (nothing ran)"
+            ),
         }
     }
 }

@@ -12,6 +12,8 @@ mod reply;
 
 pub use arg::ToArg;
 pub use reply::FromReply;
+#[cfg(feature = "serde")]
+pub use reply::{Hash, Json};
 
 use bytes::{BufMut, BytesMut};
 
