@@ -41,11 +41,11 @@ pub mod store;
 pub mod url;
 
 pub use client::Client;
-pub use commands::{connect, AnyClient, Execute};
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
+pub use commands::{connect, AnyClient, Execute};
 pub use conn::{ConnectOptions, Connection};
-pub use pipeline::{pipe, Pipeline};
 pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerErrorKind};
+pub use pipeline::{pipe, Pipeline};
 pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
 pub use route::ClusterClient;

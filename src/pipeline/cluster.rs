@@ -16,8 +16,10 @@
 //!   again only when read-only or marked idempotent; the others make the
 //!   result an [`Error::PipelineIncomplete`].
 //!
-//! Commands of one node run in the caller's order; across nodes there is no
-//! order (there never is on a cluster). Not here: standalone pipelines
+//! Commands of one node run in the caller's order. A command that goes
+//! alone is a barrier: what comes before it has been answered when it is
+//! sent, so a pipeline's commands on one key always run in the caller's
+//! order. Not here: standalone pipelines
 //! (`Client::pipeline`), `MULTI`/`EXEC` framing (`transaction`).
 
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use crate::cmd::Cmd;
 use crate::conn::Reconnecting;
 use crate::error::{Error, NodeAddr, ServerErrorKind};
 use crate::resp::Frame;
-use crate::route::{command_info, is_retry_safe, plan, ClusterClient, Target};
+use crate::route::{command_info, is_retry_safe, key_slot, plan, ClusterClient, Target};
 
 use super::transaction::{connect_error, run_multi};
 
@@ -50,52 +52,71 @@ enum Outcome {
 
 /// Sends `cmds` split by node; replies in the caller's order.
 pub(crate) async fn pipeline(client: &ClusterClient, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
-    let mut batches: Vec<Batch> = Vec::new();
-    let mut alone: Vec<usize> = Vec::new();
     // Plan everything first: a command that cannot be sent fails the
-    // pipeline before anything is written.
-    for (i, c) in cmds.iter().enumerate() {
+    // pipeline before anything is written. `None`: the command goes alone.
+    let mut routes: Vec<Option<(NodeAddr, Reconnecting)>> = Vec::with_capacity(cmds.len());
+    for c in cmds {
         let p = plan(c)?;
-        let slot = match p.target {
-            Target::Slot(slot) if !c.is_blocking() && !p.info.is_blocking() => slot,
-            _ => {
-                alone.push(i);
-                continue;
+        routes.push(match p.target {
+            Target::Slot(slot) if !c.is_blocking() && !p.info.is_blocking() => {
+                client.primary_for_slot(slot).ok()
             }
-        };
-        match client.primary_for_slot(slot) {
-            Ok((addr, conn)) => match batches.iter_mut().find(|b| b.addr == addr) {
-                Some(b) => b.cmds.push((i, c.clone())),
-                None => batches.push(Batch { addr, conn, cmds: vec![(i, c.clone())] }),
-            },
-            Err(_) => alone.push(i),
-        }
+            _ => None,
+        });
     }
     let mut results: Vec<Option<Result<Frame, Error>>> = (0..cmds.len()).map(|_| None).collect();
-    if batches.len() == 1 && alone.is_empty() {
-        // One node: no task to spawn.
-        if let Some(batch) = batches.pop() {
-            for (i, r) in run_batch(client.clone(), batch).await {
+    // A command that goes alone is a barrier: the per-node pipelines before
+    // it finish first, those after it start after it, so every key sees the
+    // caller's order.
+    let mut start = 0;
+    while start < cmds.len() {
+        let end = routes[start..].iter().position(Option::is_none).map_or(cmds.len(), |k| start + k);
+        if end > start {
+            let mut batches: Vec<Batch> = Vec::new();
+            for i in start..end {
+                if let Some((addr, conn)) = &routes[i] {
+                    match batches.iter_mut().find(|b| b.addr == *addr) {
+                        Some(b) => b.cmds.push((i, cmds[i].clone())),
+                        None => batches.push(Batch {
+                            addr: addr.clone(),
+                            conn: conn.clone(),
+                            cmds: vec![(i, cmds[i].clone())],
+                        }),
+                    }
+                }
+            }
+            for (i, r) in run_batches(client, batches).await? {
                 results[i] = Some(r);
             }
         }
-    } else {
-        let mut set = tokio::task::JoinSet::new();
-        for batch in batches {
-            set.spawn(run_batch(client.clone(), batch));
+        if end < cmds.len() {
+            results[end] = Some(client.send(&cmds[end]).await);
         }
-        for i in alone {
-            let (client, c) = (client.clone(), cmds[i].clone());
-            set.spawn(async move { vec![(i, client.send(&c).await)] });
-        }
-        while let Some(joined) = set.join_next().await {
-            let part = joined.map_err(|e| Error::Other(format!("pipeline part failed: {e}")))?;
-            for (i, r) in part {
-                results[i] = Some(r);
-            }
-        }
+        start = end + 1;
     }
     assemble(results.into_iter().map(|r| r.unwrap_or(Err(Error::Closed))).collect())
+}
+
+/// The per-node pipelines of one stretch of commands, concurrently.
+async fn run_batches(
+    client: &ClusterClient,
+    mut batches: Vec<Batch>,
+) -> Result<Vec<(usize, Result<Frame, Error>)>, Error> {
+    if batches.len() == 1 {
+        // One node: no task to spawn.
+        if let Some(batch) = batches.pop() {
+            return Ok(run_batch(client.clone(), batch).await);
+        }
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for batch in batches {
+        set.spawn(run_batch(client.clone(), batch));
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        out.extend(joined.map_err(|e| Error::Other(format!("pipeline part failed: {e}")))?);
+    }
+    Ok(out)
 }
 
 /// One node's pipeline, then the commands to send again, alone, in order.
@@ -192,7 +213,8 @@ fn assemble(results: Vec<Result<Frame, Error>>) -> Result<Vec<Frame>, Error> {
     if results.len() == 1 {
         return results.into_iter().next().unwrap_or(Err(Error::Closed)).map(|f| vec![f]);
     }
-    let not_sent = results.iter().rev().take_while(|r| matches!(r, Err(e) if !e.is_outcome_unknown())).count();
+    let not_sent =
+        results.iter().rev().take_while(|r| matches!(r, Err(e) if !e.is_outcome_unknown())).count();
     let unknown = results.len() - first_err - not_sent;
     let mut it = results.into_iter();
     let replies: Vec<Frame> = it.by_ref().take(first_err).flatten().collect();
@@ -206,6 +228,22 @@ fn assemble(results: Vec<Result<Frame, Error>>) -> Result<Vec<Frame>, Error> {
         not_sent: u32::try_from(not_sent).unwrap_or(u32::MAX),
         cause: Arc::new(cause),
     })
+}
+
+/// The one slot `keys` hash to (`None` without keys).
+///
+/// # Errors
+/// [`Error::CrossSlot`] when they span slots.
+pub(crate) fn keys_slot<'a>(keys: impl Iterator<Item = &'a [u8]>) -> Result<Option<u16>, Error> {
+    let mut slot = None;
+    for key in keys {
+        let s = key_slot(key);
+        if slot.is_some_and(|known| known != s) {
+            return Err(Error::CrossSlot);
+        }
+        slot = Some(s);
+    }
+    Ok(slot)
 }
 
 /// The atomic pipeline on a cluster: every key in one slot, `MULTI`/`EXEC`
@@ -270,7 +308,8 @@ mod tests {
 
     #[test]
     fn a_write_that_may_have_run_is_never_sent_twice() {
-        let cmds = [cmd("GET").arg("a"), cmd("INCR").arg("b"), cmd("INCR").arg("c"), cmd("SET").arg("d").arg(1)];
+        let cmds =
+            [cmd("GET").arg("a"), cmd("INCR").arg("b"), cmd("INCR").arg("c"), cmd("SET").arg("d").arg(1)];
         let broken = Error::PipelineIncomplete {
             replies: vec![Frame::BulkString(Bytes::from_static(b"x"))],
             unknown: 2,

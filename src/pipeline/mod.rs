@@ -328,12 +328,13 @@ pub trait PipelineExecutor: sealed::Sealed + Send + Sync {
     /// As [`Pipeline::query_frames`].
     fn run_atomic(&self, cmds: &[Cmd]) -> impl Future<Output = Result<Vec<Frame>, Error>> + Send;
 
-    /// An exclusive connection to the server holding `slot` (any on one
-    /// server; slot 0's primary for `None` on a cluster), for `WATCH`.
+    /// An exclusive connection for `watch` (a `WATCH key...` command): any
+    /// on one server; on a cluster, one to the primary of the keys' slot.
     ///
     /// # Errors
-    /// Pool timeouts and connect errors.
-    fn exclusive_for_slot(&self, slot: Option<u16>) -> impl Future<Output = Result<Pooled, Error>> + Send;
+    /// [`Error::CrossSlot`] on a cluster when the keys span slots; pool
+    /// timeouts and connect errors.
+    fn watch_connection(&self, watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send;
 }
 
 impl PipelineExecutor for Client {
@@ -345,7 +346,7 @@ impl PipelineExecutor for Client {
         transaction::atomic_standalone(self, cmds)
     }
 
-    fn exclusive_for_slot(&self, _slot: Option<u16>) -> impl Future<Output = Result<Pooled, Error>> + Send {
+    fn watch_connection(&self, _watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send {
         self.exclusive()
     }
 }
@@ -359,8 +360,9 @@ impl PipelineExecutor for ClusterClient {
         cluster::atomic(self, cmds)
     }
 
-    fn exclusive_for_slot(&self, slot: Option<u16>) -> impl Future<Output = Result<Pooled, Error>> + Send {
-        self.pooled_for_slot(slot.unwrap_or(0))
+    fn watch_connection(&self, watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send {
+        let slot = cluster::keys_slot(watch.args().skip(1));
+        async move { self.pooled_for_slot(slot?.unwrap_or(0)).await }
     }
 }
 
@@ -379,10 +381,10 @@ impl PipelineExecutor for AnyClient {
         }
     }
 
-    async fn exclusive_for_slot(&self, slot: Option<u16>) -> Result<Pooled, Error> {
+    async fn watch_connection(&self, watch: &Cmd) -> Result<Pooled, Error> {
         match self {
-            AnyClient::Standalone(c) => c.exclusive_for_slot(slot).await,
-            AnyClient::Cluster(c) => c.exclusive_for_slot(slot).await,
+            AnyClient::Standalone(c) => c.watch_connection(watch).await,
+            AnyClient::Cluster(c) => c.watch_connection(watch).await,
         }
     }
 }
@@ -415,7 +417,8 @@ mod tests {
         let mut p = pipe();
         p.set("a", 1).ignore().get("a").incr("n");
         let ok = Frame::SimpleString(Bytes::from_static(b"OK"));
-        let (v, n): (Option<String>, i64) = p.convert(vec![ok.clone(), bulk("1"), Frame::Integer(3)]).unwrap();
+        let (v, n): (Option<String>, i64) =
+            p.convert(vec![ok.clone(), bulk("1"), Frame::Integer(3)]).unwrap();
         assert_eq!((v.as_deref(), n), (Some("1"), 3));
         // The first error reply fails the query, even an ignored command's.
         let err = Frame::SimpleError(ServerError::from_line("WRONGTYPE no").unwrap());

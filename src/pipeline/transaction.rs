@@ -17,7 +17,7 @@ use crate::conn::Connection;
 use crate::error::Error;
 use crate::pool::Pooled;
 use crate::resp::Frame;
-use crate::route::{check_shared, key_slot};
+use crate::route::check_shared;
 
 /// How many times [`transaction()`] tries before [`Error::TransactionAborted`].
 pub const DEFAULT_ATTEMPTS: u32 = 16;
@@ -42,7 +42,9 @@ pub(crate) async fn run_multi(conn: &Connection, cmds: &[Cmd]) -> Result<Vec<Fra
     all.push(cmd("EXEC"));
     match conn.send_pipeline(&all).await {
         Ok(replies) => exec_replies(replies),
-        Err(Error::PipelineIncomplete { not_sent, cause, .. }) if not_sent > 0 => Err(Error::NotSent { cause }),
+        Err(Error::PipelineIncomplete { not_sent, cause, .. }) if not_sent > 0 => {
+            Err(Error::NotSent { cause })
+        }
         Err(e) => Err(e),
     }
 }
@@ -65,7 +67,9 @@ pub(crate) fn exec_replies(mut replies: Vec<Frame>) -> Result<Vec<Frame>, Error>
         Some(Frame::Array(items)) => Ok(items),
         Some(Frame::SimpleError(e) | Frame::BlobError(e)) => Err(Error::Server(e)),
         Some(f) if f.is_null() => Err(Error::TransactionAborted { attempts: 1 }),
-        Some(other) => Err(Error::Type { expected: "EXEC's array of replies", got: other.type_name().into() }),
+        Some(other) => {
+            Err(Error::Type { expected: "EXEC's array of replies", got: other.type_name().into() })
+        }
         None => Err(Error::Type { expected: "EXEC's array of replies", got: "no reply".into() }),
     }
 }
@@ -151,7 +155,7 @@ where
 /// connection.
 ///
 /// # Errors
-/// [`Error::CrossSlot`] when `keys` span slots; [`Error::TransactionAborted`]
+/// [`Error::CrossSlot`] on a cluster when `keys` span slots; [`Error::TransactionAborted`]
 /// after `max_attempts` aborts; `f`'s error (the keys are unwatched);
 /// [`Error::Server`] for a command the server refused to queue (nothing
 /// ran) or the first error reply among `EXEC`'s; [`Error::Type`] for
@@ -163,7 +167,12 @@ where
 /// Dropping the future discards the exclusive connection (it is not put
 /// back in the pool in the middle of a transaction); an `EXEC` already
 /// written may still run.
-pub async fn transaction_with<C, K, T, F, Fut>(client: &C, keys: &[K], max_attempts: u32, mut f: F) -> Result<T, Error>
+pub async fn transaction_with<C, K, T, F, Fut>(
+    client: &C,
+    keys: &[K],
+    max_attempts: u32,
+    mut f: F,
+) -> Result<T, Error>
 where
     C: PipelineExecutor + ?Sized,
     K: ToArg,
@@ -172,16 +181,8 @@ where
     Fut: Future<Output = Result<Pipeline, Error>> + Send,
 {
     let watch = cmd("WATCH").arg(keys);
-    let mut slot = None;
-    for key in watch.args().skip(1) {
-        let s = key_slot(key);
-        if slot.is_some_and(|known| known != s) {
-            return Err(Error::CrossSlot);
-        }
-        slot = Some(s);
-    }
-    let watch = slot.map(|_| watch);
-    let conn = Arc::new(Mutex::new(client.exclusive_for_slot(slot).await?));
+    let conn = Arc::new(Mutex::new(client.watch_connection(&watch).await?));
+    let watch = (watch.argc() > 1).then_some(watch);
     let max_attempts = max_attempts.max(1);
     for _ in 0..max_attempts {
         if let Some(watch) = &watch {
@@ -250,7 +251,8 @@ mod tests {
     #[test]
     fn a_refused_command_is_the_error() {
         let refused = Frame::SimpleError(ServerError::from_line("ERR wrong number of arguments").unwrap());
-        let execabort = Frame::SimpleError(ServerError::from_line("EXECABORT Transaction discarded").unwrap());
+        let execabort =
+            Frame::SimpleError(ServerError::from_line("EXECABORT Transaction discarded").unwrap());
         match exec_replies(vec![ok(), queued(), refused, execabort]) {
             Err(Error::Server(e)) => assert_eq!(e.code(), b"ERR"),
             other => panic!("{other:?}"),

@@ -132,7 +132,9 @@ impl<A: FromReply, B: FromReply> FromReply for (A, B) {
                 let mut it = items.into_iter();
                 match (it.next(), it.next()) {
                     (Some(a), Some(b)) => Ok((A::from_reply(a)?, B::from_reply(b)?)),
-                    _ => Err(Error::Type { expected: "an array of 2 elements", got: "fewer elements".into() }),
+                    _ => {
+                        Err(Error::Type { expected: "an array of 2 elements", got: "fewer elements".into() })
+                    }
                 }
             }
             other => mismatch("an array of 2 elements", &other),
@@ -185,7 +187,8 @@ mod tests {
         assert_eq!(v, vec![Some("a".into()), None, Some("c".into())]);
         let s: HashSet<String> = FromReply::from_reply(Frame::Set(vec![bulk("x"), bulk("y")])).unwrap();
         assert!(s.contains("x") && s.contains("y"));
-        let s: BTreeSet<i64> = FromReply::from_reply(Frame::Array(vec![bulk("3"), Frame::Integer(1)])).unwrap();
+        let s: BTreeSet<i64> =
+            FromReply::from_reply(Frame::Array(vec![bulk("3"), Frame::Integer(1)])).unwrap();
         assert_eq!(s.into_iter().collect::<Vec<_>>(), [1, 3]);
         let empty: Vec<i64> = FromReply::from_reply(Frame::NullArray).unwrap();
         assert!(empty.is_empty());
@@ -211,7 +214,10 @@ mod tests {
             Err(Error::Type { got, .. }) => assert_eq!(got, "array of 1 element"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(Vec::<(String, i64)>::from_reply(Frame::Array(vec![bulk("a")])), Err(Error::Type { .. })));
+        assert!(matches!(
+            Vec::<(String, i64)>::from_reply(Frame::Array(vec![bulk("a")])),
+            Err(Error::Type { .. })
+        ));
     }
 
     #[test]

@@ -106,7 +106,8 @@ impl<T: Serialize> Hash<T> {
 impl<T: DeserializeOwned> FromReply for Hash<T> {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         let pairs: Vec<(Bytes, Bytes)> = FromReply::from_reply(frame)?;
-        let fields = pairs.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), FieldValue(v)));
+        let fields =
+            pairs.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), FieldValue(v)));
         T::deserialize(de::value::MapDeserializer::<_, DeError>::new(fields))
             .map(Hash)
             .map_err(|e| Error::Type { expected: "a hash matching the struct", got: e.0 })
@@ -231,7 +232,11 @@ impl<'de> de::Deserializer<'de> for FieldValue {
         visitor.visit_unit()
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_unit()
     }
 
@@ -281,7 +286,8 @@ impl<'de> de::Deserializer<'de> for FieldValue {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if self.0.first() == Some(&b'{') {
-            return de::Deserializer::deserialize_enum(&mut self.json(), name, variants, visitor).map_err(json_err);
+            return de::Deserializer::deserialize_enum(&mut self.json(), name, variants, visitor)
+                .map_err(json_err);
         }
         let text: &str = self.text()?;
         IntoDeserializer::<DeError>::into_deserializer(text).deserialize_enum(name, variants, visitor)
@@ -345,7 +351,8 @@ mod tests {
     fn a_struct_round_trips_through_hash_fields() {
         let fields = Hash(&user()).to_fields().unwrap();
         assert!(!fields.iter().any(|(k, _)| k == "nick"), "None is left out");
-        let flat = Frame::Array(fields.iter().flat_map(|(k, v)| [bulk(k.clone()), bulk(v.clone())]).collect());
+        let flat =
+            Frame::Array(fields.iter().flat_map(|(k, v)| [bulk(k.clone()), bulk(v.clone())]).collect());
         let map = Frame::Map(fields.iter().map(|(k, v)| (bulk(k.clone()), bulk(v.clone()))).collect());
         for frame in [flat, map] {
             let Hash(back): Hash<User> = FromReply::from_reply(frame).unwrap();
