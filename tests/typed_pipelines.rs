@@ -27,6 +27,7 @@ async fn suite<C: PipelineExecutor + Execute + Clone + 'static>(client: &C, p: &
     errors_stay_in_place(client, p).await;
     many_keys_in_order(client, p).await;
     atomic(client, p).await;
+    #[cfg(feature = "serde")]
     serde_structs(client, p).await;
     watch_under_a_concurrent_writer(client, p).await;
     watch_gives_up(client, p).await;
@@ -176,6 +177,7 @@ async fn client_get<C: PipelineExecutor>(client: &C, key: &str) -> Option<String
     v
 }
 
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct User {
     name: String,
@@ -186,6 +188,7 @@ struct User {
     tags: Vec<String>,
 }
 
+#[cfg(feature = "serde")]
 async fn serde_structs<C: PipelineExecutor>(client: &C, p: &str) {
     use redwire::cmd::{Hash, Json};
     let user = User {
