@@ -161,11 +161,11 @@ fn outcomes(cmds: &[Cmd], sent: Result<Vec<Frame>, Error>) -> Vec<Outcome> {
         Err(Error::NotSent { .. }) => (0..n).map(|_| Outcome::Resend).collect(),
         Err(e @ (Error::Auth(_) | Error::Tls(_))) => (0..n).map(|_| Outcome::Failed(e.clone())).collect(),
         Err(Error::PipelineIncomplete { replies, unknown, cause, .. }) => {
-            let answered = replies.len();
+            let prefix = replies.len();
             let unknown_err = Error::OutcomeUnknown { cause };
-            let mut out: Vec<Outcome> = replies.into_iter().map(answered_frame).collect();
-            for (k, c) in cmds.iter().enumerate().skip(answered) {
-                if k < answered + unknown as usize {
+            let mut out: Vec<Outcome> = replies.into_iter().map(answered).collect();
+            for (k, c) in cmds.iter().enumerate().skip(prefix) {
+                if k < prefix + unknown as usize {
                     out.push(may_have_run(c, &unknown_err));
                 } else {
                     out.push(Outcome::Resend);
@@ -176,10 +176,6 @@ fn outcomes(cmds: &[Cmd], sent: Result<Vec<Frame>, Error>) -> Vec<Outcome> {
         // OutcomeUnknown, Timeout, Closed ...: every command may have run.
         Err(e) => cmds.iter().map(|c| may_have_run(c, &e)).collect(),
     }
-}
-
-fn answered_frame(frame: Frame) -> Outcome {
-    answered(frame)
 }
 
 /// A reply, or `Resend` for an error reply that says the command did not
