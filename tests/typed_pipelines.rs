@@ -271,6 +271,11 @@ async fn watch_under_a_concurrent_writer<C: PipelineExecutor + Execute + Clone +
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
     let calls = calls.load(Ordering::Relaxed);
+    println!(
+        "{p}: {transactions} WATCH transactions, {calls} attempts ({} aborted), {} concurrent writes",
+        calls - transactions,
+        writes.load(Ordering::Relaxed)
+    );
     assert!(calls >= 2 * transactions, "every transaction's first attempt aborted: {calls} calls");
     let final_value: i64 = client.query(&cmd("GET").arg(&key)).await.unwrap();
     assert_eq!(final_value, writes.load(Ordering::Relaxed) as i64 + 1000 * i64::from(transactions));
@@ -365,4 +370,69 @@ async fn cluster() {
         reads.query(&any).await.unwrap()
     };
     assert_eq!(got, (0..300).collect::<Vec<i64>>());
+}
+
+/// A slot moves under a client whose map still names the old owner: the
+/// pipeline's commands answered `ASK` (mid-migration) and then `MOVED`
+/// (after it) are sent again through the router, in order, and an atomic
+/// pipeline on that slot is tried again on the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_pipelines_follow_redirects() {
+    let cluster = Cluster::start();
+    let seeds = cluster.seed_urls().iter().map(|u| redwire::url::parse_url(u).expect("seed")).collect();
+    let client =
+        ClusterClient::connect(ClusterOptions { seeds, ..ClusterOptions::default() }).await.expect("connect");
+    let (moving, staying) = ("{mv}:moving", "{mv}:staying");
+    let slot = key_slot(b"{mv}");
+    let source = cluster.primary_for_slot(slot);
+    let target = cluster.primaries().into_iter().find(|n| n.id() != source.id()).expect("another primary");
+    let ((), ()): ((), ()) = pipe().set(moving, "m").set(staying, 1).query(&client).await.unwrap();
+
+    // Mid-migration: `moving` is on the target already (ASK), `staying` not yet.
+    let s = slot.to_string();
+    let (mut src, mut dst) = (source.client(), target.client());
+    dst.cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", source.id()]).assert_ok();
+    src.cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", target.id()]).assert_ok();
+    let port = target.port().to_string();
+    let migrated = src.cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", moving]);
+    assert!(!migrated.is_error(), "{migrated:?}");
+    let (m, n, m_again): (Option<String>, i64, Option<String>) =
+        pipe().get(moving).incr(staying).get(moving).query(&client).await.unwrap();
+    assert_eq!((m.as_deref(), n, m_again.as_deref()), (Some("m"), 2, Some("m")));
+
+    // Migration done: every command to the old owner is answered MOVED.
+    let migrated = src.cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", staying]);
+    assert!(!migrated.is_error(), "{migrated:?}");
+    dst.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
+    src.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
+    let stale = client.slot_map().primary_for_slot(slot).map(|a| a.port);
+    assert_eq!(stale, Some(source.port()), "the client's map still names the old owner");
+    let ((), got, three): ((), Option<String>, i64) =
+        pipe().set(moving, "m2").get(moving).incr(staying).query(&client).await.unwrap();
+    assert_eq!((got.as_deref(), three), (Some("m2"), 3));
+    let on_target: String = target.client().cmd(&["GET", staying]).text();
+    assert_eq!(on_target, "3", "the writes reached the new owner");
+
+    // An atomic pipeline on a slot that moved: MOVED while queueing (the
+    // server discards the transaction), then again on the new owner.
+    let atomic_key = "{at}:n";
+    let slot = key_slot(b"{at}");
+    let source = cluster.primary_for_slot(slot);
+    let target = cluster.primaries().into_iter().find(|n| n.id() != source.id()).expect("another primary");
+    let ((),): ((),) = pipe().set(atomic_key, 10).query(&client).await.unwrap();
+    let s = slot.to_string();
+    let (mut src, mut dst) = (source.client(), target.client());
+    dst.cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", source.id()]).assert_ok();
+    src.cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", target.id()]).assert_ok();
+    let port = target.port().to_string();
+    let migrated = src.cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS", atomic_key]);
+    assert!(!migrated.is_error(), "{migrated:?}");
+    dst.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
+    src.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", target.id()]).assert_ok();
+    let stale = client.slot_map().primary_for_slot(slot).map(|a| a.port);
+    assert_eq!(stale, Some(source.port()), "the client's map still names the old owner");
+    let (eleven, twelve): (i64, i64) =
+        pipe().atomic().incr(atomic_key).incr(atomic_key).query(&client).await.unwrap();
+    assert_eq!((eleven, twelve), (11, 12));
+    assert_eq!(target.client().cmd(&["GET", atomic_key]).text(), "12");
 }
