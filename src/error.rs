@@ -220,8 +220,12 @@ pub enum Error {
         limit: usize,
     },
     /// `EXEC` replied null: a key the transaction `WATCH`ed changed, so the
-    /// server ran none of its commands. Safe to try the whole transaction again.
-    TransactionAborted,
+    /// server ran none of its commands, on each of `attempts` tries. Safe to
+    /// try the whole transaction again.
+    TransactionAborted {
+        /// How many times the transaction was tried.
+        attempts: u32,
+    },
     /// `EXEC` replied `EXECABORT`: the server refused a command while
     /// queueing it (a syntax error, a `MOVED` for a slot that left the node)
     /// and discarded the transaction; none of its commands ran.
@@ -324,7 +328,7 @@ impl Error {
             | Error::Pool(_)
             | Error::SlotNotServed { .. }
             | Error::NoPrimary
-            | Error::TransactionAborted => true,
+            | Error::TransactionAborted { .. } => true,
             Error::Server(e) => e.is_transient(),
             _ => false,
         }
@@ -414,7 +418,7 @@ impl Error {
             Error::Other(_) => "other",
             Error::NotOnSharedConnection { .. } => "not_on_shared_connection",
             Error::TooManyNodes { .. } => "too_many_nodes",
-            Error::TransactionAborted => "transaction_aborted",
+            Error::TransactionAborted { .. } => "transaction_aborted",
             Error::TransactionDiscarded { .. } => "transaction_discarded",
             Error::SlotNotServed { .. } => "slot_not_served",
             Error::NoPrimary => "no_primary",
@@ -469,7 +473,13 @@ impl fmt::Display for Error {
                     "connections to {limit} cluster nodes already open (max_nodes): not opening another"
                 )
             }
-            Error::TransactionAborted => f.write_str("transaction aborted: a watched key changed"),
+            Error::TransactionAborted { attempts: 1 } => {
+                f.write_str("transaction aborted: a watched key changed")
+            }
+            Error::TransactionAborted { attempts } => write!(
+                f,
+                "transaction aborted: a watched key changed on each of {attempts} attempts (nothing ran)"
+            ),
             Error::TransactionDiscarded { exec, queued } => {
                 write!(f, "{exec} (queued command failed: {queued})")
             }

@@ -17,6 +17,8 @@ pub mod table;
 pub use arg::ToArg;
 pub use keyspec::KeySpec;
 pub use reply::FromReply;
+#[cfg(feature = "serde")]
+pub use reply::{Hash, Json};
 pub use table::{
     check_shared, command_info, is_retry_safe, keys, refuse_stateful, CommandInfo, FanOut, Flags, SplitKind,
 };

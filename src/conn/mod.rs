@@ -305,7 +305,7 @@ impl Connection {
         match exec {
             Frame::Array(items) => Ok(items),
             Frame::SimpleError(e) | Frame::BlobError(e) => Err(Error::Server(e)),
-            f if f.is_null() => Err(Error::TransactionAborted),
+            f if f.is_null() => Err(Error::TransactionAborted { attempts: 1 }),
             other => Err(Error::Type { expected: "EXEC array", got: other.type_name().into() }),
         }
     }

@@ -52,7 +52,7 @@ fn retryable_means_transient_and_not_run() {
         server("MASTERDOWN link with master is down"),
         Error::SlotNotServed { slot: 7 },
         Error::NoPrimary,
-        Error::TransactionAborted,
+        Error::TransactionAborted { attempts: 1 },
     ] {
         assert!(e.is_retryable(), "{e:?}");
     }
@@ -86,7 +86,7 @@ fn source_is_the_cause() {
     }
     assert_eq!(io(io::ErrorKind::Other).source().map(ToString::to_string).as_deref(), Some("boom"));
     assert!(Error::Closed.source().is_none());
-    assert!(Error::TransactionAborted.source().is_none());
+    assert!(Error::TransactionAborted { attempts: 1 }.source().is_none());
 }
 
 #[test]
@@ -110,7 +110,11 @@ fn new_variants_have_names_and_messages() {
     let queued = ServerError::from_line("ERR unknown command 'NOPE'").unwrap();
     assert!(queued.is_unknown_command() && !exec.is_unknown_command());
     for (e, name, text) in [
-        (Error::TransactionAborted, "transaction_aborted", "transaction aborted: a watched key changed"),
+        (
+            Error::TransactionAborted { attempts: 1 },
+            "transaction_aborted",
+            "transaction aborted: a watched key changed",
+        ),
         (
             Error::TransactionDiscarded { exec, queued },
             "transaction_discarded",

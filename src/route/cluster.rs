@@ -580,6 +580,19 @@ impl ClusterClient {
         }
         self.inner.request_refresh();
     }
+
+    /// An exclusive (pooled) connection to the primary serving `slot`, for
+    /// `WATCH`-guarded transactions (`pipeline::transaction`).
+    pub(crate) async fn pooled_for_slot(&self, slot: u16) -> Result<crate::pool::Pooled, Error> {
+        let routing = self.routing();
+        let pool = routing
+            .map
+            .shard_index(slot)
+            .and_then(|idx| routing.primaries.get(idx))
+            .map(|p| p.pool.clone())
+            .ok_or_else(|| Error::Other(format!("slot {slot} is not served")))?;
+        pool.get().await
+    }
 }
 
 /// Lifetime and RESP3 push (see [`crate::push`]).

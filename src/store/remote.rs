@@ -188,7 +188,7 @@ impl Conn {
 /// [`Error::Server`]; in each case `EXEC` ran nothing.
 fn tx_did_not_run(error: &Error) -> bool {
     match error {
-        Error::NotSent { .. } | Error::TransactionDiscarded { .. } | Error::TransactionAborted => true,
+        Error::NotSent { .. } | Error::TransactionDiscarded { .. } | Error::TransactionAborted { .. } => true,
         Error::Server(e) => matches!(
             e.kind(),
             ServerErrorKind::Moved { .. }

@@ -1,14 +1,22 @@
 //! Typed reply conversion: [`FromReply`] turns a [`Frame`] into what the caller asked for.
 //!
 //! Error replies become [`Error::Server`]; a reply of the wrong shape becomes
-//! [`Error::Type`] naming what was expected and what arrived. Attributes are
-//! ignored. RESP2 and RESP3 shapes of the same reply convert alike (a RESP2
-//! flat array converts to a map, `:1` to `true`, a bulk `"1.5"` to `f64`).
+//! [`Error::Type`] naming what was expected and what arrived (`expected a map,
+//! got array of 3 elements`). Attributes are ignored. RESP2 and RESP3 shapes
+//! of the same reply convert alike (a RESP2 flat array converts to a map or to
+//! `Vec<(K, V)>`, `:1` to `true`, a bulk `"1.5"` to `f64`).
 //!
-//! Pure: no IO.
+//! This file: the trait, scalars, `Option`, `()` (only `+OK`) and [`Frame`]
+//! itself. `collections`: sequences, sets, maps and tuples. `serde` (feature
+//! `serde`): [`Json`] and [`Hash`], a user's struct from a JSON string or a
+//! hash. Pure: no IO.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+mod collections;
+#[cfg(feature = "serde")]
+mod serde;
+
+#[cfg(feature = "serde")]
+pub use self::serde::{Hash, Json};
 
 use bytes::Bytes;
 
@@ -22,26 +30,49 @@ pub trait FromReply: Sized {
     /// # Errors
     /// [`Error::Server`] for an error reply, [`Error::Type`] for another shape.
     fn from_reply(frame: Frame) -> Result<Self, Error>;
+
+    /// Converts the elements of one array reply. The default converts each
+    /// element; pairs `(K, V)` override it so that `Vec<(K, V)>` reads a RESP2
+    /// flat array (`k1 v1 k2 v2`) as well as an array of pairs.
+    #[doc(hidden)]
+    fn from_reply_items(items: Vec<Frame>) -> Result<Vec<Self>, Error> {
+        items.into_iter().map(Self::from_reply).collect()
+    }
 }
 
-fn mismatch<T>(expected: &'static str, frame: &Frame) -> Result<T, Error> {
-    if let Some(e) = frame.server_error() {
-        return Err(Error::Server(e.clone()));
+pub(crate) fn mismatch<T>(expected: &'static str, frame: &Frame) -> Result<T, Error> {
+    if let Some(e) = server_error(frame) {
+        return Err(e);
     }
     Err(Error::Type { expected, got: describe(frame) })
 }
 
-fn describe(frame: &Frame) -> String {
-    match frame.value() {
+pub(crate) fn server_error(frame: &Frame) -> Option<Error> {
+    frame.server_error().map(|e| Error::Server(e.clone()))
+}
+
+/// What arrived, for [`Error::Type`]: the reply type, with short text, the
+/// integer, or the element count.
+pub(crate) fn describe(frame: &Frame) -> String {
+    let frame = frame.value();
+    match frame {
         Frame::SimpleString(b) | Frame::BulkString(b) if b.len() <= 32 => {
             format!("{} {:?}", frame.type_name(), String::from_utf8_lossy(b))
         }
         Frame::Integer(i) => format!("integer {i}"),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
+            let s = if items.len() == 1 { "" } else { "s" };
+            format!("{} of {} element{s}", frame.type_name(), items.len())
+        }
+        Frame::Map(pairs) => {
+            let s = if pairs.len() == 1 { "y" } else { "ies" };
+            format!("{} of {} entr{s}", frame.type_name(), pairs.len())
+        }
         other => other.type_name().to_string(),
     }
 }
 
-fn unwrap_attr(frame: Frame) -> Frame {
+pub(crate) fn unwrap_attr(frame: Frame) -> Frame {
     match frame {
         Frame::Attributed { frame, .. } => unwrap_attr(*frame),
         other => other,
@@ -54,9 +85,16 @@ impl FromReply for Frame {
     }
 }
 
+/// Only `+OK`: what `SET`, `MSET`, `HMSET`, `FLUSHDB` ... promise. Anything
+/// else (even another non-error reply, which would be a reply meant for
+/// another request) is [`Error::Type`]. To ignore a reply whatever it is,
+/// convert to [`Frame`] and drop it.
 impl FromReply for () {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
-        frame.into_result().map(drop)
+        match frame.value() {
+            Frame::SimpleString(s) if s.as_ref() == b"OK" => Ok(()),
+            other => mismatch("+OK", other),
+        }
     }
 }
 
@@ -118,7 +156,8 @@ macro_rules! int_reply {
         }
     )*};
 }
-int_reply!(i32, u32, u64, usize, u16, i16);
+// Not `u8`: `Vec<u8>` is a byte string, not a sequence of small integers.
+int_reply!(i8, i16, i32, isize, u16, u32, u64, usize);
 
 impl FromReply for f64 {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
@@ -130,6 +169,12 @@ impl FromReply for f64 {
             }
             other => mismatch("a double", &other),
         }
+    }
+}
+
+impl FromReply for f32 {
+    fn from_reply(frame: Frame) -> Result<Self, Error> {
+        f64::from_reply(frame).map(|d| d as f32)
     }
 }
 
@@ -159,61 +204,6 @@ impl<T: FromReply> FromReply for Option<T> {
             Ok(None)
         } else {
             T::from_reply(frame).map(Some)
-        }
-    }
-}
-
-impl<T: FromReply> FromReply for Vec<T> {
-    fn from_reply(frame: Frame) -> Result<Self, Error> {
-        match unwrap_attr(frame) {
-            Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
-                items.into_iter().map(T::from_reply).collect()
-            }
-            Frame::Map(pairs) => {
-                let mut out = Vec::with_capacity(pairs.len() * 2);
-                for (k, v) in pairs {
-                    out.push(T::from_reply(k)?);
-                    out.push(T::from_reply(v)?);
-                }
-                Ok(out)
-            }
-            f if f.is_null() => Ok(Vec::new()),
-            other => mismatch("an array", &other),
-        }
-    }
-}
-
-impl<K: FromReply + Eq + Hash, V: FromReply> FromReply for HashMap<K, V> {
-    fn from_reply(frame: Frame) -> Result<Self, Error> {
-        match unwrap_attr(frame) {
-            Frame::Map(pairs) => {
-                pairs.into_iter().map(|(k, v)| Ok((K::from_reply(k)?, V::from_reply(v)?))).collect()
-            }
-            Frame::Array(items) if items.len() % 2 == 0 => {
-                let mut out = HashMap::with_capacity(items.len() / 2);
-                let mut it = items.into_iter();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    out.insert(K::from_reply(k)?, V::from_reply(v)?);
-                }
-                Ok(out)
-            }
-            f if f.is_null() => Ok(HashMap::new()),
-            other => mismatch("a map", &other),
-        }
-    }
-}
-
-impl<A: FromReply, B: FromReply> FromReply for (A, B) {
-    fn from_reply(frame: Frame) -> Result<Self, Error> {
-        match unwrap_attr(frame) {
-            Frame::Array(items) if items.len() == 2 => {
-                let mut it = items.into_iter();
-                match (it.next(), it.next()) {
-                    (Some(a), Some(b)) => Ok((A::from_reply(a)?, B::from_reply(b)?)),
-                    _ => Err(Error::Type { expected: "a pair", got: "array".into() }),
-                }
-            }
-            other => mismatch("a pair", &other),
         }
     }
 }
@@ -255,15 +245,14 @@ mod tests {
     }
 
     #[test]
-    fn converts_aggregates() {
-        let arr = Frame::Array(vec![bulk("a"), Frame::NullBulk, bulk("c")]);
-        let v: Vec<Option<String>> = FromReply::from_reply(arr).unwrap();
-        assert_eq!(v, vec![Some("a".into()), None, Some("c".into())]);
-        let flat = Frame::Array(vec![bulk("k"), Frame::Integer(1)]);
-        let m: HashMap<String, i64> = FromReply::from_reply(flat).unwrap();
-        assert_eq!(m["k"], 1);
-        let map = Frame::Map(vec![(bulk("k"), Frame::Integer(2))]);
-        let m: HashMap<String, i64> = FromReply::from_reply(map).unwrap();
-        assert_eq!(m["k"], 2);
+    fn unit_is_ok_only() {
+        <()>::from_reply(Frame::SimpleString(Bytes::from_static(b"OK"))).unwrap();
+        match <()>::from_reply(Frame::SimpleString(Bytes::from_static(b"PONG"))) {
+            Err(Error::Type { expected: "+OK", got }) => assert_eq!(got, "simple string \"PONG\""),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(<()>::from_reply(Frame::Integer(1)), Err(Error::Type { .. })));
+        assert!(matches!(<()>::from_reply(Frame::Null), Err(Error::Type { .. })));
+        assert_eq!(Option::<()>::from_reply(Frame::NullBulk).unwrap(), None);
     }
 }
