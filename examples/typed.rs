@@ -62,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match &client {
         AnyClient::Standalone(_) => println!("one server"),
         AnyClient::Cluster(c) => println!("a cluster of {} nodes", c.node_count()),
+        AnyClient::Sentinel(c) => println!("the master {} named by the sentinels", c.master_addr()),
     }
     client.ping().await?;
     for page in ["/", "/inbox", "/inbox", "/settings"] {

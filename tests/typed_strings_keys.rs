@@ -347,6 +347,7 @@ async fn keys_scan_and_keys(env: Env) {
             }
             assert_eq!(seen, all);
         }
+        AnyClient::Sentinel(_) => unreachable!("the typed suite runs on standalone and cluster"),
     }
 }
 

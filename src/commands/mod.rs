@@ -51,6 +51,7 @@ use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
 use crate::resp::Frame;
 use crate::route::ClusterClient;
+use crate::sentinel::SentinelClient;
 
 pub use bitmaps::{BitFieldOp, BitOp, BitRange, BitType, BitUnit, BitmapCommands};
 pub use hashes::{FieldExpiry, HashCommands, HashScanPage};
@@ -106,14 +107,36 @@ impl Execute for ClusterClient {
     }
 }
 
-/// One server or a cluster, decided when connecting ([`connect`]): the type a
-/// service holds whatever the deployment.
+/// One server, a cluster or a sentinel-monitored master, decided when
+/// connecting ([`connect`], or the store's configuration): the one type a
+/// service (and this crate's store, publisher and CLI) holds whatever the
+/// deployment.
 #[derive(Clone, Debug)]
 pub enum AnyClient {
     /// One server (with its pool for blocking commands).
     Standalone(Client),
     /// A cluster.
     Cluster(ClusterClient),
+    /// The master the sentinels name, followed through failovers.
+    Sentinel(SentinelClient),
+}
+
+impl AnyClient {
+    /// Closes every connection and waits for the background tasks (see
+    /// [`Client::close`], [`ClusterClient::close`]); a sentinel client closes
+    /// its current master's client.
+    pub async fn close(&self) {
+        match self {
+            AnyClient::Standalone(c) => c.close().await,
+            AnyClient::Cluster(c) => c.close().await,
+            AnyClient::Sentinel(c) => c.master().close().await,
+        }
+    }
+
+    /// True for a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, AnyClient::Cluster(_))
+    }
 }
 
 impl Execute for AnyClient {
@@ -121,7 +144,14 @@ impl Execute for AnyClient {
         match self {
             AnyClient::Standalone(c) => c.send(cmd).await,
             AnyClient::Cluster(c) => c.send(cmd).await,
+            AnyClient::Sentinel(c) => c.send(cmd).await,
         }
+    }
+}
+
+impl Execute for SentinelClient {
+    fn execute(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame, Error>> + Send {
+        self.send(cmd)
     }
 }
 

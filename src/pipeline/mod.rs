@@ -371,6 +371,7 @@ impl PipelineExecutor for AnyClient {
         match self {
             AnyClient::Standalone(c) => c.run_pipeline(cmds).await,
             AnyClient::Cluster(c) => c.run_pipeline(cmds).await,
+            AnyClient::Sentinel(c) => c.master().run_pipeline(cmds).await,
         }
     }
 
@@ -378,6 +379,7 @@ impl PipelineExecutor for AnyClient {
         match self {
             AnyClient::Standalone(c) => c.run_atomic(cmds).await,
             AnyClient::Cluster(c) => c.run_atomic(cmds).await,
+            AnyClient::Sentinel(c) => c.master().run_atomic(cmds).await,
         }
     }
 
@@ -385,6 +387,7 @@ impl PipelineExecutor for AnyClient {
         match self {
             AnyClient::Standalone(c) => c.watch_connection(watch).await,
             AnyClient::Cluster(c) => c.watch_connection(watch).await,
+            AnyClient::Sentinel(c) => c.master().watch_connection(watch).await,
         }
     }
 }

@@ -9,9 +9,11 @@
 //! every node). A publish whose outcome is unknown (connection lost after
 //! writing) is never resent: the message could arrive twice.
 
+use crate::client::Client;
 use crate::cmd::{cmd, Cmd, FromReply, ToArg};
-use crate::conn::Reconnecting;
+use crate::commands::{AnyClient, Execute};
 use crate::error::Error;
+use crate::pool::PoolOptions;
 use crate::resp::Frame;
 use crate::route::{ClusterClient, ClusterOptions};
 use crate::sentinel::{SentinelClient, SentinelOptions};
@@ -21,14 +23,7 @@ use super::servers::Servers;
 /// Publishes to channels and sharded channels. Clones share connections.
 #[derive(Clone, Debug)]
 pub struct Publisher {
-    inner: Inner,
-}
-
-#[derive(Clone, Debug)]
-enum Inner {
-    Standalone(Reconnecting),
-    Cluster(ClusterClient),
-    Sentinel(SentinelClient),
+    inner: AnyClient,
 }
 
 impl Publisher {
@@ -39,19 +34,26 @@ impl Publisher {
     /// The connect error, or the slot map lookup's.
     pub async fn connect(servers: Servers) -> Result<Publisher, Error> {
         let inner = if let Some(sentinel) = servers.sentinel_options() {
-            Inner::Sentinel(SentinelClient::connect(SentinelOptions::clone(sentinel)).await?)
+            AnyClient::Sentinel(SentinelClient::connect(SentinelOptions::clone(sentinel)).await?)
         } else if servers.is_cluster() {
             let opts = ClusterOptions { seeds: servers.seeds().to_vec(), ..ClusterOptions::default() };
-            Inner::Cluster(ClusterClient::connect(opts).await?)
+            AnyClient::Cluster(ClusterClient::connect(opts).await?)
         } else {
-            Inner::Standalone(Reconnecting::connect(servers.template()?.clone(), None, None).await?)
+            // Publishing needs no exclusive connection: a pool of one, never filled.
+            let pool = PoolOptions { max_connections: 1, ..PoolOptions::default() };
+            AnyClient::Standalone(Client::connect(servers.template()?.clone(), pool).await?)
         };
         Ok(Publisher { inner })
     }
 
     /// A publisher over an existing cluster client (shares its connections).
     pub fn from_cluster(client: ClusterClient) -> Publisher {
-        Publisher { inner: Inner::Cluster(client) }
+        Publisher { inner: AnyClient::Cluster(client) }
+    }
+
+    /// A publisher over any existing client (shares its connections).
+    pub fn from_client(client: AnyClient) -> Publisher {
+        Publisher { inner: client }
     }
 
     /// `PUBLISH channel message`: how many subscribers received it (in a
@@ -80,11 +82,7 @@ impl Publisher {
     }
 
     async fn count(&self, c: &Cmd) -> Result<u64, Error> {
-        let frame: Frame = match &self.inner {
-            Inner::Standalone(conn) => conn.send(c).await?,
-            Inner::Cluster(cluster) => cluster.send(c).await?,
-            Inner::Sentinel(sentinel) => sentinel.send(c).await?,
-        };
+        let frame: Frame = self.inner.execute(c).await?;
         u64::from_reply(frame.into_result()?)
     }
 }

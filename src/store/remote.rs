@@ -65,6 +65,7 @@ use super::translate::{
 use super::LockToken;
 use crate::client::{Client, Script};
 use crate::cmd::{cmd, Cmd, FromReply};
+use crate::commands::{AnyClient, Execute};
 use crate::commands::{Expiry, ScanPage};
 use crate::config::Compat;
 use crate::conn::{ConnectOptions, Reconnecting};
@@ -118,31 +119,20 @@ pub struct Remote {
     scripting: Scripting,
 }
 
-#[derive(Clone, Debug)]
-enum Conn {
-    Standalone(Client),
-    Cluster(ClusterClient),
-    Sentinel(SentinelClient),
+/// The store's connection: the crate's one client type for every topology.
+type Conn = AnyClient;
+
+/// What the store needs beyond [`Execute`]: a transaction on one key.
+trait Transact {
+    /// `MULTI`, `cmds`, `EXEC` for commands on the one key `key`; EXEC's replies.
+    async fn transaction(&self, key: &[u8], cmds: &[Cmd]) -> Result<Vec<Frame>>;
 }
 
-impl Conn {
-    async fn send(&self, c: &Cmd) -> Result<Frame> {
-        match self {
-            Conn::Standalone(client) => client.send(c).await,
-            Conn::Cluster(cluster) => cluster.send(c).await,
-            Conn::Sentinel(sentinel) => sentinel.send(c).await,
-        }
-    }
-
-    async fn query<T: FromReply>(&self, c: &Cmd) -> Result<T> {
-        T::from_reply(self.send(c).await?)
-    }
-
-    /// `MULTI`, `cmds`, `EXEC` for commands on the one key `key`; EXEC's replies.
+impl Transact for AnyClient {
     async fn transaction(&self, key: &[u8], cmds: &[Cmd]) -> Result<Vec<Frame>> {
         match self {
-            Conn::Standalone(client) => client.transaction(cmds).await,
-            Conn::Cluster(cluster) => {
+            AnyClient::Standalone(client) => client.transaction(cmds).await,
+            AnyClient::Cluster(cluster) => {
                 let slot = key_slot(key);
                 let mut attempt = 0;
                 loop {
@@ -161,7 +151,7 @@ impl Conn {
                     }
                 }
             }
-            Conn::Sentinel(sentinel) => {
+            AnyClient::Sentinel(sentinel) => {
                 // On the current master; a transaction that certainly did not
                 // run (never sent: the master went away) goes to the next one,
                 // which the sentinels' `+switch-master` installs.
@@ -242,7 +232,7 @@ impl Remote {
     /// # Errors
     /// As [`Client::connect`].
     pub async fn standalone(opts: ConnectOptions, pool: PoolOptions) -> Result<Remote> {
-        let conn = Conn::Standalone(Client::connect(opts, pool).await?);
+        let conn = AnyClient::Standalone(Client::connect(opts, pool).await?);
         Ok(Remote::with(conn).await)
     }
 
@@ -252,7 +242,7 @@ impl Remote {
     /// # Errors
     /// As [`ClusterClient::connect`].
     pub async fn cluster(opts: ClusterOptions) -> Result<Remote> {
-        let conn = Conn::Cluster(ClusterClient::connect(opts).await?);
+        let conn = AnyClient::Cluster(ClusterClient::connect(opts).await?);
         Ok(Remote::with(conn).await)
     }
 
@@ -262,7 +252,7 @@ impl Remote {
     /// # Errors
     /// As [`SentinelClient::connect`].
     pub async fn sentinel(opts: SentinelOptions) -> Result<Remote> {
-        let conn = Conn::Sentinel(SentinelClient::connect(opts).await?);
+        let conn = AnyClient::Sentinel(SentinelClient::connect(opts).await?);
         Ok(Remote::with(conn).await)
     }
 
@@ -294,10 +284,10 @@ impl Remote {
     /// Runs a script call built by [`evalsha`]; on `NOSCRIPT` (a restarted
     /// server, a new node) sends the source with `EVAL`, which also caches it.
     async fn eval<T: FromReply>(&self, script: &Script, call: &Cmd) -> Result<T> {
-        let frame = self.conn.send(call).await?;
+        let frame = self.conn.execute(call).await?;
         let frame = match frame.value() {
             Frame::SimpleError(e) | Frame::BlobError(e) if *e.kind() == ServerErrorKind::NoScript => {
-                self.conn.send(&eval_form(script, call)).await?
+                self.conn.execute(&eval_form(script, call)).await?
             }
             _ => frame,
         };
@@ -314,7 +304,7 @@ impl Remote {
                 other => return other.map_err(counter_error),
             }
         }
-        let send = |c: Cmd| async move { self.conn.send(&c).await };
+        let send = |c: Cmd| async move { self.conn.execute(&c).await };
         fallback::incr_with_ttl(send, key, delta, ttl_ms).await.map_err(counter_error)
     }
 
@@ -348,8 +338,8 @@ impl Remote {
     pub async fn key_delete_prefix(&self, prefix: &[u8]) -> Result<u64> {
         let pattern = prefix_pattern(prefix);
         match &self.conn {
-            Conn::Standalone(client) => self.delete_matching(client.multiplexed(), &pattern).await,
-            Conn::Cluster(cluster) => {
+            AnyClient::Standalone(client) => self.delete_matching(client.multiplexed(), &pattern).await,
+            AnyClient::Cluster(cluster) => {
                 let mut deleted = 0u64;
                 for (_, node) in cluster.primaries().await? {
                     deleted += self.delete_matching(&node, &pattern).await?;
@@ -358,7 +348,7 @@ impl Remote {
             }
             // A failover during the walk fails it: the new master's SCAN
             // cursor would mean nothing.
-            Conn::Sentinel(sentinel) => {
+            AnyClient::Sentinel(sentinel) => {
                 let master = sentinel.master();
                 self.delete_matching(master.multiplexed(), &pattern).await
             }
@@ -543,7 +533,7 @@ impl Remote {
                 other => return Ok(other? > 0),
             }
         }
-        let send = |c: Cmd| async move { self.conn.send(&c).await };
+        let send = |c: Cmd| async move { self.conn.execute(&c).await };
         fallback::remove_lock(send, key, token.as_bytes()).await
     }
 }

@@ -228,11 +228,13 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
             read_your_writes: false,
             ..redwire::route::ClusterOptions::default()
         };
-        return Ok(Target::Cluster(redwire::route::ClusterClient::connect(opts).await?));
+        return Ok(Target::Server(redwire::AnyClient::Cluster(
+            redwire::route::ClusterClient::connect(opts).await?,
+        )));
     }
     let opts = connect_options(cli)?;
     let client = Client::connect(opts, PoolOptions::default()).await?;
-    Ok(Target::Client(client))
+    Ok(Target::Server(redwire::AnyClient::Standalone(client)))
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {

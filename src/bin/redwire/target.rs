@@ -1,17 +1,14 @@
-//! What the CLI talks to: a standalone client, the cluster router, or a
-//! configured store, behind one small get/set/incr/send API.
+//! What the CLI talks to: a server or cluster (the crate's one client type,
+//! `AnyClient`), or a configured store, behind one small get/set/incr/send API.
 
 use bytes::Bytes;
-use redwire::commands::StringCommands;
-use redwire::route::ClusterClient;
-use redwire::{Client, Cmd, Error, Frame, Store};
+use redwire::commands::{Execute, StringCommands};
+use redwire::{AnyClient, Cmd, Error, Frame, Store};
 
 /// The thing `cmd` and `bench` send to.
 pub enum Target {
-    /// One server through `redwire::Client`.
-    Client(Client),
-    /// A cluster through the slot router.
-    Cluster(ClusterClient),
+    /// One server or a cluster.
+    Server(AnyClient),
     /// Any store variant (`--config`, or the embedded one): `key_get` / `key_set`.
     Store(Store),
 }
@@ -20,13 +17,13 @@ impl Target {
     /// Sends one raw command.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
         match self {
-            Target::Client(client) => match client.send(c).await {
+            Target::Server(AnyClient::Standalone(client)) => match client.send(c).await {
                 // One command, then exit: it may change its connection's
                 // state (HELLO, SELECT, CLIENT REPLY ...) on a connection of its own.
                 Err(Error::NotOnSharedConnection { .. }) => client.exclusive().await?.send(c).await,
                 other => other,
             },
-            Target::Cluster(cluster) => cluster.send(c).await,
+            Target::Server(server) => server.execute(c).await,
             Target::Store(_) => Err(Error::Config("raw commands need a server: use --url".into())),
         }
     }
@@ -34,8 +31,7 @@ impl Target {
     /// `GET key`.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Bytes>, Error> {
         match self {
-            Target::Client(client) => client.get(key).await,
-            Target::Cluster(cluster) => cluster.query(&redwire::cmd("GET").arg(key)).await,
+            Target::Server(server) => server.get(key).await,
             Target::Store(store) => store.key_get(key).await,
         }
     }
@@ -44,8 +40,7 @@ impl Target {
     pub async fn incr(&self, key: &[u8]) -> Result<i64, Error> {
         let c = redwire::cmd("INCR").arg(key);
         match self {
-            Target::Client(client) => client.query(&c).await,
-            Target::Cluster(cluster) => cluster.query(&c).await,
+            Target::Server(server) => server.query(&c).await,
             Target::Store(_) => Err(Error::Config("INCR needs a server: use --url or --cluster".into())),
         }
     }
@@ -53,8 +48,7 @@ impl Target {
     /// `SET key value`.
     pub async fn set(&self, key: &[u8], value: Bytes) -> Result<(), Error> {
         match self {
-            Target::Client(client) => client.set(key, value).await,
-            Target::Cluster(cluster) => cluster.query(&redwire::cmd("SET").arg(key).arg(value)).await,
+            Target::Server(server) => server.set(key, value).await,
             Target::Store(store) => store.key_set(key, value, None).await,
         }
     }
