@@ -103,7 +103,7 @@ pub(super) async fn connect_master(opts: &SentinelOptions, addr: &NodeAddr) -> R
 /// reconfigure the node (they disconnect its pub/sub clients).
 ///
 /// # Errors
-/// As [`ask_master`].
+/// As `ask_master` (each sentinel in turn; the last error when none answers).
 pub async fn resolve(opts: &Arc<SentinelOptions>) -> Result<ConnectOptions, Error> {
     let sentinels: Vec<Reconnecting> =
         opts.sentinels.iter().map(|o| Reconnecting::new(o.clone(), None, None)).collect();

@@ -21,6 +21,7 @@ use crate::resp::Frame;
 /// ```no_run
 /// # async fn f(client: &redwire::Client) -> redwire::Result<()> {
 /// use redwire::cmd::Json;
+/// use redwire::commands::*;
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct User { name: String, age: u32 }
 ///
