@@ -1,5 +1,10 @@
 //! The cluster router: per-node connections, the slot map, redirects and retries.
 //!
+//! Split by job: this file is the send loop (one [`RetryAction`] per failed
+//! attempt says what to do next); `registry` holds the node entries, `refresh`
+//! the topology refresh task and map installs, `lifetime` `close()` and RESP3
+//! push.
+//!
 //! One GET: [`plan`] finds the slot, the current `Routing`
 //! (slot map + one multiplexed connection per node, swapped whole on every
 //! topology change) gives the node, the connection sends. A failed attempt is
@@ -38,6 +43,10 @@
 //! within `read_your_writes_window` (so its own writes are always visible).
 //! Not here: the pure routing decisions (`slot`, `keys`, `split`,
 //! `topology`, `redirect`).
+
+mod lifetime;
+mod refresh;
+mod registry;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
@@ -222,8 +231,10 @@ impl ClusterClient {
         if let Some(e) = last_err {
             return Err(e);
         }
-        let task =
-            tokio::spawn(refresh_task(Arc::downgrade(&client.inner), client.inner.refresh_wanted.clone()));
+        let task = tokio::spawn(refresh::refresh_task(
+            Arc::downgrade(&client.inner),
+            client.inner.refresh_wanted.clone(),
+        ));
         *client.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(client)
     }
@@ -595,134 +606,6 @@ impl ClusterClient {
     }
 }
 
-/// Lifetime and RESP3 push (see [`crate::push`]).
-impl ClusterClient {
-    /// Closes the client: the refresh task stops, every node's multiplexed
-    /// connection closes and its driver tasks end before this returns, push
-    /// links stop (awaited too), idle pooled connections close, and push
-    /// receivers yield what they hold, then `None`. Every clone is closed;
-    /// later commands fail with [`Error::Closed`] without being sent.
-    /// Commands in flight fail as on a lost connection (cause
-    /// [`Error::Closed`]).
-    ///
-    /// # Cancel safety
-    /// The client is closed at the first poll; dropping the future only
-    /// stops waiting for the tasks.
-    pub async fn close(&self) {
-        self.inner.closed.store(true, Ordering::Release);
-        let task = self.inner.refresh_task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
-            // It sees the flag when woken; a refresh in progress finishes
-            // first (bounded by its per-node timeouts), closing what it opened.
-            self.inner.refresh_wanted.notify_one();
-            let _ = task.await;
-        }
-        let nodes: Vec<NodeConn> = self.inner.lock_nodes().values().cloned().collect();
-        for n in &nodes {
-            n.conn.close().await;
-            n.pool.clear();
-        }
-        self.inner.push.close().await;
-    }
-
-    /// True once [`ClusterClient::close`] was called (on this handle or a clone).
-    pub fn is_closed(&self) -> bool {
-        self.inner.closed.load(Ordering::Acquire)
-    }
-
-    /// A receiver of every push frame any node's connection gets, tagged
-    /// with the node, with room for [`crate::push::DEFAULT_CAPACITY`] events
-    /// (see [`crate::Client::push_frames`]).
-    pub fn push_frames(&self) -> crate::push::PushReceiver {
-        self.push_frames_bounded(crate::push::DEFAULT_CAPACITY, crate::push::DEFAULT_MAX_BYTES)
-    }
-
-    /// As [`ClusterClient::push_frames`], holding at most `capacity` events
-    /// and about `max_bytes` bytes of frames.
-    pub fn push_frames_bounded(&self, capacity: usize, max_bytes: usize) -> crate::push::PushReceiver {
-        self.inner.push.hub.receiver(capacity, max_bytes)
-    }
-
-    /// `CLIENT TRACKING ON` on every node's multiplexed connection, now and
-    /// on every (re)connect, including nodes that join later (see
-    /// [`crate::Client::enable_tracking`]). Invalidations come from the node
-    /// that served the read. Call it once.
-    ///
-    /// # Errors
-    /// [`Error::Config`] on RESP2; a node's refusal or connection error
-    /// (the setting stays for the others and for reconnects); [`Error::Closed`].
-    pub async fn enable_tracking(&self, tracking: crate::push::Tracking) -> Result<(), Error> {
-        if self.is_closed() {
-            return Err(Error::Closed);
-        }
-        if self.inner.template.protocol != crate::conn::Protocol::Resp3 {
-            return Err(Error::Config("CLIENT TRACKING needs RESP3 (protocol=3)".into()));
-        }
-        let c = crate::push::tracking_cmd(&tracking);
-        let nodes: Vec<NodeConn> = {
-            // Under the node lock: a node made from now on registers it itself.
-            let nodes = self.inner.lock_nodes();
-            *self.inner.push.tracking.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
-            nodes.values().cloned().collect()
-        };
-        let mut first_err = None;
-        for n in nodes {
-            if let Err(e) = n.conn.add_setup(c.clone()).await {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-
-    /// Subscribes a push link to every primary (one dedicated connection
-    /// each, reconnected and resubscribed by itself, following the
-    /// primaries as the topology changes) to `channels`: keyspace
-    /// notifications are local to the node where the key changed, so this
-    /// is how they reach one receiver from the whole cluster. Returns once
-    /// every primary confirmed. See [`crate::Client::subscribe_push`].
-    ///
-    /// # Errors
-    /// As [`crate::Client::subscribe_push`].
-    ///
-    /// # Cancel safety
-    /// The subscription goes ahead in the background.
-    pub async fn subscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
-        &self,
-        channels: I,
-    ) -> Result<(), Error> {
-        self.push_link(false, channels).await
-    }
-
-    /// As [`ClusterClient::subscribe_push`], with `PSUBSCRIBE` patterns.
-    ///
-    /// # Errors
-    /// As [`crate::Client::subscribe_push`].
-    ///
-    /// # Cancel safety
-    /// As [`ClusterClient::subscribe_push`].
-    pub async fn psubscribe_push<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
-        &self,
-        patterns: I,
-    ) -> Result<(), Error> {
-        self.push_link(true, patterns).await
-    }
-
-    async fn push_link<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
-        &self,
-        pattern: bool,
-        names: I,
-    ) -> Result<(), Error> {
-        if self.is_closed() {
-            return Err(Error::Closed);
-        }
-        let names = names.into_iter().map(|n| bytes::Bytes::copy_from_slice(n.as_ref())).collect();
-        let sub = crate::push::Sub::new(pattern, names)
-            .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
-        let push = &self.inner.push;
-        push.links.subscribe(&push.hub, self.inner.primary_targets(), sub).await
-    }
-}
-
 /// The error of the command in an `ASKING` + command pipeline that broke:
 /// not sent when its bytes never left, outcome unknown otherwise.
 fn asking_failure(e: Error) -> Error {
@@ -735,199 +618,6 @@ fn asking_failure(e: Error) -> Error {
 
 fn empty_map() -> Result<SlotMap, Error> {
     SlotMap::from_ranges(Vec::new())
-}
-
-impl Inner {
-    fn request_refresh(&self) {
-        if !self.refresh_pending.swap(true, Ordering::AcqRel) {
-            self.refresh_wanted.notify_one();
-        }
-    }
-
-    fn node_options(&self, addr: &NodeAddr) -> ConnectOptions {
-        let mut o = node_options(&self.template, addr);
-        o.readonly = self.opts.read_from_replicas;
-        o
-    }
-
-    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, NodeSet<NodeConn>> {
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A node entry: connections opened on first use, with the template's
-    /// credentials. Only [`NodeSet`] calls this, for a node of the topology
-    /// or a redirect's target.
-    fn make_node(&self, addr: &NodeAddr) -> NodeConn {
-        let opts = self.node_options(addr);
-        let hub = &self.push.hub;
-        let conn =
-            Reconnecting::new(opts.clone(), Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
-        let tracking = self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(c) = tracking {
-            // Not connected yet: the first connect runs it.
-            conn.register_setup(c);
-        }
-        NodeConn { addr: addr.clone(), conn, pool: Pool::new(opts, self.opts.pool.clone()) }
-    }
-
-    /// The primaries of the current map with the options to reach them.
-    fn primary_targets(&self) -> Vec<(NodeAddr, ConnectOptions)> {
-        let routing = lock_read(&self.routing).clone();
-        let mut out: Vec<(NodeAddr, ConnectOptions)> = Vec::new();
-        for p in &routing.primaries {
-            if !out.iter().any(|(a, _)| *a == p.addr) {
-                let mut o = self.node_options(&p.addr);
-                o.readonly = false;
-                out.push((p.addr.clone(), o));
-            }
-        }
-        out
-    }
-
-    /// The entry of a MOVED or ASK target (see [`NodeSet::redirect`]).
-    fn redirect_target(&self, addr: &NodeAddr) -> Result<NodeConn, Error> {
-        let mut dropped = Vec::new();
-        let result = self.lock_nodes().redirect(addr, Instant::now(), || self.make_node(addr), &mut dropped);
-        close_nodes(dropped);
-        result
-    }
-
-    /// Installs a new map: connections for every node it names (reusing the
-    /// existing ones), and closes the connections of nodes that left and
-    /// were not redirected to lately.
-    ///
-    /// # Errors
-    /// [`Error::TooManyNodes`] when the map names more than `max_nodes`
-    /// nodes; the current map stays.
-    fn install(&self, mut map: SlotMap) -> Result<(), Error> {
-        let previous = lock_read(&self.routing).clone();
-        map.set_version(previous.map.version().max(map.version()).saturating_add(1));
-        let addrs: Vec<NodeAddr> = map.nodes().into_iter().cloned().collect();
-        let (dropped, primaries, replicas) = {
-            let mut nodes = self.lock_nodes();
-            let dropped = nodes.install(&addrs, Instant::now(), |a| self.make_node(a))?;
-            let entry = |addr: &NodeAddr| nodes.get(addr).cloned().unwrap_or_else(|| self.make_node(addr));
-            let mut primaries = Vec::with_capacity(map.shards().len());
-            let mut replicas = Vec::with_capacity(map.shards().len());
-            for shard in map.shards() {
-                primaries.push(entry(&shard.primary.addr));
-                let readable: Vec<NodeConn> = shard
-                    .replicas
-                    .iter()
-                    .filter(|r| r.health == Health::Online)
-                    .filter(|r| shard.lag_of(r).is_within(self.opts.max_replica_lag))
-                    .map(|r| entry(&r.addr))
-                    .collect();
-                replicas.push(readable);
-            }
-            (dropped, primaries, replicas)
-        };
-        close_nodes(dropped);
-        *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
-        // Push links follow the primaries (a no-op without subscriptions).
-        self.push.links.sync(&self.push.hub, self.primary_targets());
-        Ok(())
-    }
-
-    /// True when some replica of the current map is loading or of unknown health.
-    fn has_settling_replicas(&self) -> bool {
-        let routing = lock_read(&self.routing).clone();
-        routing
-            .map
-            .shards()
-            .iter()
-            .flat_map(|s| s.replicas.iter())
-            .any(|r| matches!(r.health, Health::Loading | Health::Unknown))
-    }
-
-    /// Asks up to three nodes for the topology and installs the consensus.
-    async fn refresh(&self) -> Result<(), Error> {
-        let routing = lock_read(&self.routing).clone();
-        let mut candidates: Vec<ConnectOptions> = Vec::new();
-        let mut addrs: Vec<NodeAddr> = routing.map.nodes().into_iter().cloned().collect();
-        fastrand::shuffle(&mut addrs);
-        // Primaries first would bias towards nodes that may be dead; a shuffle spreads the asks.
-        for addr in addrs.iter().take(3) {
-            candidates.push(self.node_options(addr));
-        }
-        for seed in &self.opts.seeds {
-            if candidates.len() >= 3 {
-                break;
-            }
-            if !candidates.iter().any(|c| c.address == seed.address) {
-                candidates.push(seed.clone());
-            }
-        }
-        let mut set = tokio::task::JoinSet::new();
-        for c in candidates {
-            set.spawn(async move { fetch_topology(&c).await });
-        }
-        let mut views = Vec::new();
-        let mut last_err = None;
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok(Ok(map)) => views.push(map),
-                Ok(Err(e)) => last_err = Some(e),
-                Err(e) => last_err = Some(Error::Other(e.to_string())),
-            }
-        }
-        match SlotMap::pick_consensus(views) {
-            Some(map) => {
-                if !map.same_routing(&routing.map) || map.shards() != routing.map.shards() {
-                    self.install(map)?;
-                }
-                Ok(())
-            }
-            None => {
-                Err(last_err.unwrap_or_else(|| Error::Other("no node answered the topology query".into())))
-            }
-        }
-    }
-}
-
-/// Closes the connections of node entries the [`NodeSet`] let go.
-fn close_nodes(dropped: Vec<NodeConn>) {
-    for n in dropped {
-        n.conn.reset();
-        n.pool.clear();
-    }
-}
-
-/// How soon a map with loading replicas is refreshed again.
-const SETTLING_RECHECK: Duration = Duration::from_secs(1);
-
-/// Runs refreshes when asked (coalesced, spaced) and periodically; ends
-/// when the client is dropped (its `Drop` wakes this task).
-async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
-    let (interval, gap) = match inner.upgrade() {
-        Some(i) => (i.opts.refresh_interval, i.opts.min_refresh_gap),
-        None => return,
-    };
-    let mut last = Instant::now();
-    loop {
-        // Replicas still loading (or of unknown health, right after a
-        // failover or at start-up) are looked at again soon, so reads reach
-        // them once they are ready; otherwise the periodic interval applies.
-        let settling = inner.upgrade().is_some_and(|i| i.has_settling_replicas());
-        let wait = if settling { interval.min(SETTLING_RECHECK) } else { interval };
-        let _ = tokio::time::timeout(wait, wanted.notified()).await;
-        if inner.upgrade().is_none_or(|i| i.closed.load(Ordering::Acquire)) {
-            return;
-        }
-        let since = last.elapsed();
-        if since < gap {
-            tokio::time::sleep(gap - since).await;
-        }
-        let Some(i) = inner.upgrade() else { return };
-        if i.closed.load(Ordering::Acquire) {
-            return;
-        }
-        i.refresh_pending.store(false, Ordering::Release);
-        let _ = i.refresh().await;
-        i.refreshes.fetch_add(1, Ordering::Relaxed);
-        drop(i);
-        last = Instant::now();
-    }
 }
 
 impl Drop for Inner {
