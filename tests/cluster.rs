@@ -258,6 +258,9 @@ impl Load {
                                 false
                             }
                             Err(e) => {
+                                if e.is_not_sent() && std::env::var_os("REDWIRE_DEBUG_ERRORS").is_some() {
+                                    eprintln!("not sent: {e:?}");
+                                }
                                 *s.errors.entry(e.kind_name().to_string()).or_insert(0) += 1;
                                 s.error_times.push(Instant::now());
                                 true

@@ -343,6 +343,14 @@ impl Connection {
         self.protocol
     }
 
+    /// Closes the connection now because the client gave it up (its node
+    /// left the topology): waiting commands fail `NotSent` or
+    /// `OutcomeUnknown` with an IO error of kind `ConnectionAborted` as the
+    /// cause, which routers treat as a node gone, not as the client closed.
+    pub(crate) fn abandon(&self, why: &'static str) {
+        self.shared.fail(Error::from(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, why)));
+    }
+
     /// Closes the connection now: waiting commands fail (`NotSent` or
     /// `OutcomeUnknown`, cause [`Error::Closed`]).
     pub fn close(&self) {

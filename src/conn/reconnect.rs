@@ -305,9 +305,12 @@ impl Reconnecting {
     }
 
     /// Closes the current connection (the next command reconnects).
+    /// Commands waiting on it fail with an IO error (`ConnectionAborted`)
+    /// as the cause, not [`Error::Closed`]: the handle stays usable, so a
+    /// router sends the never-sent ones again elsewhere.
     pub fn reset(&self) {
         if let Some(c) = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            c.close();
+            c.abandon("connection reset by the client");
         }
     }
 }
