@@ -21,6 +21,7 @@
 //!
 //! See `ARCHITECTURE.md` for the data flow of one GET and the invariants.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod backoff;
