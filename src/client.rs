@@ -332,9 +332,7 @@ impl Client {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let names = names.into_iter().map(|n| bytes::Bytes::copy_from_slice(n.as_ref())).collect();
-        let sub = crate::push::Sub::new(pattern, names)
-            .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
+        let sub = crate::push::Sub::from_names(pattern, names)?;
         let opts = self.conn.options().clone();
         let node = crate::push::node_of(&opts);
         self.push.links.subscribe(&self.push.hub, vec![(node, opts)], sub).await

@@ -297,6 +297,16 @@ impl Sub {
         (!names.is_empty()).then_some(Sub { pattern, names })
     }
 
+    /// As [`Sub::new`] from what a caller passes to `subscribe_push`;
+    /// [`Error::Config`] without any name.
+    pub(crate) fn from_names<I: IntoIterator<Item = N>, N: AsRef<[u8]>>(
+        pattern: bool,
+        names: I,
+    ) -> Result<Sub, Error> {
+        let names = names.into_iter().map(|n| Bytes::copy_from_slice(n.as_ref())).collect();
+        Sub::new(pattern, names).ok_or_else(|| Error::Config("give at least one channel or pattern".into()))
+    }
+
     fn command(&self) -> (Cmd, &'static [u8]) {
         let (name, kind): (&str, &'static [u8]) =
             if self.pattern { ("PSUBSCRIBE", b"psubscribe") } else { ("SUBSCRIBE", b"subscribe") };

@@ -12,6 +12,8 @@
 mod arg;
 mod keyspec;
 mod reply;
+
+pub(crate) use reply::map_entries;
 pub mod table;
 
 pub use arg::ToArg;

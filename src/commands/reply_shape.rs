@@ -37,19 +37,7 @@ pub(crate) fn array(frame: Frame, expected: &'static str) -> Result<Vec<Frame>, 
 
 /// Key/value pairs from a RESP3 map or a RESP2 flat array; a null is empty.
 pub(crate) fn pairs(frame: Frame, expected: &'static str) -> Result<Vec<(Frame, Frame)>, Error> {
-    match checked(frame)? {
-        Frame::Map(pairs) => Ok(pairs),
-        Frame::Array(items) if items.len() % 2 == 0 => {
-            let mut out = Vec::with_capacity(items.len() / 2);
-            let mut it = items.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                out.push((k, v));
-            }
-            Ok(out)
-        }
-        f if f.is_null() => Ok(Vec::new()),
-        other => mismatch(expected, &other),
-    }
+    crate::cmd::map_entries(checked(frame)?, expected)
 }
 
 /// Members with scores: RESP2 `[m, s, m, s]` or RESP3 `[[m, s], [m, s]]`

@@ -36,6 +36,12 @@ fn sequence(frame: Frame, expected: &'static str) -> Result<Vec<Frame>, Error> {
 
 /// The entries of a map reply: a RESP3 map, or a RESP2 flat array of even length.
 fn entries(frame: Frame) -> Result<Vec<(Frame, Frame)>, Error> {
+    map_entries(frame, "a map (or a flat array of field-value pairs)")
+}
+
+/// Key/value pairs from a RESP3 map or a RESP2 flat array of even length;
+/// a null is empty; anything else is [`Error::Type`] naming `expected`.
+pub(crate) fn map_entries(frame: Frame, expected: &'static str) -> Result<Vec<(Frame, Frame)>, Error> {
     match unwrap_attr(frame) {
         Frame::Map(pairs) => Ok(pairs),
         Frame::Array(items) if items.len() % 2 == 0 => {
@@ -47,7 +53,7 @@ fn entries(frame: Frame) -> Result<Vec<(Frame, Frame)>, Error> {
             Ok(out)
         }
         f if f.is_null() => Ok(Vec::new()),
-        other => mismatch("a map (or a flat array of field-value pairs)", &other),
+        other => mismatch(expected, &other),
     }
 }
 

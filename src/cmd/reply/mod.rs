@@ -12,6 +12,8 @@
 //! hash. Pure: no IO.
 
 mod collections;
+
+pub(crate) use collections::map_entries;
 #[cfg(feature = "serde")]
 mod serde;
 

@@ -124,9 +124,7 @@ impl ClusterClient {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let names = names.into_iter().map(|n| bytes::Bytes::copy_from_slice(n.as_ref())).collect();
-        let sub = crate::push::Sub::new(pattern, names)
-            .ok_or_else(|| Error::Config("give at least one channel or pattern".into()))?;
+        let sub = crate::push::Sub::from_names(pattern, names)?;
         let push = &self.inner.push;
         push.links.subscribe(&push.hub, self.inner.primary_targets(), sub).await
     }
