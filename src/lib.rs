@@ -32,6 +32,7 @@ pub mod config;
 pub mod conn;
 pub mod coord;
 pub mod error;
+pub mod observe;
 pub mod pipeline;
 pub mod pool;
 pub mod pubsub;
