@@ -133,7 +133,7 @@ mod tests {
         for i in 0..MAX_NAMES + 10 {
             let name = format!("MADEUP{i}");
             let l = label(name.as_bytes());
-            assert!(&*l == name || &*l == "OTHER");
+            assert!(l.as_ref() == name || l.as_ref() == "OTHER");
         }
         assert_eq!(&*label(b"MADEUP999999"), "OTHER");
     }
