@@ -5,6 +5,7 @@
 //! | layer | module | IO? |
 //! |---|---|---|
 //! | errors, secrets | [`error`], [`secret`] | pure |
+//! | observability, called from every layer (reads their option and event types) | [`observe`] (`Stats`; `tracing` events and `metrics` behind features) | pure |
 //! | wire format | [`resp`] (frame, decode, encode) | pure |
 //! | commands | [`cmd`](mod@cmd) (builder, reply conversion, command table) | pure |
 //! | retry timing | [`backoff`] | pure |

@@ -45,7 +45,7 @@
 //!
 //! | name | type | labels | what |
 //! |---|---|---|---|
-//! | `redwire_commands_total` | counter | `outcome` = `ok`, `server_error` (+ `kind` = `WRONGTYPE`, `ERR` ...), `not_sent`, `outcome_unknown`, `timeout`, `error` | one per command sent on a connection (a command resent after `NotSent` counts once per attempt; a pipeline counts each of its commands) |
+//! | `redwire_commands_total` | counter | `outcome` = `ok`, `server_error` (+ `kind` = `WRONGTYPE`, `ERR` ...), `not_sent`, `outcome_unknown`, `timeout`, `error` | one per command sent on a connection: a command resent after `NotSent` counts once per attempt; a pipeline counts each of its commands (a transaction: `MULTI`, each queued command, `EXEC`) |
 //! | `redwire_command_duration_seconds` | histogram | `command` (upper-cased name; `OTHER` past 256 names) | from queueing to the reply, single commands |
 //! | `redwire_in_flight` | gauge | | commands waiting for a reply, all connections |
 //! | `redwire_redirects_total` | counter | `kind` = `moved`, `ask` | redirects followed |
