@@ -484,3 +484,66 @@ pub(crate) fn coord_decode_error(e: &dyn std::fmt::Display) {
     #[cfg(feature = "tracing")]
     tracing::warn!(target: "redwire::coord", cause = %e, "undecodable coordination message");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::NodeAddr;
+    use crate::route::topology::{Node, Shard};
+
+    fn shard(port: u16, replica: Option<u16>) -> Shard {
+        let node = |p: u16| Node::from_addr(NodeAddr::new("127.0.0.1", p));
+        Shard { primary: node(port), replicas: replica.into_iter().map(node).collect() }
+    }
+
+    #[test]
+    fn topology_change_counts_moved_slots_and_nodes() {
+        let old = SlotMap::from_ranges(vec![
+            (shard(1, Some(11)), vec![(0, 8191)]),
+            (shard(2, None), vec![(8192, 16383)]),
+        ])
+        .expect("old map");
+        // Slots 8000..=8191 go to node 2; node 11 leaves, node 3 comes (serving nothing).
+        let new = SlotMap::from_ranges(vec![
+            (shard(1, None), vec![(0, 7999)]),
+            (shard(2, None), vec![(8000, 16383)]),
+            (shard(3, None), vec![]),
+        ])
+        .expect("new map");
+        let change = topology_change(&old, &new);
+        assert!(change.changed);
+        if cfg!(feature = "tracing") {
+            assert_eq!(
+                change,
+                TopologyChange { changed: true, slots_moved: 192, nodes_added: 1, nodes_removed: 1 }
+            );
+        } else {
+            assert_eq!(change, TopologyChange { changed: true, ..TopologyChange::default() });
+        }
+        assert_eq!(topology_change(&old, &old).slots_moved, 0);
+    }
+
+    #[test]
+    fn rare_events_bump_only_their_counters() {
+        let c = Counters::default();
+        let moved = RetryAction::Moved { slot: 7, node: NodeAddr::new("127.0.0.1", 7001) };
+        let err = Error::Timeout;
+        retry(&c, &moved, &err, 7, 0, false);
+        retry(&c, &RetryAction::Ask { node: NodeAddr::new("127.0.0.1", 7002) }, &err, 7, 1, false);
+        retry(&c, &RetryAction::Backoff(Duration::from_millis(8)), &err, 7, 2, false);
+        retry(&c, &RetryAction::RefreshAndRetry(Duration::from_millis(8)), &err, 7, 3, false);
+        // Past the deadline nothing more is done, so nothing is counted.
+        retry(&c, &moved, &err, 7, 4, true);
+        retry(&c, &RetryAction::Return, &err, 7, 5, false);
+        retry(&c, &RetryAction::Exhausted, &err, 7, 6, false);
+        let s = c.snapshot();
+        assert_eq!((s.redirects_moved, s.redirects_ask, s.retries), (1, 1, 2));
+        let opts = ConnectOptions::default();
+        reconnected(&opts, &c, 0, None);
+        reconnected(&opts, &c, 1, Some(Arc::new(Error::Closed)));
+        reconnect_failed(&opts, &c, &err, 1, Duration::from_millis(10));
+        resend(&opts, &c, &err, 1);
+        let s = c.snapshot();
+        assert_eq!((s.reconnects, s.connect_failures, s.resends), (1, 1, 1));
+    }
+}
