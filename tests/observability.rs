@@ -1,5 +1,5 @@
 //! The `tracing` and `metrics` features against real servers: the events of
-//! a reconnect, a MOVED and an ASK, a topology refresh and pub/sub gaps, with
+//! a reconnect, a watchdog close, a MOVED and an ASK, a topology refresh and pub/sub gaps, with
 //! their fields; no password in any event; and the `metrics` counters after
 //! a known workload, to the unit. Also `stats()` of a cluster client.
 //!
@@ -195,6 +195,29 @@ fn reconnect_is_traced_and_no_password_shows() {
         capture.assert_never_shows(PASSWORD);
         capture.assert_never_shows("obs-Wrong-pw-3319");
         capture.assert_never_shows("obsuser:");
+    });
+}
+
+#[test]
+fn watchdog_close_is_traced() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    current_thread().block_on(async {
+        let server = Server::start();
+        let mut opts = parse_url(&server.url()).expect("url");
+        opts.response_timeout = Some(Duration::from_millis(200));
+        let client = Client::connect(opts, PoolOptions::default()).await.expect("connect");
+        client.send(&cmd("PING")).await.expect("ping");
+        // The server stops answering for a while: the watchdog gives up first.
+        server.client().cmd(&["CLIENT", "PAUSE", "1500", "ALL"]).assert_ok();
+        let err = client.send(&cmd("GET").arg("obs:paused")).await.expect_err("paused server");
+        assert!(err.is_timeout() || err.is_outcome_unknown(), "{err}");
+        let e = capture.wait_for("watchdog closed the connection", Duration::from_secs(5)).await;
+        assert_eq!(e.level, tracing::Level::WARN);
+        assert_eq!(e.field("node"), format!("redis://127.0.0.1:{}", server.port()));
+        assert_eq!(e.field("timeout_ms"), "200");
+        server.client().cmd(&["CLIENT", "UNPAUSE"]).assert_ok();
+        client.close().await;
     });
 }
 
