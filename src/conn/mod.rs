@@ -25,6 +25,8 @@ mod handshake;
 pub mod ledger;
 mod options;
 mod reconnect;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::Arc;
@@ -35,7 +37,6 @@ pub use driver::PushSink;
 pub use handshake::Negotiated;
 pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
 pub use reconnect::Reconnecting;
-pub use transport::client_config;
 
 use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
