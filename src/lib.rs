@@ -24,8 +24,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod commands;
 pub mod config;
@@ -37,11 +38,15 @@ pub mod pool;
 pub mod pubsub;
 pub mod push;
 pub mod resp;
-pub mod route;
-pub mod secret;
+pub(crate) mod route;
+pub(crate) mod secret;
 pub mod sentinel;
 pub mod store;
 pub mod url;
+
+#[doc(hidden)]
+#[path = "unstable.rs"]
+pub mod __unstable;
 
 pub use client::Client;
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
@@ -51,6 +56,6 @@ pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerError
 pub use pipeline::{pipe, Pipeline};
 pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
-pub use route::ClusterClient;
+pub use cluster::{key_slot, ClusterClient, ClusterOptions};
 pub use secret::Secret;
 pub use store::{Store, StoreKind};

@@ -14,16 +14,14 @@ mod keyspec;
 mod reply;
 
 pub(crate) use reply::map_entries;
-pub mod table;
+pub(crate) mod table;
 
 pub use arg::ToArg;
-pub use keyspec::KeySpec;
+pub(crate) use keyspec::KeySpec;
 pub use reply::FromReply;
 #[cfg(feature = "serde")]
 pub use reply::{Hash, Json};
-pub use table::{
-    check_shared, command_info, is_retry_safe, keys, refuse_stateful, CommandInfo, FanOut, Flags, SplitKind,
-};
+pub(crate) use table::{check_shared, command_info, is_retry_safe, CommandInfo, FanOut, SplitKind};
 
 use bytes::{BufMut, BytesMut};
 

@@ -384,6 +384,7 @@ fn block_option(cmd: &Cmd) -> Flags {
 }
 
 /// The keys of `cmd`, in argument order (repeated keys are repeated).
+#[cfg(test)]
 pub fn keys<'a>(cmd: &'a Cmd) -> impl Iterator<Item = &'a [u8]> + 'a {
     command_info(cmd).keys.keys_in(cmd)
 }

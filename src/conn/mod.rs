@@ -21,8 +21,7 @@
 
 mod driver;
 mod handshake;
-#[doc(hidden)]
-pub mod ledger;
+pub(crate) mod ledger;
 mod options;
 mod reconnect;
 mod transport;
@@ -32,10 +31,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 pub use driver::PushSink;
-pub use handshake::Negotiated;
 pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
 pub use reconnect::Reconnecting;
-pub use transport::client_config;
 
 use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;

@@ -40,12 +40,11 @@
 mod inbox;
 mod message;
 mod publisher;
-#[doc(hidden)]
-pub mod registry;
+pub(crate) mod registry;
 mod servers;
 mod subscriber;
 
-pub use inbox::{Inbox, Popped};
+pub(crate) use inbox::{Inbox, Popped};
 pub use message::{Event, Kind, Message, Subscription};
 pub use publisher::Publisher;
 pub use servers::Servers;

@@ -37,10 +37,11 @@ pub mod split;
 pub mod topology;
 
 pub use cluster::{ClusterClient, ClusterOptions};
-pub use keys::{check_shared, command_info, keys, refuse_stateful, slot_of, CommandInfo, Flags, KeySpec};
-pub use redirect::{classify, is_retry_safe, RetryAction, RetryPolicy};
+pub(crate) use keys::{check_shared, command_info, refuse_stateful, CommandInfo};
+pub(crate) use redirect::{classify, is_retry_safe, RetryAction};
+pub use redirect::RetryPolicy;
 pub use slot::{key_slot, SLOTS};
-pub use split::{merge, merge_fan_out, split_by_slot, FanOut, Part, Split, SplitKind};
+pub(crate) use split::{merge, merge_fan_out, FanOut, Part, Split, SplitKind};
 pub use topology::{Health, Lag, Node, Shard, SlotMap};
 
 use crate::cmd::Cmd;

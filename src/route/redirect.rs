@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::backoff::backoff;
 use crate::error::{Error, NodeAddr, PoolTimeout, ServerErrorKind};
 
-pub use crate::cmd::is_retry_safe;
+pub(crate) use crate::cmd::is_retry_safe;
 
 /// How many times, and how patiently, a command is retried.
 ///

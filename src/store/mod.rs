@@ -51,19 +51,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub mod embedded;
+pub(crate) mod embedded;
 
 mod connect;
 mod fallback;
 mod lazy;
 mod remote;
-mod sharded;
+pub(crate) mod sharded;
 mod stalwart;
 mod translate;
 
 pub use embedded::{Embedded, EmbeddedOptions, LockToken};
-pub use sharded::{fnv1a64, shard_of};
-pub use stalwart::{shard_of_xxh3, Rate, RateBucket};
+pub use stalwart::Rate;
 
 use crate::config::{Compat, StoreConfig};
 use crate::conn::ConnectOptions;
