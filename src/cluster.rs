@@ -24,4 +24,6 @@
 //! # }
 //! ```
 
-pub use crate::route::{key_slot, ClusterClient, ClusterOptions, Health, Lag, Node, RetryPolicy, Shard, SlotMap, SLOTS};
+pub use crate::route::{
+    key_slot, ClusterClient, ClusterOptions, Health, Lag, Node, RetryPolicy, Shard, SlotMap, SLOTS,
+};

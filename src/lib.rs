@@ -49,6 +49,7 @@ pub mod url;
 pub mod __unstable;
 
 pub use client::Client;
+pub use cluster::{key_slot, ClusterClient, ClusterOptions};
 pub use cmd::{cmd, Cmd, FromReply, ToArg};
 pub use commands::{connect, AnyClient, Execute};
 pub use conn::{ConnectOptions, Connection};
@@ -56,6 +57,5 @@ pub use error::{Error, NodeAddr, ProtocolError, Result, ServerError, ServerError
 pub use pipeline::{pipe, Pipeline};
 pub use pool::{Pool, PoolOptions};
 pub use resp::Frame;
-pub use cluster::{key_slot, ClusterClient, ClusterOptions};
 pub use secret::Secret;
 pub use store::{Store, StoreKind};

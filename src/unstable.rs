@@ -37,7 +37,9 @@ pub mod route {
     ///
     /// # Errors
     /// As the router's own constructor: overlapping ranges, slots out of range.
-    pub fn slot_map_from_ranges(shards: Vec<(crate::route::Shard, Vec<(u16, u16)>)>) -> Result<SlotMap, Error> {
+    pub fn slot_map_from_ranges(
+        shards: Vec<(crate::route::Shard, Vec<(u16, u16)>)>,
+    ) -> Result<SlotMap, Error> {
         SlotMap::from_ranges(shards)
     }
 

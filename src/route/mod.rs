@@ -38,8 +38,8 @@ pub mod topology;
 
 pub use cluster::{ClusterClient, ClusterOptions};
 pub(crate) use keys::{check_shared, command_info, refuse_stateful, CommandInfo};
-pub(crate) use redirect::{classify, is_retry_safe, RetryAction};
 pub use redirect::RetryPolicy;
+pub(crate) use redirect::{classify, is_retry_safe, RetryAction};
 pub use slot::{key_slot, SLOTS};
 pub(crate) use split::{merge, merge_fan_out, FanOut, Part, Split, SplitKind};
 pub use topology::{Health, Lag, Node, Shard, SlotMap};
