@@ -2,7 +2,7 @@
 //!
 //! Lives here: [`Cmd`] (one buffer per command, already in wire form, so the
 //! connection only copies it into its write buffer), [`ToArg`] for argument
-//! types, in `reply` the [`FromReply`] conversions, and in [`table`] the
+//! types, in `reply` the [`FromReply`] conversions, and in `table` the
 //! command table (key positions, flags, fan-out, split kind, retry safety)
 //! that both the connection layer and the router read. Not here: which node
 //! a command goes to (`route`) or how it is sent (`conn`).

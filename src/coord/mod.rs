@@ -3,7 +3,7 @@
 //! Lives here: the [`Event`]s a mail server broadcasts (state changes that
 //! drive IMAP IDLE and push, email pushes, calendar alerts, push-server
 //! updates, registry and cache changes, MTA queue status and refresh, opaque
-//! application events), their wire format ([`encode`], [`decode`]: a format
+//! application events), their wire format (`encode`, `decode`: a format
 //! version byte, the sender's [`NodeId`], length-prefixed events with a kind
 //! tag), and the [`Coordinator`], which batches this node's events (up to
 //! [`MAX_BATCH`] per message, sent at once when idle) and delivers the other

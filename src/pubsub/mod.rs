@@ -3,7 +3,7 @@
 //! Lives here: [`Subscriber`] (channels, patterns and sharded channels, as a
 //! self-restoring subscription set yielding [`Event`]s), [`Publisher`]
 //! (`PUBLISH`, `SPUBLISH`), [`Servers`] (standalone, cluster or sentinel, also from a
-//! store configuration) and the bounded [`Inbox`] both use. Layer: above
+//! store configuration) and the bounded `Inbox` both use. Layer: above
 //! `conn` and `route` (slot hashing, slot maps); below `coord`.
 //!
 //! ```text

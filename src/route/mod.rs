@@ -55,9 +55,9 @@ pub enum Target {
     Slot(u16),
     /// The command has no keys: any primary will do.
     AnyPrimary,
-    /// Every primary serving slots; merge the replies with [`merge_fan_out`].
+    /// Every primary serving slots; merge the replies with `merge_fan_out`.
     AllPrimaries(FanOut),
-    /// One command per slot; merge the replies with [`merge`].
+    /// One command per slot; merge the replies with `merge`.
     Split {
         /// How to merge.
         kind: SplitKind,
@@ -81,7 +81,7 @@ pub struct Plan {
 /// [`Error::CrossSlot`] when the keys of a command that cannot be split span
 /// slots; [`Error::NotOnSharedConnection`] for a command that would change
 /// the state of the shared connection it is sent on (see
-/// [`Flags::STATEFUL`]). Nothing was sent.
+/// `Flags::STATEFUL`). Nothing was sent.
 pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     let info = command_info(cmd);
     refuse_stateful(cmd, &info)?;

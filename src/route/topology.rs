@@ -110,7 +110,7 @@ const UNASSIGNED: u16 = u16::MAX;
 ///
 /// Cheap to read (one array index per lookup), 32 KiB per map. The IO router
 /// shares one behind an `Arc` and replaces it whole on refresh; redirects
-/// patch a private copy with [`SlotMap::apply_moved`].
+/// patch a private copy with `apply_moved`.
 #[derive(Clone)]
 pub struct SlotMap {
     shards: Vec<Shard>,
@@ -247,7 +247,7 @@ impl SlotMap {
         self.assigned_slots() == usize::from(SLOTS)
     }
 
-    /// A counter the owner bumps to tell maps apart; [`SlotMap::apply_moved`]
+    /// A counter the owner bumps to tell maps apart; `apply_moved`
     /// increments it on every change. A parsed map starts at 0.
     pub fn version(&self) -> u64 {
         self.version

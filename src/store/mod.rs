@@ -342,8 +342,10 @@ impl Store {
         Ok(Store { backend: Backend::RedisSentinel(Remote::sentinel(opts).await?) })
     }
 
-    /// A `Sharded` store over `stores`, in this order (see [`shard_of`]; the
-    /// order decides where each key lives).
+    /// A `Sharded` store over `stores`, in this order: a key lives on store
+    /// `FNV-1a-64(key) % stores.len()` (with [`Compat::Stalwart016`],
+    /// Stalwart 0.16's `xxh3_64(key) % n`; [`Store::shard_index`] tells), so
+    /// the order decides where each key lives.
     ///
     /// # Errors
     /// [`Error::Config`] for fewer than two stores, or one that is `Default`
