@@ -101,7 +101,7 @@ impl Cmd {
 
     /// A command with this one's name and marks (idempotent, blocking) and no
     /// other argument: the start of one part of a command split by slot.
-    pub fn same_name(&self) -> Cmd {
+    pub(crate) fn same_name(&self) -> Cmd {
         let mut c = Cmd { body: BytesMut::with_capacity(64), argc: 0, flags: self.flags };
         c.push_bytes(self.name());
         c

@@ -32,7 +32,7 @@ use bytes::BytesMut;
 
 pub use driver::PushSink;
 pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
-pub use reconnect::Reconnecting;
+pub use reconnect::{OnConnect, Reconnecting};
 
 use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
@@ -98,7 +98,7 @@ impl Connection {
     ///
     /// # Cancel safety
     /// As [`Connection::connect`].
-    pub async fn connect_pubsub(opts: &ConnectOptions, push: PushSink) -> Result<Connection, Error> {
+    pub(crate) async fn connect_pubsub(opts: &ConnectOptions, push: PushSink) -> Result<Connection, Error> {
         Connection::open(opts, Some(push), true).await
     }
 
@@ -185,7 +185,7 @@ impl Connection {
     ///
     /// # Cancel safety
     /// As [`Connection::send`].
-    pub async fn send_confirmed(
+    pub(crate) async fn send_confirmed(
         &self,
         cmd: &Cmd,
         kind: &'static [u8],
