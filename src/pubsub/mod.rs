@@ -15,7 +15,7 @@
 //!
 //! - **Protocols.** RESP3: a link is an ordinary multiplexed connection; the
 //!   server's pushes go to its push sink. RESP2: a link is a dedicated
-//!   connection in pub/sub mode (see [`crate::conn::Connection::connect_pubsub`]).
+//!   connection in pub/sub mode (`Connection::connect_pubsub`, crate-private).
 //!   Either way `(un)subscribe` calls complete when the server confirms.
 //! - **Cluster.** Classic channels and patterns live on one connection to
 //!   any node (the cluster forwards classic messages everywhere). Sharded
