@@ -79,8 +79,15 @@
 //!
 //! # Features
 //!
-//! - `serde` (default): `FromReply` for a user's struct from a JSON string
-//!   ([`cmd::Json`]) or a hash ([`cmd::Hash`]).
+//! All on by default.
+//!
+//! - `tls`: `rediss://` and `valkeys://` with rustls; without it a TLS address
+//!   fails to connect with `Error::Tls`.
+//! - `native-roots`: trust the operating system's root certificates.
+//! - `webpki-roots`: Mozilla's roots compiled in (and the fallback when the
+//!   system store is empty).
+//! - `serde`: `FromReply` for a user's struct from a JSON string (`cmd::Json`)
+//!   or a hash (`cmd::Hash`).
 //!
 //! # Stability
 //!

@@ -24,6 +24,8 @@ mod handshake;
 pub(crate) mod ledger;
 mod options;
 mod reconnect;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::Arc;

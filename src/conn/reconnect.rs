@@ -311,7 +311,7 @@ impl Reconnecting {
 }
 
 fn reconnect_delay(failures: u32) -> Duration {
-    crate::backoff::backoff(failures, MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT, fastrand::u64(..))
+    crate::backoff::backoff(failures, MIN_RECONNECT_WAIT, MAX_RECONNECT_WAIT, rand::random::<u64>())
 }
 
 /// Commands that only read, or that the caller marked idempotent. The

@@ -231,7 +231,7 @@ impl SentinelClient {
                 Ok(frame) => return Ok(frame),
                 Err(e) => (e, None),
             };
-            match classify(&err, attempt, &policy, retry_safe, fastrand::u64(..)) {
+            match classify(&err, attempt, &policy, retry_safe, rand::random::<u64>()) {
                 RetryAction::Backoff(wait) => tokio::time::sleep(wait).await,
                 RetryAction::RefreshAndRetry(wait) => {
                     // A new master is tried at once; the same one after the wait.
