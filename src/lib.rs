@@ -11,6 +11,7 @@
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
 //! | push frames of a client (tracking, keyspace notifications) | [`push`] (borrows the pub/sub inbox) | tokio |
+//! | client-side cache (tracking, bounded store) | [`cache`] (commands, store: pure; tracker, send: tokio) | both |
 //! | standalone client | [`client`] | tokio |
 //! | typed commands, any topology | [`commands`] | tokio |
 //! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod cache;
 pub mod client;
 pub mod cmd;
 pub mod commands;
