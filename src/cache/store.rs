@@ -15,7 +15,10 @@
 //! - **The read/invalidation race.** A read takes a [`Ticket`] *before* it
 //!   is sent; an invalidation of its key (or a flush) that arrives while the
 //!   ticket is out marks it, and a marked ticket's reply goes to the caller
-//!   but is not cached.
+//!   but is not cached. Two reads of one key in flight at once: when one
+//!   returns while the other is out, the other is not cached and the key is
+//!   dropped (which reply is newer is unknown), so no caller sees a value
+//!   older than one it (or anyone) already got.
 //! - **Time.** `max_ttl` bounds how long any reply is served. Time is a
 //!   parameter (`now`), so the tests are deterministic.
 //!
@@ -118,6 +121,8 @@ struct Pending {
     tickets: u32,
     /// Clock of the last invalidation of the key while tickets were out.
     invalidated_at: u64,
+    /// Clock of the last ticket of the key completed while others were out.
+    completed_at: u64,
 }
 
 struct Shard {
@@ -163,7 +168,7 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if !self.done {
             let mut shard = self.store.lock(self.shard);
-            shard.release(&self.key, self.clock);
+            shard.release(&self.key, self.clock, false);
         }
     }
 }
@@ -258,8 +263,11 @@ impl Store {
             let mut shard = self.lock(i);
             shard.clock += 1;
             let clock = shard.clock;
-            shard.pending.entry(key.clone()).or_insert(Pending { tickets: 0, invalidated_at: 0 }).tickets +=
-                1;
+            shard
+                .pending
+                .entry(key.clone())
+                .or_insert(Pending { tickets: 0, invalidated_at: 0, completed_at: 0 })
+                .tickets += 1;
             clock
         };
         Some(Ticket {
@@ -280,9 +288,16 @@ impl Store {
     pub(crate) fn complete(&self, mut t: Ticket, id: Box<[u8]>, value: &Frame, now: Instant) -> bool {
         t.done = true;
         let mut shard = self.lock(t.shard);
-        let invalidated = shard.release(&t.key, t.clock);
+        let (invalidated, overlapped) = shard.release(&t.key, t.clock, true);
+        if overlapped {
+            // Another read of the key returned while this one was out: which
+            // reply is newer is unknown (on RESP2 the invalidation may not
+            // have arrived yet), so keep neither.
+            shard.remove_key(&t.key);
+        }
         let bytes = frame_bytes(value).saturating_add(id.len()).saturating_add(t.key.len()) + ENTRY_OVERHEAD;
         let ok = !invalidated
+            && !overlapped
             && self.generation.load(Ordering::Acquire) == t.generation
             && t.source.is(t.state)
             && !matches!(value, Frame::SimpleError(_) | Frame::BlobError(_))
@@ -367,15 +382,28 @@ impl Store {
 }
 
 impl Shard {
-    /// Gives back a ticket; true when its key was invalidated while it was out.
-    fn release(&mut self, key: &[u8], clock: u64) -> bool {
-        let Some(p) = self.pending.get_mut(key) else { return true };
-        let invalidated = p.invalidated_at > clock;
+    /// Gives back a ticket (`completed`: its reply went to the caller).
+    /// Returns whether its key was invalidated while it was out, and
+    /// whether another read of the key completed meanwhile.
+    fn release(&mut self, key: &[u8], clock: u64, completed: bool) -> (bool, bool) {
+        self.clock += 1;
+        let now = self.clock;
+        let Some(p) = self.pending.get_mut(key) else { return (true, true) };
+        let seen = (p.invalidated_at > clock, p.completed_at > clock);
+        if completed {
+            p.completed_at = now;
+        }
         p.tickets = p.tickets.saturating_sub(1);
         if p.tickets == 0 {
             self.pending.remove(key);
         }
-        invalidated
+        seen
+    }
+
+    fn remove_key(&mut self, key: &[u8]) {
+        if let Some(n) = self.map.get(key).copied() {
+            self.remove_node(n);
+        }
     }
 
     fn invalidate(&mut self, key: &[u8]) {
@@ -383,9 +411,7 @@ impl Shard {
             self.clock += 1;
             p.invalidated_at = self.clock;
         }
-        if let Some(n) = self.map.get(key).copied() {
-            self.remove_node(n);
-        }
+        self.remove_key(key);
     }
 
     fn clear(&mut self) {
