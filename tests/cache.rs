@@ -20,7 +20,9 @@ const PROTOCOLS: [&str; 2] = ["resp3", "resp2"];
 
 async fn cached(server: &Server, protocol: &str, opts: CacheOptions) -> Client {
     let url = format!("{}?protocol={protocol}", server.url());
-    Client::connect_cached(parse_url(&url).expect("url"), PoolOptions::default(), opts).await.expect("connect")
+    Client::connect_cached(parse_url(&url).expect("url"), PoolOptions::default(), opts)
+        .await
+        .expect("connect")
 }
 
 fn bulk(s: &str) -> Frame {
@@ -255,7 +257,9 @@ async fn cluster_client(cluster: &Cluster, protocol: &str, cache: Option<CacheOp
             o
         })
         .collect();
-    ClusterClient::connect(ClusterOptions { seeds, cache, ..ClusterOptions::default() }).await.expect("connect")
+    ClusterClient::connect(ClusterOptions { seeds, cache, ..ClusterOptions::default() })
+        .await
+        .expect("connect")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
