@@ -306,3 +306,44 @@ async fn a_cluster_caches_and_invalidates_on_every_node() {
         writer.close().await;
     }
 }
+
+/// The race, made certain by a scripted server: the invalidation of `race`
+/// arrives while the read of `race` is in flight (before its reply). The
+/// reply goes to the caller but is not cached, so the next read asks the
+/// server again. (A real server orders these by timing only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_the_read_keeps_its_reply_out_of_the_cache() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use support::{FakeServer, Step};
+
+    let race_gets = Arc::new(AtomicUsize::new(0));
+    let counter = race_gets.clone();
+    let fake = FakeServer::start(vec![Step::respond_to_each(move |args| {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        let key = args.get(1).map(|k| k.as_slice());
+        match (name.as_str(), key) {
+            ("HELLO", _) => b"%1\r\n$6\r\nserver\r\n$4\r\nfake\r\n".to_vec(),
+            ("GET", Some(b"race")) => match counter.fetch_add(1, Ordering::SeqCst) {
+                0 => b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nrace\r\n$3\r\nold\r\n".to_vec(),
+                _ => b"$3\r\nnew\r\n".to_vec(),
+            },
+            ("GET", Some(_)) => b"$1\r\nw\r\n".to_vec(),
+            _ => b"+OK\r\n".to_vec(),
+        }
+    })]);
+    let url = format!("redis://{}?protocol=resp3", fake.addr());
+    let c = Client::connect_cached(parse_url(&url).expect("url"), PoolOptions::default(), CacheOptions::new())
+        .await
+        .expect("connect");
+    // Tracking confirmed once a read is served from the cache.
+    assert_eq!(until_hit(&c, &cmd("GET").arg("warm")).await, bulk("w"));
+    let get = cmd("GET").arg("race");
+    assert_eq!(c.send(&get).await.expect("get"), bulk("old"), "the reply still goes to the caller");
+    assert_eq!(c.send(&get).await.expect("get"), bulk("new"), "served the reply invalidated in flight");
+    assert_eq!(race_gets.load(Ordering::SeqCst), 2);
+    // An ordinary read of the key is cached.
+    assert_eq!(c.send(&get).await.expect("get"), bulk("new"));
+    assert_eq!(race_gets.load(Ordering::SeqCst), 2, "the next read is a hit");
+    c.close().await;
+}
