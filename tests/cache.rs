@@ -333,9 +333,10 @@ async fn an_invalidation_during_the_read_keeps_its_reply_out_of_the_cache() {
         }
     })]);
     let url = format!("redis://{}?protocol=resp3", fake.addr());
-    let c = Client::connect_cached(parse_url(&url).expect("url"), PoolOptions::default(), CacheOptions::new())
-        .await
-        .expect("connect");
+    let c =
+        Client::connect_cached(parse_url(&url).expect("url"), PoolOptions::default(), CacheOptions::new())
+            .await
+            .expect("connect");
     // Tracking confirmed once a read is served from the cache.
     assert_eq!(until_hit(&c, &cmd("GET").arg("warm")).await, bulk("w"));
     let get = cmd("GET").arg("race");
