@@ -50,7 +50,7 @@ fn version(f: &Frame) -> Option<u64> {
 }
 
 async fn writer<E: Execute + 'static>(w: Arc<E>, keys: Vec<usize>, book: Arc<Book>, stop: Arc<AtomicBool>) {
-    let mut next = vec![1u64; KEYS];
+    let mut next = [1u64; KEYS];
     while !stop.load(Ordering::Acquire) {
         for &k in &keys {
             let v = next[k];
@@ -73,7 +73,7 @@ async fn writer<E: Execute + 'static>(w: Arc<E>, keys: Vec<usize>, book: Arc<Boo
 }
 
 async fn reader<E: Execute + 'static>(r: Arc<E>, book: Arc<Book>, stop: Arc<AtomicBool>) -> Outcome {
-    let mut last = vec![0u64; KEYS];
+    let mut last = [0u64; KEYS];
     let mut out = Outcome::default();
     let mut rng = fastrand::Rng::new();
     while !stop.load(Ordering::Acquire) {
