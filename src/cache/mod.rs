@@ -160,3 +160,47 @@ impl Cache {
         }
     }
 }
+
+/// The store's lookup and fill paths for the criterion bench
+/// (`benches/cache.rs`). Not API: hidden, and may change at any time.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::commands::{get_id, id_matches};
+    use super::store::{Source, Store};
+    use crate::resp::Frame;
+
+    /// A store holding GET replies, and a tracking source.
+    pub struct Filled {
+        store: Arc<Store>,
+        source: Arc<Source>,
+    }
+
+    impl Filled {
+        /// A store bounded to `max_entries`, holding `keys` 64-byte GET replies (`key:<i>`).
+        pub fn new(keys: usize, max_entries: usize) -> Filled {
+            let store = Arc::new(Store::new(usize::MAX / 2, max_entries, Duration::from_secs(3600), 1 << 20));
+            let source = Arc::new(Source::default());
+            source.set_ready_from(0);
+            let f = Filled { store, source };
+            for i in 0..keys {
+                f.fill(format!("key:{i}").as_bytes());
+            }
+            f
+        }
+
+        /// A cached GET reply of `key`, as the send path looks it up.
+        pub fn get(&self, key: &[u8]) -> Option<Frame> {
+            self.store.get(key, Instant::now(), |id| id_matches(id, b"GET", std::iter::empty()))
+        }
+
+        /// The miss path: a ticket, then the reply cached.
+        pub fn fill(&self, key: &[u8]) -> bool {
+            let Some(t) = self.store.begin(key, &self.source) else { return false };
+            let value = Frame::BulkString(bytes::Bytes::from_static(&[b'v'; 64]));
+            self.store.complete(t, get_id(), &value, Instant::now())
+        }
+    }
+}
