@@ -12,39 +12,50 @@
 //!
 //! This module is pure: no async runtime, no sockets, no clock.
 
-use std::fmt;
 use std::io;
 use std::sync::Arc;
 
 /// Malformed or hostile bytes from the peer. The stream is corrupt after any of
 /// these: the connection that produced it must be closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// The first byte of a frame is not a RESP2/RESP3 type byte.
+    #[error("unknown RESP type byte 0x{0:02x}")]
     UnknownType(u8),
     /// A length or count that is not a valid integer, or negative other than -1.
+    #[error("invalid length or element count")]
     BadLength,
     /// An integer reply (`:`) that is not a valid signed 64-bit integer.
+    #[error("invalid integer")]
     BadInteger,
     /// A double (`,`) that is not a valid floating point number.
+    #[error("invalid double")]
     BadDouble,
     /// A boolean (`#`) other than `t` or `f`.
+    #[error("invalid boolean")]
     BadBoolean,
     /// A big number (`(`) that is not an optional sign followed by digits.
+    #[error("invalid big number")]
     BadBigNumber,
     /// A verbatim string without its `xxx:` format prefix.
+    #[error("invalid verbatim string")]
     BadVerbatim,
     /// A line or payload not terminated by CRLF where one is required.
+    #[error("missing CRLF terminator")]
     MissingCrlf,
     /// A stream chunk (`;`) or end marker (`.`) where none may appear.
+    #[error("unexpected streamed chunk or end marker")]
     UnexpectedStreamPart,
     /// Text that must be UTF-8 (an address in a MOVED/ASK error, for one) is not.
+    #[error("invalid UTF-8 where text is required")]
     InvalidUtf8,
     /// A MOVED or ASK error whose slot or address cannot be parsed.
+    #[error("malformed MOVED/ASK redirect")]
     BadRedirect,
     /// A bulk string, blob error, verbatim or streamed string (or one of its
     /// chunks) longer than the configured `max_bulk_len`.
+    #[error("payload of {len} bytes exceeds the limit of {limit}")]
     TooLarge {
         /// The length the peer declared (the total so far, for a streamed string).
         len: u64,
@@ -52,6 +63,7 @@ pub enum ProtocolError {
         limit: u64,
     },
     /// An aggregate with more elements than the configured limit.
+    #[error("aggregate of {count} elements exceeds the limit of {limit}")]
     TooManyElements {
         /// The count the peer declared.
         count: u64,
@@ -59,74 +71,49 @@ pub enum ProtocolError {
         limit: u64,
     },
     /// Aggregates nested deeper than the configured limit.
+    #[error("nesting deeper than {limit} levels")]
     TooDeep {
         /// The configured limit.
         limit: usize,
     },
     /// A line of text (simple string, error, number, ...) with no CR in its
     /// first `limit + 1` bytes.
+    #[error("line longer than {limit} bytes")]
     LineTooLong {
         /// The configured `max_line_len`.
         limit: u64,
     },
     /// One reply that takes, or has announced it will take, more bytes on the
     /// wire than the configured budget.
+    #[error("reply larger than {limit} bytes")]
     ReplyTooLarge {
         /// The configured `max_reply_bytes`.
         limit: u64,
     },
     /// One reply made of more values (at any depth) than the configured budget.
+    #[error("reply of more than {limit} values")]
     ReplyTooManyElements {
         /// The configured `max_reply_elements`.
         limit: u64,
     },
 }
 
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProtocolError::UnknownType(b) => write!(f, "unknown RESP type byte 0x{b:02x}"),
-            ProtocolError::BadLength => f.write_str("invalid length or element count"),
-            ProtocolError::BadInteger => f.write_str("invalid integer"),
-            ProtocolError::BadDouble => f.write_str("invalid double"),
-            ProtocolError::BadBoolean => f.write_str("invalid boolean"),
-            ProtocolError::BadBigNumber => f.write_str("invalid big number"),
-            ProtocolError::BadVerbatim => f.write_str("invalid verbatim string"),
-            ProtocolError::MissingCrlf => f.write_str("missing CRLF terminator"),
-            ProtocolError::UnexpectedStreamPart => f.write_str("unexpected streamed chunk or end marker"),
-            ProtocolError::InvalidUtf8 => f.write_str("invalid UTF-8 where text is required"),
-            ProtocolError::BadRedirect => f.write_str("malformed MOVED/ASK redirect"),
-            ProtocolError::TooLarge { len, limit } => {
-                write!(f, "payload of {len} bytes exceeds the limit of {limit}")
-            }
-            ProtocolError::TooManyElements { count, limit } => {
-                write!(f, "aggregate of {count} elements exceeds the limit of {limit}")
-            }
-            ProtocolError::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
-            ProtocolError::LineTooLong { limit } => write!(f, "line longer than {limit} bytes"),
-            ProtocolError::ReplyTooLarge { limit } => write!(f, "reply larger than {limit} bytes"),
-            ProtocolError::ReplyTooManyElements { limit } => {
-                write!(f, "reply of more than {limit} values")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ProtocolError {}
-
 mod server;
 
 pub use server::{NodeAddr, ServerError, ServerErrorKind};
 
 /// Which pool timeout expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolTimeout {
     /// Creating a new connection took longer than `poolTimeoutCreate`.
+    #[error("creating a connection timed out")]
     Create,
     /// No connection became free within `poolTimeoutWait`.
+    #[error("waiting for a free connection timed out")]
     Wait,
     /// Checking an idle connection took longer than `poolTimeoutRecycle`.
+    #[error("recycling a connection timed out")]
     Recycle,
 }
 
@@ -134,42 +121,61 @@ pub enum PoolTimeout {
 ///
 /// Match on it, or use the predicates (`is_timeout`, `is_outcome_unknown`, ...):
 /// every failure says what happened and whether a command may have run.
-#[derive(Debug, Clone)]
+/// [`source`](std::error::Error::source) is the cause: of [`Error::NotSent`],
+/// [`Error::OutcomeUnknown`] and [`Error::PipelineIncomplete`], the last error
+/// of [`Error::RetriesExhausted`], the IO or protocol error, the server's
+/// error line.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server replied with an error.
-    Server(ServerError),
+    #[error("server error: {0}")]
+    Server(#[source] ServerError),
     /// The peer sent malformed bytes; the connection was closed.
-    Protocol(ProtocolError),
+    #[error("protocol error: {0}")]
+    Protocol(#[source] ProtocolError),
     /// An IO error (connect, read, write). Shared so every waiting caller gets it.
-    Io(Arc<io::Error>),
+    #[error("io error: {0}")]
+    Io(#[source] Arc<io::Error>),
     /// Connecting (TCP + TLS + handshake) took longer than the connect timeout.
+    #[error("connect timed out")]
     ConnectTimeout,
     /// No reply within the response timeout. The command was sent: its outcome is unknown.
+    #[error("no reply within the response timeout (outcome unknown)")]
     Timeout,
     /// The command was written but the connection failed before its reply:
     /// it may or may not have run. Retried automatically only for commands
     /// marked idempotent or read-only.
+    #[error("connection lost after the command was sent, outcome unknown: {cause}")]
     OutcomeUnknown {
         /// What broke the connection.
+        #[source]
         cause: Arc<Error>,
     },
     /// The command was never written to any socket; it did not run.
+    #[error("command not sent: {cause}")]
     NotSent {
         /// Why it could not be sent.
+        #[source]
         cause: Arc<Error>,
     },
     /// Authentication was rejected (wrong user/password, or NOAUTH).
-    Auth(ServerError),
+    #[error("authentication failed: {0}")]
+    Auth(#[source] ServerError),
     /// A TLS configuration or handshake problem.
+    #[error("tls: {0}")]
     Tls(String),
     /// A URL that cannot be used; the message never contains the password.
+    #[error("invalid url: {0}")]
     Url(String),
     /// Invalid configuration; the message names the JSON path.
+    #[error("invalid config: {0}")]
     Config(String),
     /// A pool timeout expired.
+    #[error("pool: {0}")]
     Pool(PoolTimeout),
     /// A reply of another shape than the caller asked for.
+    #[error("unexpected reply: expected {expected}, got {got}")]
     Type {
         /// What the conversion expected.
         expected: &'static str,
@@ -177,21 +183,30 @@ pub enum Error {
         got: String,
     },
     /// The keys of a command that must run on one node map to different slots.
+    #[error("keys of this command hash to different slots")]
     CrossSlot,
     /// Retries were exhausted; carries the last error.
+    #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted {
         /// How many attempts were made.
         attempts: u32,
         /// The last error seen.
+        #[source]
         last: Arc<Error>,
     },
     /// The client, connection or subscriber was closed by its owner.
+    #[error("closed")]
     Closed,
     /// A pipeline's connection failed part-way. Its commands, in order, are:
     /// first those answered (`replies`), then `unknown` commands that were
     /// handed to the socket without a reply (each may have run), then
     /// `not_sent` commands no byte of which left the process (they did not
     /// run and are safe to send again).
+    #[error(
+        "pipeline broken part-way: {} answered, {unknown} sent without reply (outcome unknown), \
+         {not_sent} not sent: {cause}",
+        .replies.len()
+    )]
     PipelineIncomplete {
         /// Replies of the pipeline's first commands, in order.
         replies: Vec<crate::resp::Frame>,
@@ -200,13 +215,16 @@ pub enum Error {
         /// The last commands, never sent.
         not_sent: u32,
         /// What broke the connection.
+        #[source]
         cause: Arc<Error>,
     },
     /// Anything else, with a message meant for humans (no secrets).
+    #[error("{0}")]
     Other(String),
     /// A command that changes the state of the connection it runs on
     /// (SUBSCRIBE, MULTI, SELECT, CLIENT REPLY ...) was refused on a shared
     /// connection, where other callers' replies would be misrouted. Nothing was sent.
+    #[error("{command} changes the state of its connection and is refused on a shared one: {use_instead}")]
     NotOnSharedConnection {
         /// The command's name (and subcommand, for CLIENT and SCRIPT), upper-cased.
         command: Box<str>,
@@ -215,6 +233,7 @@ pub enum Error {
     },
     /// The cluster router already holds connections to `limit` nodes
     /// (`ClusterOptions::max_nodes`) and refused to open one more. Nothing was sent.
+    #[error("connections to {limit} cluster nodes already open (max_nodes): not opening another")]
     TooManyNodes {
         /// The configured limit.
         limit: usize,
@@ -222,6 +241,7 @@ pub enum Error {
     /// `EXEC` replied null: a key the transaction `WATCH`ed changed, so the
     /// server ran none of its commands, on each of `attempts` tries. Safe to
     /// try the whole transaction again.
+    #[error("{}", transaction_aborted_message(*.attempts))]
     TransactionAborted {
         /// How many times the transaction was tried.
         attempts: u32,
@@ -229,23 +249,28 @@ pub enum Error {
     /// `EXEC` replied `EXECABORT`: the server refused a command while
     /// queueing it (a syntax error, a `MOVED` for a slot that left the node)
     /// and discarded the transaction; none of its commands ran.
+    #[error("{exec} (queued command failed: {queued})")]
     TransactionDiscarded {
         /// `EXEC`'s error.
         exec: ServerError,
         /// The first queued command's error, which caused it.
+        #[source]
         queued: ServerError,
     },
     /// No shard serves this slot in the cluster router's current map (the
     /// cluster is being resharded or has lost a shard). Nothing was sent.
+    #[error("slot {slot} is not served")]
     SlotNotServed {
         /// The slot.
         slot: u16,
     },
     /// The cluster router knows no primary to send a keyless command to
     /// (every shard lost). Nothing was sent.
+    #[error("no known primary")]
     NoPrimary,
     /// The node asked for the topology serves no slot: not a cluster node,
     /// or one that has not joined its cluster yet.
+    #[error("{node} serves no slots (not a cluster?)")]
     NotACluster {
         /// The node, as its URL without credentials.
         node: Box<str>,
@@ -254,6 +279,7 @@ pub enum Error {
     /// pipeline reply of the wrong length, or replies of several nodes that
     /// cannot be merged (different values, arrays of different lengths, a
     /// sum that overflows). The connection it came on is not to be trusted.
+    #[error("unexpected reply: {what}")]
     UnexpectedReply {
         /// What was wrong, for humans.
         what: &'static str,
@@ -261,36 +287,28 @@ pub enum Error {
     /// An argument the command cannot take, refused before anything was
     /// sent: a zero TTL, a lock of zero seconds, an empty subscription list,
     /// a pipeline too long to count.
+    #[error("{0}")]
     InvalidArgument(Box<str>),
 }
 
 /// Where a command refused with [`Error::NotOnSharedConnection`] belongs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UseInstead {
     /// Subscriptions: the pub/sub `Subscriber`.
+    #[error("use the pub/sub Subscriber")]
     Subscriber,
     /// `MULTI`/`EXEC`/`DISCARD`: `Client::transaction` (one atomic pipeline),
     /// or an exclusive connection for `WATCH`-guarded transactions.
+    #[error("use Client::transaction, or WATCH/MULTI/EXEC on a connection from Client::exclusive")]
     Transaction,
     /// A connection of its own: `Client::exclusive` (a pooled connection).
+    #[error("send it alone, or on a connection of its own from Client::exclusive")]
     Exclusive,
     /// Connection settings (protocol, credentials, database, `READONLY`):
     /// `ConnectOptions`, applied on every (re)connect.
+    #[error("set it in ConnectOptions (applied on every connect)")]
     ConnectOptions,
-}
-
-impl fmt::Display for UseInstead {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UseInstead::Subscriber => "use the pub/sub Subscriber",
-            UseInstead::Transaction => {
-                "use Client::transaction, or WATCH/MULTI/EXEC on a connection from Client::exclusive"
-            }
-            UseInstead::Exclusive => "send it alone, or on a connection of its own from Client::exclusive",
-            UseInstead::ConnectOptions => "set it in ConnectOptions (applied on every connect)",
-        })
-    }
 }
 
 impl Error {
@@ -429,86 +447,11 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Server(e) => write!(f, "server error: {e}"),
-            Error::Protocol(e) => write!(f, "protocol error: {e}"),
-            Error::Io(e) => write!(f, "io error: {e}"),
-            Error::ConnectTimeout => f.write_str("connect timed out"),
-            Error::Timeout => f.write_str("no reply within the response timeout (outcome unknown)"),
-            Error::OutcomeUnknown { cause } => {
-                write!(f, "connection lost after the command was sent, outcome unknown: {cause}")
-            }
-            Error::NotSent { cause } => write!(f, "command not sent: {cause}"),
-            Error::Auth(e) => write!(f, "authentication failed: {e}"),
-            Error::Tls(m) => write!(f, "tls: {m}"),
-            Error::Url(m) => write!(f, "invalid url: {m}"),
-            Error::Config(m) => write!(f, "invalid config: {m}"),
-            Error::Pool(PoolTimeout::Create) => f.write_str("pool: creating a connection timed out"),
-            Error::Pool(PoolTimeout::Wait) => f.write_str("pool: waiting for a free connection timed out"),
-            Error::Pool(PoolTimeout::Recycle) => f.write_str("pool: recycling a connection timed out"),
-            Error::Type { expected, got } => {
-                write!(f, "unexpected reply: expected {expected}, got {got}")
-            }
-            Error::CrossSlot => f.write_str("keys of this command hash to different slots"),
-            Error::RetriesExhausted { attempts, last } => {
-                write!(f, "gave up after {attempts} attempts: {last}")
-            }
-            Error::Closed => f.write_str("closed"),
-            Error::PipelineIncomplete { replies, unknown, not_sent, cause } => write!(
-                f,
-                "pipeline broken part-way: {} answered, {unknown} sent without reply (outcome unknown), \
-                 {not_sent} not sent: {cause}",
-                replies.len()
-            ),
-            Error::Other(m) => f.write_str(m),
-            Error::NotOnSharedConnection { command, use_instead } => write!(
-                f,
-                "{command} changes the state of its connection and is refused on a shared one: {use_instead}"
-            ),
-            Error::TooManyNodes { limit } => {
-                write!(
-                    f,
-                    "connections to {limit} cluster nodes already open (max_nodes): not opening another"
-                )
-            }
-            Error::TransactionAborted { attempts: 1 } => {
-                f.write_str("transaction aborted: a watched key changed")
-            }
-            Error::TransactionAborted { attempts } => write!(
-                f,
-                "transaction aborted: a watched key changed on each of {attempts} attempts (nothing ran)"
-            ),
-            Error::TransactionDiscarded { exec, queued } => {
-                write!(f, "{exec} (queued command failed: {queued})")
-            }
-            Error::SlotNotServed { slot } => write!(f, "slot {slot} is not served"),
-            Error::NoPrimary => f.write_str("no known primary"),
-            Error::NotACluster { node } => write!(f, "{node} serves no slots (not a cluster?)"),
-            Error::UnexpectedReply { what } => write!(f, "unexpected reply: {what}"),
-            Error::InvalidArgument(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    /// The error that caused this one: the cause of [`Error::NotSent`],
-    /// [`Error::OutcomeUnknown`] and [`Error::PipelineIncomplete`], the last
-    /// error of [`Error::RetriesExhausted`], the IO or protocol error, the
-    /// server's error line. `None` for errors with no cause of their own.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::NotSent { cause }
-            | Error::OutcomeUnknown { cause }
-            | Error::PipelineIncomplete { cause, .. } => Some(cause.as_ref()),
-            Error::RetriesExhausted { last, .. } => Some(last.as_ref()),
-            Error::Io(e) => Some(e.as_ref()),
-            Error::Protocol(e) => Some(e),
-            Error::Server(e) | Error::Auth(e) => Some(e),
-            Error::TransactionDiscarded { queued, .. } => Some(queued),
-            _ => None,
-        }
+/// The message of [`Error::TransactionAborted`].
+fn transaction_aborted_message(attempts: u32) -> String {
+    match attempts {
+        1 => "transaction aborted: a watched key changed".to_string(),
+        n => format!("transaction aborted: a watched key changed on each of {n} attempts (nothing ran)"),
     }
 }
 
@@ -518,7 +461,7 @@ impl std::error::Error for Error {
 /// [`Error::NotSent`]. An IO error's message is prefixed with `node` (the
 /// connection's URL without credentials) so the caller learns which server
 /// could not be reached; its kind is kept.
-pub fn connect_failure(e: Error, node: &str) -> Error {
+pub(crate) fn connect_failure(e: Error, node: &str) -> Error {
     let cause = match e {
         e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed) => return e,
         Error::Io(io) => Error::Io(Arc::new(io::Error::new(io.kind(), format!("{node}: {io}")))),

@@ -501,7 +501,7 @@ async fn run_link(
             }
             Err(_) => failures = failures.saturating_add(1),
         }
-        let wait = crate::backoff::backoff(failures, MIN_BACKOFF, MAX_BACKOFF, fastrand::u64(..));
+        let wait = crate::backoff::backoff(failures, MIN_BACKOFF, MAX_BACKOFF, rand::random::<u64>());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = stopped(&mut stop) => return,

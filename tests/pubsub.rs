@@ -333,7 +333,7 @@ fn channel_on(cluster: &Cluster, index: usize, prefix: &str) -> String {
     let port = cluster.node(index).port();
     (0..10_000)
         .map(|i| format!("{{{prefix}-{i}}}"))
-        .find(|name| cluster.primary_for_slot(redwire::route::key_slot(name.as_bytes())).port() == port)
+        .find(|name| cluster.primary_for_slot(redwire::cluster::key_slot(name.as_bytes())).port() == port)
         .unwrap_or_else(|| panic!("no channel name lands on node {index}"))
 }
 
@@ -367,16 +367,6 @@ async fn cluster_messages_on_every_kind_and_recovery_after_client_kill() {
             assert_eq!(publisher.spublish(c.as_str(), "s").await.unwrap(), 1, "{c} on its owner");
             assert_eq!(next_message(&s).await, msg(Kind::Sharded, c, None, "s"));
         }
-        // The CLI finds the owner too.
-        let seeds = cluster.seed_urls().join(",");
-        let out = blocking(|| redwire(&["--cluster", &seeds, "publish", "--sharded", &sharded[1], "cli"]));
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "(integer) 1\n",
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(next_message(&s).await, msg(Kind::Sharded, &sharded[1], None, "cli"));
         assert_quiet(&s).await;
 
         // Kill every pub/sub connection on every node: everything comes back.
@@ -402,7 +392,7 @@ async fn cluster_sharded_channel_moves_to_the_replica_that_replaces_a_dead_prima
     let cluster = Cluster::start();
     for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
         // The victim is never node 0, where the main link (classic channels) lives.
-        let victim = cluster.primary_for_slot(redwire::route::key_slot(b"x")).port();
+        let victim = cluster.primary_for_slot(redwire::cluster::key_slot(b"x")).port();
         let victim = cluster
             .primaries()
             .iter()
@@ -450,7 +440,7 @@ async fn cluster_sharded_channel_follows_its_slot_when_migrated() {
     let cluster = Cluster::start();
     for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
         let channel = channel_on(&cluster, 1, &format!("mig{round}"));
-        let slot = redwire::route::key_slot(channel.as_bytes());
+        let slot = redwire::cluster::key_slot(channel.as_bytes());
         let bystander = channel_on(&cluster, 2, &format!("by{round}"));
         let source = cluster.primary_for_slot(slot);
         let target = cluster.primaries().into_iter().find(|n| n.port() != source.port()).unwrap();
@@ -485,67 +475,4 @@ async fn cluster_sharded_channel_follows_its_slot_when_migrated() {
         assert_eq!(next_message(&s).await, msg(Kind::Sharded, &bystander, None, "b"));
         assert_quiet(&s).await;
     }
-}
-
-// ----- the CLI -----
-
-fn redwire(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_redwire")).args(args).output().expect("run redwire")
-}
-
-/// Waits until the server counts `n` pattern subscriptions.
-fn wait_for_patterns(server: &Server, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.client().cmd(&["PUBSUB", "NUMPAT"]).as_int() != Some(n) {
-        assert!(Instant::now() < deadline, "the CLI never subscribed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-#[test]
-fn cli_subscribe_prints_messages_and_gaps_and_publish_prints_the_count() {
-    let server = Server::start();
-    let url = server.url();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_redwire"))
-        .args(["--url", &url, "subscribe", "--pattern", "--count", "2", "cli.*"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start redwire subscribe");
-    wait_for_patterns(&server, 1);
-    let out = redwire(&["--url", &url, "publish", "cli.one", "hello"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "(integer) 1\n");
-    let out = redwire(&["--url", &url, "publish", "--sharded", "elsewhere", "x"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "(integer) 0\n");
-
-    assert_eq!(server.client().cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]).as_int(), Some(1));
-    std::thread::sleep(Duration::from_millis(100));
-    wait_for_patterns(&server, 1);
-    assert_eq!(
-        String::from_utf8_lossy(&redwire(&["--url", &url, "publish", "cli.two", "again"]).stdout),
-        "(integer) 1\n"
-    );
-
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = rx.recv_timeout(Duration::from_secs(10)).expect("subscribe exits after 2 messages").unwrap();
-    assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout);
-    let expected_start =
-        "1) \"pmessage\"\n2) \"cli.*\"\n3) \"cli.one\"\n4) \"hello\"\n-- interrupted: pattern cli.* (";
-    assert!(text.starts_with(expected_start), "{text}");
-    assert!(
-        text.contains("\n-- resubscribed: pattern cli.*; messages in between may have been missed\n"),
-        "{text}"
-    );
-    assert!(text.ends_with("1) \"pmessage\"\n2) \"cli.*\"\n3) \"cli.two\"\n4) \"again\"\n"), "{text}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Reading messages"));
-
-    // A server that is not there: one line on stderr, exit code 1.
-    drop(server);
-    let out = redwire(&["--url", &url, "--timeout", "1s", "publish", "c", "m"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("redwire: "));
 }

@@ -1,11 +1,10 @@
 //! TLS against Debian's redis-server (7.0, built with TLS) using throwaway
 //! certificates: verified connections in RESP2 and RESP3, a refusal without
 //! the CA, `#insecure`, mutual TLS with and without a client certificate,
-//! `rediss://` URLs, and the CLI's `--tls-ca` / `--tls-cert` / `--tls-key`.
+//! `rediss://` URLs (the CLI's `--tls-*` flags: `cli/tests/cli_tls.rs`).
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redwire::commands::*;
@@ -166,66 +165,6 @@ async fn rediss_urls_parse_into_tls_options() {
     let mut p = client.exclusive().await.expect("pooled");
     let v: Option<String> = p.query(&cmd("GET").arg("url")).await.expect("pooled get");
     assert_eq!(v.as_deref(), Some("ok"));
-}
-
-fn cli(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_redwire"))
-        .args(args)
-        .env_remove("REDWIRE_PASSWORD")
-        .output()
-        .expect("run")
-}
-
-#[test]
-fn cli_over_tls() {
-    let certs = TestCerts::generate();
-    let ca = certs.ca_path().display().to_string();
-    let cert = certs.client_cert_path().display().to_string();
-    let key = certs.client_key_path().display().to_string();
-    let server = TlsServer::start_with(
-        support::TlsOptions::new(certs.server_cert_path(), certs.server_key_path(), certs.ca_path())
-            .auth_clients(TlsAuthClients::Yes),
-    );
-    let url = server.url();
-
-    let out = cli(&["--url", &url, "--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key, "cmd", "PING"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n");
-    let out = cli(&[
-        "--url",
-        &url,
-        "-3",
-        "--tls-ca",
-        &ca,
-        "--tls-cert",
-        &cert,
-        "--tls-key",
-        &key,
-        "cmd",
-        "SET",
-        "k",
-        "v",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n", "{}", String::from_utf8_lossy(&out.stderr));
-
-    // Without the CA: refused, one line naming the problem.
-    let out = cli(&["--url", &url, "--tls-cert", &cert, "--tls-key", &key, "cmd", "PING"]);
-    assert!(!out.status.success());
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("tls") && err.contains("UnknownIssuer"), "{err}");
-
-    // Without the client certificate: refused.
-    let out = cli(&["--url", &url, "--tls-ca", &ca, "cmd", "PING"]);
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
-
-    // TLS options on a plain URL are a usage error, not silently ignored.
-    let out = cli(&["--url", "redis://127.0.0.1:1", "--tls-ca", &ca, "cmd", "PING"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--tls-ca") && err.contains("rediss://"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

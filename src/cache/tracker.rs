@@ -140,7 +140,7 @@ async fn track(
             let ok = matches!(&confirmed, Ok(replies) if replies.iter().all(|f| !matches!(f, Frame::SimpleError(_) | Frame::BlobError(_))));
             if !ok {
                 failures = failures.saturating_add(1);
-                let wait = crate::backoff::backoff(failures, RETRY_MIN, RETRY_MAX, fastrand::u64(..));
+                let wait = crate::backoff::backoff(failures, RETRY_MIN, RETRY_MAX, rand::random::<u64>());
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = stopped(&mut stop) => return Err(()),
@@ -219,7 +219,7 @@ async fn invalidation_link(
         } else {
             failures = failures.saturating_add(1);
         }
-        let wait = crate::backoff::backoff(failures, RETRY_MIN, RETRY_MAX, fastrand::u64(..));
+        let wait = crate::backoff::backoff(failures, RETRY_MIN, RETRY_MAX, rand::random::<u64>());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = stopped(&mut stop) => break,

@@ -100,7 +100,7 @@ pub async fn handshake(
             return Err(Error::Server(e));
         }
     }
-    if !sent_any && matches!(t, Transport::Tls(_)) {
+    if !sent_any && t.is_tls() {
         // Only the round trip matters: an error reply (NOAUTH) still proves
         // the session was accepted.
         request(t, &cmd("PING"), decoder, rbuf).await?;

@@ -49,6 +49,17 @@ pub enum Roots {
     NativeAndWebpki,
 }
 
+impl Roots {
+    /// The `tls_roots=` value that selects this choice.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Roots::Native => "native",
+            Roots::Webpki => "webpki",
+            Roots::NativeAndWebpki => "both",
+        }
+    }
+}
+
 /// TLS settings; certificates are verified unless `insecure`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsOptions {

@@ -1,23 +1,19 @@
-//! Opening the byte stream: TCP (with socket2 options), Unix sockets, and TLS via tokio-rustls.
+//! Opening the byte stream: TCP (with socket2 options), Unix sockets, and TLS
+//! (`tls` feature) over TCP.
 //!
 //! Lives here: [`connect`], which returns a [`Transport`] ready for the
 //! handshake, and the split into read and write halves for the driver. Not
-//! here: RESP, the handshake, reconnect policy.
+//! here: the rustls setup (`conn::tls`), RESP, the handshake, reconnect policy.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
-use tokio_rustls::TlsConnector;
 
-use super::options::{Address, ConnectOptions, Roots, TlsOptions};
+use super::options::{Address, ConnectOptions};
 use crate::error::Error;
 
 /// A connected stream: plain TCP, Unix socket or TLS over TCP.
@@ -29,7 +25,19 @@ pub enum Transport {
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
     /// TLS over TCP.
+    #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    /// Whether this is a TLS session.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Transport::Tls(_) = self {
+            return true;
+        }
+        false
+    }
 }
 
 /// Opens the stream for `opts`: resolves, connects, sets socket options, and
@@ -44,16 +52,13 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Transport, Error> {
             let tcp = connect_tcp(host, *port, opts.tcp_keepalive, opts.response_timeout).await?;
             match &opts.tls {
                 None => Ok(Transport::Tcp(tcp)),
+                #[cfg(feature = "tls")]
                 Some(tls) => {
-                    let config = client_config(tls)?;
-                    let name = tls.server_name.as_deref().unwrap_or(host);
-                    let server_name = ServerName::try_from(name.to_string())
-                        .map_err(|_| Error::Tls(format!("invalid server name {name:?}")))?;
-                    let stream = TlsConnector::from(config)
-                        .connect(server_name, tcp)
-                        .await
-                        .map_err(|e| Error::Tls(format!("handshake with {host}:{port} failed: {e}")))?;
-                    Ok(Transport::Tls(Box::new(stream)))
+                    Ok(Transport::Tls(Box::new(super::tls::handshake(tcp, tls, host, *port).await?)))
+                }
+                #[cfg(not(feature = "tls"))]
+                Some(_) => {
+                    Err(Error::Tls("TLS asked for, but redwire was built without its `tls` feature".into()))
                 }
             }
         }
@@ -144,119 +149,11 @@ impl SocketAbort {
 /// only after the client's side of the handshake is done) becomes
 /// [`Error::Tls`], anything else [`Error::Io`].
 pub(crate) fn stream_error(e: io::Error) -> Error {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls) => Error::Tls(format!("the server ended the TLS session: {tls}")),
-        None => Error::from(e),
+    #[cfg(feature = "tls")]
+    if let Some(tls) = super::tls::session_error(&e) {
+        return tls;
     }
-}
-
-/// Builds the rustls client configuration for `tls`.
-///
-/// # Errors
-/// [`Error::Tls`] when a CA, certificate or key file cannot be read or parsed.
-pub fn client_config(tls: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?;
-    let builder = if tls.insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-    } else {
-        let mut roots = rustls::RootCertStore::empty();
-        match &tls.ca_file {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| Error::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
-                for cert in certs {
-                    let cert =
-                        cert.map_err(|e| Error::Tls(format!("bad CA file {}: {e}", path.display())))?;
-                    roots.add(cert).map_err(|e| Error::Tls(format!("bad CA certificate: {e}")))?;
-                }
-                if roots.is_empty() {
-                    return Err(Error::Tls(format!("no certificate in CA file {}", path.display())));
-                }
-            }
-            None => roots = builtin_roots(tls.roots),
-        }
-        builder.with_root_certificates(roots)
-    };
-    let config = match (&tls.client_cert, &tls.client_key) {
-        (Some(cert), Some(key)) => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| Error::Tls(format!("cannot read client certificate {}: {e}", cert.display())))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| Error::Tls(format!("cannot read client key {}: {e}", key.display())))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| Error::Tls(e.to_string()))?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        _ => return Err(Error::Tls("a client certificate needs both a certificate and a key".into())),
-    };
-    Ok(Arc::new(config))
-}
-
-/// The operating system's root certificates, read once per process: every
-/// certificate that parses (an unreadable store or a bad entry is skipped,
-/// not fatal). Empty when the system has none we can read.
-static NATIVE_ROOTS: LazyLock<rustls::RootCertStore> = LazyLock::new(|| {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(found.certs);
-    roots
-});
-
-/// The root store for `choice` (see [`Roots`]).
-fn builtin_roots(choice: Roots) -> rustls::RootCertStore {
-    let webpki = || webpki_roots::TLS_SERVER_ROOTS.iter().cloned();
-    match choice {
-        Roots::Native if !NATIVE_ROOTS.is_empty() => NATIVE_ROOTS.clone(),
-        Roots::Native | Roots::Webpki => webpki().collect(),
-        Roots::NativeAndWebpki => {
-            let mut roots = NATIVE_ROOTS.clone();
-            roots.extend(webpki());
-            roots
-        }
-    }
-}
-
-/// Accepts any server certificate (`#insecure`). Signatures are still checked
-/// so the handshake itself is sound; only the chain of trust is skipped.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    Error::from(e)
 }
 
 impl AsyncRead for Transport {
@@ -265,6 +162,7 @@ impl AsyncRead for Transport {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(unix)]
             Transport::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -276,6 +174,7 @@ impl AsyncWrite for Transport {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(unix)]
             Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -285,6 +184,7 @@ impl AsyncWrite for Transport {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             #[cfg(unix)]
             Transport::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -294,6 +194,7 @@ impl AsyncWrite for Transport {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(unix)]
             Transport::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
@@ -317,6 +218,7 @@ impl Transport {
     pub(crate) fn split(self) -> (ReadHalf, WriteHalf, SocketAbort) {
         let abort = match &self {
             Transport::Tcp(s) => SocketAbort::of(s),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => SocketAbort::of(s.get_ref().0),
             #[cfg(unix)]
             Transport::Unix(_) => SocketAbort(None),

@@ -25,8 +25,6 @@
 //!
 //! Pure: no IO.
 
-use std::fmt;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::event::{tag, CacheKind, DataTypes, Event, NodeId, ObjectId, ObjectType};
@@ -51,19 +49,23 @@ pub struct Batch {
 
 /// Why a message could not be read. The message is dropped as a whole; the
 /// receiver keeps running.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The message is empty.
+    #[error("empty coordination message")]
     Empty,
     /// Written by a version whose framing this one does not know.
+    #[error("coordination message format {0} is not supported (this node reads {FORMAT_VERSION})")]
     UnsupportedVersion(u8),
     /// The message ends inside `what`.
+    #[error("coordination message truncated in {what}")]
     Truncated {
         /// The field being read.
         what: &'static str,
     },
     /// An event of a known kind holds a value that cannot be right.
+    #[error("coordination event of kind {kind}: {what}")]
     Invalid {
         /// The event's kind tag.
         kind: u8,
@@ -71,34 +73,16 @@ pub enum DecodeError {
         what: &'static str,
     },
     /// More events than any sender would batch.
+    #[error("coordination message with more events than allowed")]
     TooManyEvents,
     /// An event kind the format has no length for, so the rest cannot be read
     /// (Stalwart's format, which does not frame its events).
+    #[error("coordination event of unknown kind {0}")]
     UnknownKind(u8),
     /// A sender id out of the format's range (Stalwart's node ids are 16-bit).
+    #[error("coordination message with a sender id out of range")]
     BadSender,
 }
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::Empty => f.write_str("empty coordination message"),
-            DecodeError::UnsupportedVersion(v) => {
-                write!(
-                    f,
-                    "coordination message format {v} is not supported (this node reads {FORMAT_VERSION})"
-                )
-            }
-            DecodeError::Truncated { what } => write!(f, "coordination message truncated in {what}"),
-            DecodeError::Invalid { kind, what } => write!(f, "coordination event of kind {kind}: {what}"),
-            DecodeError::TooManyEvents => f.write_str("coordination message with more events than allowed"),
-            DecodeError::UnknownKind(kind) => write!(f, "coordination event of unknown kind {kind}"),
-            DecodeError::BadSender => f.write_str("coordination message with a sender id out of range"),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 // ----- encoding -----
 

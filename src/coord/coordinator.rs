@@ -491,7 +491,7 @@ impl Sender {
                         attempt,
                         self.min_backoff,
                         self.max_backoff,
-                        fastrand::u64(..),
+                        rand::random::<u64>(),
                     );
                     tokio::time::sleep(wait).await;
                 }

@@ -19,7 +19,7 @@ pub struct NodeId(pub u64);
 impl NodeId {
     /// A random id, different for every process with overwhelming odds.
     pub fn random() -> NodeId {
-        NodeId(fastrand::u64(..))
+        NodeId(rand::random::<u64>())
     }
 }
 

@@ -55,8 +55,6 @@
 //!
 //! Pure: no IO.
 
-use std::fmt;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::codec::{put_bytes, put_varint, Batch, DecodeError, Reader};
@@ -87,12 +85,14 @@ mod tag {
 }
 
 /// Why an event or sender cannot be written in Stalwart's format.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
     /// The sender's id does not fit Stalwart's 16-bit node ids.
+    #[error("node id {} does not fit Stalwart's 16-bit node ids", .0.0)]
     SenderOutOfRange(NodeId),
     /// The event has no Stalwart form, or a field out of its range.
+    #[error("event of kind {kind} cannot be sent in Stalwart's format: {what}")]
     Unrepresentable {
         /// redwire's kind tag of the event ([`Event::kind`]).
         kind: u8,
@@ -100,21 +100,6 @@ pub enum EncodeError {
         what: &'static str,
     },
 }
-
-impl fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EncodeError::SenderOutOfRange(node) => {
-                write!(f, "node id {} does not fit Stalwart's 16-bit node ids", node.0)
-            }
-            EncodeError::Unrepresentable { kind, what } => {
-                write!(f, "event of kind {kind} cannot be sent in Stalwart's format: {what}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for EncodeError {}
 
 fn unrepresentable(event: &Event, what: &'static str) -> EncodeError {
     EncodeError::Unrepresentable { kind: event.kind(), what }

@@ -187,7 +187,7 @@ impl Subscriber {
             max_attempts: options.max_attempts.max(1),
         };
         let task = Task {
-            registry: Registry::new(settings, fastrand::u64(..)),
+            registry: Registry::new(settings, rand::random::<u64>()),
             servers,
             options,
             inbox: inbox.clone(),

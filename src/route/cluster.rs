@@ -511,7 +511,7 @@ impl ClusterClient {
                 Ok(frame) => return Ok(frame),
                 Err(e) => (e, None),
             };
-            let action = classify(&err, attempt, &policy, retry_safe, fastrand::u64(..));
+            let action = classify(&err, attempt, &policy, retry_safe, rand::random::<u64>());
             let out_of_time = started.elapsed() >= self.inner.opts.request_deadline;
             if let (Some(cache), RetryAction::Moved { .. } | RetryAction::Ask { .. }) =
                 (&self.inner.cache, &action)
@@ -596,7 +596,7 @@ impl ClusterClient {
             return Err(Error::NoPrimary);
         }
         // A random slot picks a random primary weighted by the slots it serves.
-        let slot = fastrand::u16(0..super::SLOTS);
+        let slot = rand::random_range(0..super::SLOTS);
         self.send_slot(c, slot, info).await
     }
 

@@ -1,6 +1,6 @@
 //! Hash slots: which of the 16384 cluster slots a key belongs to.
 //!
-//! Lives here: [`key_slot`] (CRC16/XMODEM of the key, or of its hash tag, modulo
+//! Lives here: [`key_slot`] (CRC16/XMODEM, from the `crc16` crate, of the key, or of its hash tag, modulo
 //! [`SLOTS`]) and [`hash_tag`]. Not here: which node owns a slot (`topology`) or
 //! where the keys of a command are (`keys`).
 //!
@@ -9,32 +9,12 @@
 /// Number of hash slots in a Redis/Valkey cluster.
 pub const SLOTS: u16 = 16384;
 
-/// CRC16/XMODEM (polynomial 0x1021, initial value 0, no reflection, no final
-/// xor), one entry per byte value, built at compile time.
-const CRC16_TABLE: [u16; 256] = crc16_table();
-
-const fn crc16_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let mut crc = (byte as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-            bit += 1;
-        }
-        table[byte] = crc;
-        byte += 1;
-    }
-    table
-}
-
-/// CRC16/XMODEM of `data`, as the cluster specification defines it.
+/// CRC16/XMODEM of `data` (polynomial 0x1021, initial value 0, no
+/// reflection, no final xor), as the cluster specification defines it. The
+/// `crc16` crate's table-driven version: faster than our hand-written one in
+/// `benches/slot.rs` (BENCHMARKS.md, "Slot hash").
 pub fn crc16(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &b| {
-        // The index is a u8, so it is always inside the 256-entry table.
-        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ b)]
-    })
+    crc16::State::<crc16::XMODEM>::calculate(data)
 }
 
 /// The part of `key` that is hashed: the bytes between the first `{` and the
@@ -68,14 +48,13 @@ mod tests {
         // The cluster specification's reference value for CRC16/XMODEM.
         assert_eq!(crc16(b"123456789"), 0x31C3);
         assert_eq!(crc16(b""), 0);
-        // Table spot checks: one entry is the CRC of that single byte.
-        assert_eq!(CRC16_TABLE[0], 0);
-        assert_eq!(CRC16_TABLE[1], 0x1021);
-        assert_eq!(CRC16_TABLE[255], 0x1EF0);
+        // The CRC of one byte is that byte's table entry.
+        assert_eq!(crc16(&[1]), 0x1021);
+        assert_eq!(crc16(&[255]), 0x1EF0);
     }
 
     #[test]
-    fn table_agrees_with_bitwise_crc() {
+    fn agrees_with_a_bitwise_crc() {
         fn bitwise(data: &[u8]) -> u16 {
             let mut crc: u16 = 0;
             for &b in data {

@@ -44,8 +44,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use discover::resolve;
-pub use reply::{master_addr, role_of, SwitchMaster, SWITCH_MASTER};
+pub(crate) use discover::resolve;
 
 use crate::client::Client;
 use crate::cmd::{Cmd, FromReply};
@@ -232,7 +231,7 @@ impl SentinelClient {
                 Ok(frame) => return Ok(frame),
                 Err(e) => (e, None),
             };
-            match classify(&err, attempt, &policy, retry_safe, fastrand::u64(..)) {
+            match classify(&err, attempt, &policy, retry_safe, rand::random::<u64>()) {
                 RetryAction::Backoff(wait) => tokio::time::sleep(wait).await,
                 RetryAction::RefreshAndRetry(wait) => {
                     // A new master is tried at once; the same one after the wait.

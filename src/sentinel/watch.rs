@@ -60,7 +60,7 @@ pub(super) async fn run(inner: Weak<Inner>, sentinels: Vec<ConnectOptions>, serv
             Err(_) => failures = failures.saturating_add(1),
         }
         index = index.wrapping_add(1);
-        tokio::time::sleep(backoff(failures, MIN_WAIT, MAX_WAIT, fastrand::u64(..))).await;
+        tokio::time::sleep(backoff(failures, MIN_WAIT, MAX_WAIT, rand::random::<u64>())).await;
     }
 }
 

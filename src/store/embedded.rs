@@ -82,7 +82,8 @@ impl Default for EmbeddedOptions {
     }
 }
 
-/// The proof of holding a lock taken with [`Embedded::try_lock`]: 16 random bytes.
+/// The proof of holding a lock taken with [`Embedded::try_lock`]: 16 bytes from the thread-local
+/// CSPRNG (`rand`, seeded by the OS), so another holder can neither guess nor collide with it.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LockToken(Bytes);
 
@@ -90,7 +91,7 @@ impl LockToken {
     /// A new random token.
     pub fn random() -> LockToken {
         let mut bytes = [0u8; LOCK_TOKEN_LEN];
-        fastrand::fill(&mut bytes);
+        rand::fill(&mut bytes);
         LockToken(Bytes::copy_from_slice(&bytes))
     }
 

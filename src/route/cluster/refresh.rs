@@ -70,7 +70,7 @@ impl Inner {
         let routing = lock_read(&self.routing).clone();
         let mut candidates: Vec<ConnectOptions> = Vec::new();
         let mut addrs: Vec<NodeAddr> = routing.map.nodes().into_iter().cloned().collect();
-        fastrand::shuffle(&mut addrs);
+        rand::seq::SliceRandom::shuffle(addrs.as_mut_slice(), &mut rand::rng());
         // Primaries first would bias towards nodes that may be dead; a shuffle spreads the asks.
         for addr in addrs.iter().take(3) {
             candidates.push(self.node_options(addr));

@@ -3,6 +3,7 @@
 //! operations and their output; `config check` on good and bad files with its exit codes; `bench`
 //! on the embedded store.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -44,7 +45,7 @@ fn store_line(global: &[&str], op: &[&str]) -> String {
 }
 
 fn example(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).display().to_string()
 }
 
 #[test]

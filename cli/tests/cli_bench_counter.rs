@@ -6,6 +6,7 @@
 //! with the harness client. A scripted fake server whose counters disagree
 //! with its INCR replies shows that a violation is reported (exit code 2).
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Output};

@@ -4,6 +4,7 @@
 //! a close in the middle of a reply, a stall, a push frame ahead of the reply.
 //! Each failure must exit non-zero promptly with exactly one line on stderr.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::ffi::OsStr;
