@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use redwire::cache::bench_support::Filled;
+use redwire::__unstable::cache::Filled;
 use redwire::Frame;
 
 const KEYS: usize = 100_000;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redwire::cache::{CacheOptions, CacheStats};
-use redwire::route::{ClusterClient, ClusterOptions};
+use redwire::cluster::{ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, Cmd, Frame, PoolOptions};
 use support::{Cluster, Server};

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redwire::cache::{CacheOptions, CacheStats};
-use redwire::route::{key_slot, ClusterClient, ClusterOptions};
+use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, Execute, Frame, PoolOptions};
 use support::{Cluster, Server};

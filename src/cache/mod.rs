@@ -3,7 +3,7 @@
 //! server's invalidations (`CLIENT TRACKING`).
 //!
 //! Opt-in per client ([`crate::Client::connect_cached`],
-//! [`crate::route::ClusterOptions::cache`], the store's `"cache"` object).
+//! [`crate::ClusterOptions::cache`], the store's `"cache"` object).
 //! With it, every multiplexed connection turns tracking on as soon as it is
 //! opened (RESP3: invalidations arrive as push frames on the same
 //! connection; RESP2: on a dedicated connection per node subscribed to
@@ -162,9 +162,8 @@ impl Cache {
 }
 
 /// The store's lookup and fill paths for the criterion bench
-/// (`benches/cache.rs`). Not API: hidden, and may change at any time.
-#[doc(hidden)]
-pub mod bench_support {
+/// (`benches/cache.rs`, through `__unstable::cache`). Not API.
+pub(crate) mod bench_support {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
