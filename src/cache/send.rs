@@ -50,6 +50,28 @@ pub(crate) fn opted_in_reply(replies: Vec<Frame>) -> Option<Frame> {
     }
 }
 
+/// Hits answered on this thread since it last yielded.
+const HITS_PER_YIELD: u32 = 32;
+
+thread_local! {
+    static HITS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A hit never waits, so a task reading cached keys in a loop would hold
+/// its worker thread (and the connection tasks queued on it) for as long as
+/// it hits: every [`HITS_PER_YIELD`]-th hit on a thread yields once, as
+/// tokio's own resources do when a task's budget runs out.
+async fn cooperate() {
+    let due = HITS.with(|h| {
+        let n = h.get() + 1;
+        h.set(if n >= HITS_PER_YIELD { 0 } else { n });
+        n >= HITS_PER_YIELD
+    });
+    if due {
+        tokio::task::yield_now().await;
+    }
+}
+
 impl Cache {
     /// Sends `c` through `backend`, answering from or filling the cache.
     /// `opted_in`: the caller asked to cache this read (what
@@ -76,6 +98,7 @@ impl Cache {
         };
         let rest = || c.args().skip(2);
         if let Some(hit) = self.store.get(key, Instant::now(), |id| id_matches(id, c.name(), rest())) {
+            cooperate().await;
             return Ok(hit);
         }
         let opt_in = self.opts.mode == CacheMode::OptIn;
@@ -122,6 +145,7 @@ impl Cache {
             out.push(hit);
         }
         if missing.is_empty() {
+            cooperate().await;
             return Ok(Frame::Array(out.into_iter().flatten().collect()));
         }
         let cache_misses = self.opts.mode != CacheMode::OptIn;

@@ -15,10 +15,13 @@
 //! - **The read/invalidation race.** A read takes a [`Ticket`] *before* it
 //!   is sent; an invalidation of its key (or a flush) that arrives while the
 //!   ticket is out marks it, and a marked ticket's reply goes to the caller
-//!   but is not cached. Two reads of one key in flight at once: when one
-//!   returns while the other is out, the other is not cached and the key is
-//!   dropped (which reply is newer is unknown), so no caller sees a value
-//!   older than one it (or anyone) already got.
+//!   but is not cached. On RESP2, where invalidations come on another
+//!   connection, two reads of one key in flight at once are a risk too:
+//!   when one returns while the other is out, the other is not cached and
+//!   the key is dropped (which reply is newer is unknown), so no caller sees
+//!   a value older than one it (or anyone) already got. On RESP3 the
+//!   invalidation that separates two such replies arrives between them on
+//!   the same connection and marks the older one's ticket.
 //! - **Time.** `max_ttl` bounds how long any reply is served. Time is a
 //!   parameter (`now`), so the tests are deterministic.
 //!
@@ -46,6 +49,9 @@ const NIL: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub(crate) struct Source {
     state: AtomicU64,
+    /// Invalidations arrive on another connection (RESP2 `REDIRECT`), so
+    /// they are not ordered with this connection's replies.
+    out_of_band: std::sync::atomic::AtomicBool,
 }
 
 impl Source {
@@ -57,6 +63,12 @@ impl Source {
 
     fn is(&self, state: u64) -> bool {
         self.state.load(Ordering::Acquire) == state
+    }
+
+    /// Says whether invalidations for this source arrive on another
+    /// connection (set before [`Source::set_ready_from`]).
+    pub(crate) fn set_out_of_band(&self, yes: bool) {
+        self.out_of_band.store(yes, Ordering::Release);
     }
 
     /// The current state when tracking is off, else `None`.
@@ -161,6 +173,9 @@ pub(crate) struct Ticket {
     generation: u64,
     source: Arc<Source>,
     state: u64,
+    /// Invalidations out of band (RESP2): overlapping reads of the key may
+    /// complete out of order relative to them.
+    out_of_band: bool,
     done: bool,
 }
 
@@ -270,6 +285,7 @@ impl Store {
                 .tickets += 1;
             clock
         };
+        let out_of_band = source.out_of_band.load(Ordering::Acquire);
         Some(Ticket {
             store: self.clone(),
             key,
@@ -278,6 +294,7 @@ impl Store {
             generation,
             source: source.clone(),
             state,
+            out_of_band,
             done: false,
         })
     }
@@ -289,6 +306,10 @@ impl Store {
         t.done = true;
         let mut shard = self.lock(t.shard);
         let (invalidated, overlapped) = shard.release(&t.key, t.clock, true);
+        // In band (RESP3), replies and invalidations come in one ordered
+        // stream: a reply older than another is followed by the
+        // invalidation that separates them, which marks the ticket.
+        let overlapped = overlapped && t.out_of_band;
         if overlapped {
             // Another read of the key returned while this one was out: which
             // reply is newer is unknown (on RESP2 the invalidation may not

@@ -148,6 +148,7 @@ async fn track(
                 continue;
             }
             failures = 0;
+            source.set_out_of_band(redirect.is_some());
             source.set_ready_from(before);
             let mut ids = link.as_ref().map(|(rx, _)| rx.clone());
             let link_lost = async {

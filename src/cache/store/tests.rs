@@ -100,6 +100,8 @@ fn overlapping_reads_are_all_marked() {
 fn reads_of_one_key_returning_out_of_order_cache_nothing() {
     let st = store(1 << 20, 100);
     let src = ready();
+    src.set_out_of_band(true);
+    let in_band = ready();
     let now = Instant::now();
     // The older read (sent first) returns last. The newer reply is cached
     // first; when the older one returns, which is newer is unknown, so the
@@ -115,6 +117,11 @@ fn reads_of_one_key_returning_out_of_order_cache_nothing() {
     drop(b);
     assert!(st.complete(a, get_id(), &val("v1"), now));
     assert_eq!(st.get(b"j", now, is_get), Some(val("v1")));
+    // In band, invalidations order the replies: both may be cached.
+    let older = st.begin(b"i", &in_band).expect("ticket");
+    let newer = st.begin(b"i", &in_band).expect("ticket");
+    assert!(st.complete(newer, get_id(), &val("v1"), now));
+    assert!(st.complete(older, get_id(), &val("v1"), now));
 }
 
 #[test]
