@@ -32,6 +32,8 @@ pub struct Client {
     conn: Reconnecting,
     pool: Pool,
     push: Arc<crate::push::PushState>,
+    /// The client-side cache, when asked for (see [`crate::cache`]).
+    cache: Option<crate::cache::Attached>,
 }
 
 /// A Lua script sent by SHA1 (`EVALSHA`), loaded with `EVAL` on `NOSCRIPT`.
@@ -76,11 +78,35 @@ impl Client {
     /// # Errors
     /// As [`crate::conn::Connection::connect`].
     pub async fn connect(opts: ConnectOptions, pool: PoolOptions) -> Result<Client, Error> {
+        Client::build(opts, pool, None).await
+    }
+
+    /// As [`Client::connect`], with a client-side cache (see
+    /// [`crate::cache`]): cacheable reads through [`Client::send`] (and the
+    /// typed commands) are answered from it while the server's tracking
+    /// keeps it valid.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_cached(
+        opts: ConnectOptions,
+        pool: PoolOptions,
+        cache: crate::cache::CacheOptions,
+    ) -> Result<Client, Error> {
+        Client::build(opts, pool, Some(cache)).await
+    }
+
+    async fn build(
+        opts: ConnectOptions,
+        pool: PoolOptions,
+        cache: Option<crate::cache::CacheOptions>,
+    ) -> Result<Client, Error> {
         let push = Arc::new(crate::push::PushState::default());
         let node = crate::push::node_of(&opts);
         let (sink, hook) = (push.hub.sink(node.clone()), push.hub.on_connect(node));
+        let (sink, hook, cache) = crate::cache::Attached::wrap(cache, &opts, sink, hook);
         let conn = Reconnecting::connect(opts.clone(), Some(sink), Some(hook)).await?;
-        Ok(Client { conn, pool: Pool::new(opts, pool), push })
+        Ok(Client { conn, pool: Pool::new(opts, pool), push, cache })
     }
 
     /// A client from a URL (see [`crate::url::parse_url`]) with default pool settings.
@@ -130,6 +156,14 @@ impl Client {
     /// [`Error::NotOnSharedConnection`] for those, before sending; connection
     /// failures, see [`crate::conn`]'s failure semantics.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        if let Some(cache) = &self.cache {
+            return cache.send(self, c, false).await;
+        }
+        self.send_uncached(c).await
+    }
+
+    /// [`Client::send`] without the cache.
+    pub(crate) async fn send_uncached(&self, c: &Cmd) -> Result<Frame, Error> {
         check_shared(c)?;
         if c.is_blocking() {
             // A blocking command would stall every caller queued behind it.
@@ -162,6 +196,7 @@ impl Client {
     /// anything is sent; connection failures for the pipeline as a whole.
     pub async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
+        let _writes = self.cache.as_ref().map(|c| c.writes(cmds));
         let mut resends = 0;
         loop {
             let conn = self
@@ -189,6 +224,7 @@ impl Client {
     /// refused a command of the transaction (none ran); connection failures.
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
+        let _writes = self.cache.as_ref().map(|c| c.writes(cmds));
         let mut resends = 0;
         loop {
             let conn = self
@@ -248,6 +284,28 @@ impl Client {
         self.conn.close().await;
         self.pool.clear();
         self.push.close().await;
+        if let Some(cache) = &self.cache {
+            cache.cache.close().await;
+        }
+    }
+
+    /// As [`Client::send`], asking to cache a cacheable read: in
+    /// [`CacheMode::OptIn`](crate::cache::CacheMode::OptIn) only reads sent
+    /// this way are cached (`CLIENT CACHING YES` goes right before them);
+    /// in the other modes, and without a cache, it is [`Client::send`].
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_cached(&self, c: &Cmd) -> Result<Frame, Error> {
+        match &self.cache {
+            Some(cache) => cache.send(self, c, true).await,
+            None => self.send_uncached(c).await,
+        }
+    }
+
+    /// The cache's counters, or `None` without a cache.
+    pub fn cache_stats(&self) -> Option<crate::cache::CacheStats> {
+        self.cache.as_ref().map(|c| c.cache.stats())
     }
 
     /// True once [`Client::close`] was called (on this handle or a clone).

@@ -115,6 +115,7 @@
 //! | one connection | [`conn`] (transport, handshake, driver, reconnect) | tokio |
 //! | exclusive connections | [`pool`] | tokio |
 //! | push frames of a client (tracking, keyspace notifications) | [`push`] (borrows the pub/sub inbox) | tokio |
+//! | client-side cache (tracking, bounded store) | [`cache`] (commands, store: pure; tracker, send: tokio) | both |
 //! | standalone client | [`client`] | tokio |
 //! | typed commands, any topology | [`commands`], [`pipeline`] | tokio |
 //! | sentinel client | [`sentinel`] (replies: pure; client, failover watch: tokio) | both |
@@ -129,6 +130,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod backoff;
+pub mod cache;
 pub mod client;
 pub mod cluster;
 pub mod cmd;

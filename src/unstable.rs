@@ -19,6 +19,11 @@ pub mod ledger {
     pub use crate::conn::ledger::{fate, Fate, WriteLedger};
 }
 
+/// The client-side cache's store, filled with GET replies; `benches/cache.rs`.
+pub mod cache {
+    pub use crate::cache::bench_support::Filled;
+}
+
 /// The pub/sub subscription state machine (`pubsub::registry`); the `registry` fuzz target.
 pub mod registry {
     pub use crate::pubsub::registry::{Action, CallId, LinkId, Registry, Settings};

@@ -75,6 +75,10 @@ const PURE: &[&str] = &[
     "coord/codec",
     "coord/event.rs",
     "sentinel/reply.rs",
+    "cache/options.rs",
+    "cache/commands.rs",
+    "cache/store.rs",
+    "cache/store",
 ];
 
 /// The configuration edge: no runtime, but it builds the IO layers' options.

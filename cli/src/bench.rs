@@ -8,6 +8,12 @@
 //! returned. A mismatch is a `verify_failure`, never silent. Errors are counted
 //! by kind and the run goes on. The summary has an HDR latency histogram,
 //! ops/s, client CPU per op, and a per-second timeline.
+//!
+//! Keys are picked uniformly, or Zipf-distributed (`--keys-dist zipf`: key 0
+//! hottest; writes, which stay with each key's one writer, are Zipf over that
+//! writer's keys). With a client-side cache (`--cache`) the summary adds the
+//! cache's hit rate; verification is unchanged: the client's own writes drop
+//! its cached entries at once, so every GET must still be exact.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -32,6 +38,41 @@ pub struct BenchArgs {
     pub set_ratio: u32,
     pub json: bool,
     pub stale_reads_ok: bool,
+    pub key_dist: KeyDist,
+}
+
+/// How keys are picked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyDist {
+    /// Every key equally often.
+    Uniform,
+    /// Zipf with this exponent: key `i` in proportion to `1 / (i + 1)^s`.
+    Zipf(f64),
+}
+
+/// A Zipf distribution over `0..n`, sampled by binary search of its CDF.
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: u64, s: f64) -> Zipf {
+        let mut cdf = Vec::with_capacity(n as usize);
+        let mut sum = 0.0;
+        for i in 0..n {
+            sum += 1.0 / ((i + 1) as f64).powf(s);
+            cdf.push(sum);
+        }
+        for c in &mut cdf {
+            *c /= sum;
+        }
+        Zipf { cdf }
+    }
+
+    fn sample(&self, rng: &mut fastrand::Rng) -> u64 {
+        let u = rng.f64();
+        (self.cdf.partition_point(|c| *c < u) as u64).min(self.cdf.len().saturating_sub(1) as u64)
+    }
 }
 
 struct KeyState {
@@ -56,6 +97,8 @@ struct Shared {
     errors_by_kind: Mutex<BTreeMap<String, u64>>,
     seconds: Mutex<Vec<Second>>,
     first_failure: Mutex<Option<String>>,
+    /// With `KeyDist::Zipf`: over every key (reads), and over one writer's keys (writes).
+    zipf: Option<(Zipf, Zipf)>,
 }
 
 /// 1 µs .. 60 s at 3 significant figures.
@@ -115,6 +158,13 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
         errors_by_kind: Mutex::new(BTreeMap::new()),
         seconds: Mutex::new(Vec::new()),
         first_failure: Mutex::new(None),
+        zipf: match args.key_dist {
+            KeyDist::Uniform => None,
+            KeyDist::Zipf(s) => {
+                let per_writer = args.keys.max(1).div_ceil(args.clients.max(1) as u64);
+                Some((Zipf::new(args.keys.max(1), s), Zipf::new(per_writer, s)))
+            }
+        },
     });
     // Start from a known state: no bench key exists, or each holds version 0 written now.
     let mut prefill_errors = 0;
@@ -183,6 +233,7 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
     let cpu_per_op = if ops > 0 { cpu.as_secs_f64() * 1e6 / ops as f64 } else { 0.0 };
     let by_kind = shared.errors_by_kind.lock().map(|m| m.clone()).unwrap_or_default();
     let seconds = shared.seconds.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+    let cache = target.cache_stats();
     let timeline: Vec<serde_json::Value> = seconds
         .iter()
         .enumerate()
@@ -211,6 +262,20 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
             "max_us": total.max(),
             "client_cpu_us_per_op": cpu_per_op,
             "errors_by_kind": by_kind,
+            "keys_dist": match args.key_dist {
+                KeyDist::Uniform => serde_json::json!("uniform"),
+                KeyDist::Zipf(s) => serde_json::json!({ "zipf": s }),
+            },
+            "cache": cache.map(|c| serde_json::json!({
+                "hit_rate": c.hit_rate(),
+                "hits": c.hits,
+                "misses": c.misses,
+                "invalidations": c.invalidations,
+                "evictions": c.evictions,
+                "flushes": c.flushes,
+                "entries": c.entries,
+                "bytes": c.bytes,
+            })),
             "timeline": timeline,
             "client_stats": target.stats_json(),
         });
@@ -233,6 +298,18 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
             total.max()
         );
         println!("client cpu per op: {cpu_per_op:.2} us");
+        if let Some(c) = cache {
+            println!(
+                "cache: hit rate {:.1}%  hits {}  misses {}  invalidations {}  evictions {}  flushes {}  entries {}",
+                c.hit_rate() * 100.0,
+                c.hits,
+                c.misses,
+                c.invalidations,
+                c.evictions,
+                c.flushes,
+                c.entries
+            );
+        }
         if let Some(line) = target.stats_line() {
             println!("{line}");
         }
@@ -284,10 +361,18 @@ async fn worker(
         let owns_keys = id < keys;
         let mut is_get = rng.u32(0..ratio_total) < args.get_ratio || !owns_keys;
         let k = if is_get {
-            rng.u64(0..keys)
+            match &shared.zipf {
+                Some((all, _)) => all.sample(&mut rng),
+                None => rng.u64(0..keys),
+            }
         } else {
             let own = (keys - id - 1) / clients + 1;
-            id + clients * rng.u64(0..own)
+            let rank = match &shared.zipf {
+                // This writer has `own` keys; the shared CDF covers the most any writer has.
+                Some((_, mine)) => (0..4).map(|_| mine.sample(&mut rng)).find(|r| *r < own),
+                None => None,
+            };
+            id + clients * rank.unwrap_or_else(|| rng.u64(0..own))
         };
         if k >= keys {
             is_get = true;
@@ -391,6 +476,24 @@ fn flush_second(shared: &Shared, sec: usize, ops: u64, errors: u64, hist: &mut H
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zipf_favours_the_first_keys_and_stays_in_range() {
+        let z = Zipf::new(100_000, 0.99);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut head = 0;
+        for _ in 0..100_000 {
+            let k = z.sample(&mut rng);
+            assert!(k < 100_000);
+            if k < 100 {
+                head += 1;
+            }
+        }
+        // With s = 0.99 the first 100 of 100 000 keys take about 40% of the draws.
+        assert!((30_000..50_000).contains(&head), "{head}");
+        let one = Zipf::new(1, 0.99);
+        assert_eq!(one.sample(&mut rng), 0);
+    }
 
     #[test]
     fn values_round_trip_and_detect_corruption() {

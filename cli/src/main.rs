@@ -103,6 +103,16 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Serve reads from a client-side cache kept valid by the server
+        /// (`CLIENT TRACKING`); the summary adds its hit rate. Needs --url or --cluster.
+        #[arg(long)]
+        cache: bool,
+        /// How keys are picked: `uniform`, or `zipf` (key 0 hottest, see --zipf-s).
+        #[arg(long, value_enum, default_value_t = KeysDist::Uniform)]
+        keys_dist: KeysDist,
+        /// The Zipf exponent for --keys-dist zipf.
+        #[arg(long, default_value_t = 0.99)]
+        zipf_s: f64,
     },
     /// A scripted run of what a mail server does with its store, checking every result.
     Demo,
@@ -129,6 +139,15 @@ enum Workload {
     Getset,
     /// INCR over a few keys, then the exactly-once check.
     Counter,
+}
+
+/// How `bench` picks keys.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum KeysDist {
+    /// Every key equally often.
+    Uniform,
+    /// Zipf-distributed (--zipf-s).
+    Zipf,
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
@@ -213,6 +232,11 @@ fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
+    open_target_with(cli, None).await
+}
+
+/// As [`open_target`], with a client-side cache when `cache` is given.
+async fn open_target_with(cli: &Cli, cache: Option<redwire::cache::CacheOptions>) -> Result<Target, Error> {
     if cli.config.is_some() {
         return Err(Error::Config("--config names a store: use the store commands, or --url".into()));
     }
@@ -226,6 +250,7 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
             read_from_replicas: cli.read_from_replicas,
             // The bench measures raw replica reads (stale ones are counted, not failed).
             read_your_writes: false,
+            cache,
             ..redwire::cluster::ClusterOptions::default()
         };
         return Ok(Target::Server(redwire::AnyClient::Cluster(
@@ -233,7 +258,10 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
         )));
     }
     let opts = connect_options(cli)?;
-    let client = Client::connect(opts, PoolOptions::default()).await?;
+    let client = match cache {
+        Some(cache) => Client::connect_cached(opts, PoolOptions::default(), cache).await?,
+        None => Client::connect(opts, PoolOptions::default()).await?,
+    };
     Ok(Target::Server(redwire::AnyClient::Standalone(client)))
 }
 
@@ -267,8 +295,25 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
-        Command::Bench { workload, clients, duration, keys, value_size, ratio, json } => {
+        Command::Bench {
+            workload,
+            clients,
+            duration,
+            keys,
+            value_size,
+            ratio,
+            json,
+            cache,
+            keys_dist,
+            zipf_s,
+        } => {
             let has_server = cli.url.is_some() || !cli.cluster.is_empty();
+            if *cache && (!has_server || *workload == Workload::Counter) {
+                return Err(Error::Config("--cache needs --url or --cluster and the getset workload".into()));
+            }
+            if *keys_dist == KeysDist::Zipf && !(zipf_s.is_finite() && *zipf_s > 0.0) {
+                return Err(Error::Config("--zipf-s must be a number above 0".into()));
+            }
             if *workload == Workload::Counter {
                 if !has_server {
                     return Err(Error::Config(
@@ -285,7 +330,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             }
             // --url and --cluster bench the raw clients; --config (or nothing) a store.
             let target = if has_server {
-                open_target(&cli).await?
+                open_target_with(&cli, cache.then(redwire::cache::CacheOptions::new)).await?
             } else {
                 Target::Store(store_cmd::open_store(&cli).await?)
             };
@@ -299,6 +344,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 json: *json,
                 // Replica reads may trail the primary; anything else must be exact.
                 stale_reads_ok: cli.read_from_replicas,
+                key_dist: match keys_dist {
+                    KeysDist::Uniform => bench::KeyDist::Uniform,
+                    KeysDist::Zipf => bench::KeyDist::Zipf(*zipf_s),
+                },
             };
             bench::run(target, args).await
         }

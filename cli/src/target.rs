@@ -96,4 +96,13 @@ impl Target {
             Target::Store(store) => store.key_set(key, value, None).await,
         }
     }
+
+    /// The client-side cache's counters, when the client has one.
+    pub fn cache_stats(&self) -> Option<redwire::cache::CacheStats> {
+        match self {
+            Target::Server(AnyClient::Standalone(c)) => c.cache_stats(),
+            Target::Server(AnyClient::Cluster(c)) => c.cache_stats(),
+            _ => None,
+        }
+    }
 }

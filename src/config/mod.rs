@@ -128,6 +128,8 @@ pub struct RedisConfig {
     pub pool: PoolConfig,
     /// `compat` (redwire's own, top level only), see [`Compat`].
     pub compat: Compat,
+    /// `cache` (redwire's own): client-side caching, off when `None`.
+    pub cache: Option<crate::cache::CacheOptions>,
 }
 
 impl Default for RedisConfig {
@@ -137,6 +139,7 @@ impl Default for RedisConfig {
             timeout: DEFAULT_TIMEOUT,
             pool: PoolConfig::default(),
             compat: Compat::default(),
+            cache: None,
         }
     }
 }
@@ -161,6 +164,7 @@ impl fmt::Debug for RedisConfig {
             .field("timeout", &self.timeout)
             .field("pool", &self.pool)
             .field("compat", &self.compat)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -191,6 +195,8 @@ pub struct RedisClusterConfig {
     pub pool: PoolConfig,
     /// `compat` (redwire's own, top level only), see [`Compat`].
     pub compat: Compat,
+    /// `cache` (redwire's own): client-side caching, off when `None`.
+    pub cache: Option<crate::cache::CacheOptions>,
 }
 
 impl Default for RedisClusterConfig {
@@ -208,6 +214,7 @@ impl Default for RedisClusterConfig {
             protocol_version: Protocol::Resp2,
             pool: PoolConfig::default(),
             compat: Compat::default(),
+            cache: None,
         }
     }
 }
@@ -254,6 +261,7 @@ impl fmt::Debug for RedisClusterConfig {
             .field("protocol_version", &self.protocol_version)
             .field("pool", &self.pool)
             .field("compat", &self.compat)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -338,6 +346,7 @@ impl StoreConfig {
                     "timeout": format_duration(r.timeout),
                 });
                 add_pool(&mut object, &r.pool);
+                add_cache(&mut object, r.cache.as_ref());
                 object
             }
             StoreConfig::RedisCluster(c) => {
@@ -367,6 +376,7 @@ impl StoreConfig {
                     },
                 });
                 add_pool(&mut object, &c.pool);
+                add_cache(&mut object, c.cache.as_ref());
                 object
             }
             StoreConfig::RedisSentinel(s) => s.to_redacted_json(),
@@ -377,6 +387,33 @@ impl StoreConfig {
             }
         }
         object
+    }
+}
+
+/// `cache`, only when there is one (documents without it print as before).
+fn add_cache(object: &mut Value, cache: Option<&crate::cache::CacheOptions>) {
+    use crate::cache::CacheMode;
+    if let (Value::Object(map), Some(c)) = (object, cache) {
+        let mut cache = json!({
+            "maxBytes": c.max_bytes,
+            "maxEntries": c.max_entries,
+            "maxEntryBytes": c.max_entry_bytes,
+            "maxTtl": format_duration(c.max_ttl),
+        });
+        if let Value::Object(fields) = &mut cache {
+            let mode = match &c.mode {
+                CacheMode::Tracking => "tracking",
+                CacheMode::Broadcast { prefixes } => {
+                    let prefixes: Vec<String> =
+                        prefixes.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+                    fields.insert("prefixes".into(), json!(prefixes));
+                    "broadcast"
+                }
+                CacheMode::OptIn => "optin",
+            };
+            fields.insert("mode".into(), json!(mode));
+        }
+        map.insert("cache".into(), cache);
     }
 }
 

@@ -21,6 +21,7 @@ use super::duration::{kind, parse_duration, quote};
 use super::*;
 use sentinel::SENTINEL_FIELDS;
 
+mod cache;
 mod sentinel;
 
 const TYPES: &str = "Default, Sharded, Redis, RedisCluster or RedisSentinel";
@@ -32,6 +33,7 @@ const REDIS_FIELDS: &[&str] = &[
     "poolTimeoutWait",
     "poolTimeoutRecycle",
     "compat",
+    "cache",
 ];
 const CLUSTER_FIELDS: &[&str] = &[
     "urls",
@@ -48,6 +50,7 @@ const CLUSTER_FIELDS: &[&str] = &[
     "poolTimeoutWait",
     "poolTimeoutRecycle",
     "compat",
+    "cache",
 ];
 const SHARDED_FIELDS: &[&str] = &["stores", "compat"];
 
@@ -246,7 +249,13 @@ impl Walker {
             None => DEFAULT_URL.to_string(),
             Some(value) => self.url(value, obj.path_of("url")).unwrap_or_else(|| DEFAULT_URL.to_string()),
         };
-        RedisConfig { url, timeout: self.timeout(obj), pool: self.pool(obj), compat: self.compat(obj) }
+        RedisConfig {
+            url,
+            timeout: self.timeout(obj),
+            pool: self.pool(obj),
+            compat: self.compat(obj),
+            cache: self.cache(obj),
+        }
     }
 
     fn cluster(&mut self, obj: &Obj<'_>) -> RedisClusterConfig {
@@ -328,6 +337,7 @@ impl Walker {
             protocol_version,
             pool: self.pool(obj),
             compat: self.compat(obj),
+            cache: self.cache(obj),
         }
     }
 

@@ -475,7 +475,7 @@ fn unknown_fields_at_every_level() {
     assert_eq!(
         one_error(json!({"@type": "Redis", "host": "h"})),
         "host: unknown field (\"Redis\" takes url, timeout, poolMaxConnections, poolTimeoutCreate, \
-         poolTimeoutWait, poolTimeoutRecycle, compat)"
+         poolTimeoutWait, poolTimeoutRecycle, compat, cache)"
     );
     assert_eq!(
         one_error(cluster_json(json!({"readFromReplica": true}))),

@@ -100,6 +100,11 @@ pub struct ClusterOptions {
     /// map stays); a redirect past it fails with [`Error::TooManyNodes`].
     /// Default 1000, the cluster specification's suggested maximum size.
     pub max_nodes: usize,
+    /// A client-side cache (see [`crate::cache`]); `None` (the default)
+    /// for none. With a cache, reads go to primaries (`read_from_replicas`
+    /// is ignored): a cached read is served locally anyway, and tracking a
+    /// key on the node that takes its writes keeps invalidations prompt.
+    pub cache: Option<crate::cache::CacheOptions>,
 }
 
 impl Default for ClusterOptions {
@@ -116,6 +121,7 @@ impl Default for ClusterOptions {
             request_deadline: Duration::from_secs(20),
             pool: PoolOptions::default(),
             max_nodes: 1000,
+            cache: None,
         }
     }
 }
@@ -126,6 +132,8 @@ struct NodeConn {
     addr: NodeAddr,
     conn: Reconnecting,
     pool: Pool,
+    /// The cache's view of `conn`'s tracking, with a cache.
+    source: Option<Arc<crate::cache::Source>>,
 }
 
 /// The slot map with a connection for every node it names.
@@ -159,6 +167,8 @@ struct Inner {
     push: Arc<crate::push::PushState>,
     /// Redirects, retries, and every node connection's reconnects.
     counters: Arc<crate::observe::Counters>,
+    /// The client-side cache, when asked for.
+    cache: Option<Arc<crate::cache::Cache>>,
 }
 
 /// A client for a Redis/Valkey cluster. Clones share everything.
@@ -193,7 +203,11 @@ impl ClusterClient {
     /// # Errors
     /// [`Error::Config`] without seeds; the last seed's error when none
     /// answers with a usable slot map; [`Error::Auth`] at once for bad credentials.
-    pub async fn connect(opts: ClusterOptions) -> Result<ClusterClient, Error> {
+    pub async fn connect(mut opts: ClusterOptions) -> Result<ClusterClient, Error> {
+        let cache = opts.cache.clone().map(crate::cache::Cache::new);
+        if cache.is_some() {
+            opts.read_from_replicas = false;
+        }
         let template =
             opts.seeds.first().cloned().ok_or_else(|| Error::Config("no cluster seed URL".into()))?;
         let inner = Arc::new(Inner {
@@ -214,6 +228,7 @@ impl ClusterClient {
             refresh_task: std::sync::Mutex::new(None),
             push: Arc::new(crate::push::PushState::default()),
             counters: Arc::default(),
+            cache,
             opts,
         });
         let client = ClusterClient { inner };
@@ -312,6 +327,39 @@ impl ClusterClient {
     /// # Cancel safety
     /// Cancel-safe: an abandoned reply is read and discarded.
     pub async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        if let Some(cache) = &self.inner.cache {
+            return cache.send(&crate::cache::Cluster { client: self }, c, false).await;
+        }
+        self.send_uncached(c).await
+    }
+
+    /// As [`ClusterClient::send`], asking to cache a cacheable read (see
+    /// [`crate::Client::send_cached`]).
+    ///
+    /// # Errors
+    /// As [`ClusterClient::send`].
+    pub async fn send_cached(&self, c: &Cmd) -> Result<Frame, Error> {
+        match &self.inner.cache {
+            Some(cache) => cache.send(&crate::cache::Cluster { client: self }, c, true).await,
+            None => self.send_uncached(c).await,
+        }
+    }
+
+    /// The cache's counters, or `None` without a cache.
+    pub fn cache_stats(&self) -> Option<crate::cache::CacheStats> {
+        self.inner.cache.as_ref().map(|c| c.stats())
+    }
+
+    /// The source and connection of `key`'s primary, for the cache.
+    pub(crate) fn cache_target(&self, key: &[u8]) -> Option<(Arc<crate::cache::Source>, Reconnecting)> {
+        let routing = self.routing();
+        let idx = routing.map.shard_index(super::slot::key_slot(key))?;
+        let p = routing.primaries.get(idx)?;
+        Some((p.source.clone()?, p.conn.clone()))
+    }
+
+    /// [`ClusterClient::send`] without the cache.
+    pub(crate) async fn send_uncached(&self, c: &Cmd) -> Result<Frame, Error> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
@@ -476,6 +524,11 @@ impl ClusterClient {
             let action = classify(&err, attempt, &policy, retry_safe, rand::random::<u64>());
             let out_of_time = started.elapsed() >= self.inner.opts.request_deadline;
             crate::observe::retry(&self.inner.counters, &action, &err, slot, attempt, out_of_time);
+            if let (Some(cache), RetryAction::Moved { .. } | RetryAction::Ask { .. }) =
+                (&self.inner.cache, &action)
+            {
+                cache.note_redirect();
+            }
             match action {
                 RetryAction::Moved { slot: moved, node } if !out_of_time => {
                     self.apply_moved(moved, node.clone());

@@ -63,6 +63,7 @@ pub fn cluster_options(config: &RedisClusterConfig) -> Result<ClusterOptions> {
         retry,
         read_from_replicas: config.read_from_replicas,
         pool: pool_options(&config.pool),
+        cache: config.cache.clone(),
         ..ClusterOptions::default()
     })
 }

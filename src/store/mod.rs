@@ -192,7 +192,7 @@ impl Store {
             StoreConfig::Default => Backend::Default(Embedded::new(EmbeddedOptions::default())),
             StoreConfig::Redis(redis) => {
                 let (opts, pool) = redis_options(redis)?;
-                Backend::Redis(Remote::standalone(opts, pool).await?)
+                Backend::Redis(Remote::standalone_cached(opts, pool, redis.cache.clone()).await?)
             }
             StoreConfig::RedisCluster(cluster) => {
                 Backend::RedisCluster(Remote::cluster(cluster_options(cluster)?).await?)
@@ -207,7 +207,7 @@ impl Store {
                     let shard = match store {
                         StoreConfig::Redis(redis) => {
                             let (opts, pool) = redis_options(redis)?;
-                            Remote::standalone(opts, pool).await?
+                            Remote::standalone_cached(opts, pool, redis.cache.clone()).await?
                         }
                         StoreConfig::RedisCluster(cluster) => {
                             Remote::cluster(cluster_options(cluster).map_err(|e| at_path(&path, e))?).await?

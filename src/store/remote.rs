@@ -232,8 +232,24 @@ impl Remote {
     /// # Errors
     /// As [`Client::connect`].
     pub async fn standalone(opts: ConnectOptions, pool: PoolOptions) -> Result<Remote> {
-        let conn = AnyClient::Standalone(Client::connect(opts, pool).await?);
-        Ok(Remote::with(conn).await)
+        Remote::standalone_cached(opts, pool, None).await
+    }
+
+    /// As [`Remote::standalone`], with a client-side cache when `cache` is
+    /// given (see [`Client::connect_cached`]).
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn standalone_cached(
+        opts: ConnectOptions,
+        pool: PoolOptions,
+        cache: Option<crate::cache::CacheOptions>,
+    ) -> Result<Remote> {
+        let client = match cache {
+            Some(cache) => Client::connect_cached(opts, pool, cache).await?,
+            None => Client::connect(opts, pool).await?,
+        };
+        Ok(Remote::with(AnyClient::Standalone(client)).await)
     }
 
     /// A store on a cluster: connects the router now and asks one primary

@@ -32,6 +32,9 @@ impl ClusterClient {
             n.pool.clear();
         }
         self.inner.push.close().await;
+        if let Some(cache) = &self.inner.cache {
+            cache.close().await;
+        }
     }
 
     /// True once [`ClusterClient::close`] was called (on this handle or a clone).

@@ -39,7 +39,16 @@ impl Inner {
             (dropped, primaries, replicas)
         };
         close_nodes(dropped);
+        let changed: Option<Vec<bool>> = self.cache.as_ref().map(|_| {
+            (0..crate::route::SLOTS)
+                .map(|s| previous.map.primary_for_slot(s) != map.primary_for_slot(s))
+                .collect()
+        });
         *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
+        // After the swap: reads from now on use the new owners.
+        if let (Some(cache), Some(changed)) = (&self.cache, changed) {
+            cache.drop_slots(&changed);
+        }
         // Push links follow the primaries (a no-op without subscriptions).
         self.push.links.sync(&self.push.hub, self.primary_targets());
         Ok(())

@@ -29,14 +29,19 @@ impl Inner {
     pub(super) fn make_node(&self, addr: &NodeAddr) -> NodeConn {
         let opts = self.node_options(addr);
         let hub = &self.push.hub;
-        let (sink, hook) = (Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
-        let conn = Reconnecting::with_counters(opts.clone(), sink, hook, self.counters.clone());
+        let (mut sink, mut hook) = (hub.sink(addr.clone()), hub.on_connect(addr.clone()));
+        let mut source = None;
+        if let Some(cache) = &self.cache {
+            let (s, h, src) = cache.attach(&opts, sink, hook);
+            (sink, hook, source) = (s, h, Some(src));
+        }
+        let conn = Reconnecting::with_counters(opts.clone(), Some(sink), Some(hook), self.counters.clone());
         let tracking = self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(c) = tracking {
             // Not connected yet: the first connect runs it.
             conn.register_setup(c);
         }
-        NodeConn { addr: addr.clone(), conn, pool: Pool::new(opts, self.opts.pool.clone()) }
+        NodeConn { addr: addr.clone(), conn, pool: Pool::new(opts, self.opts.pool.clone()), source }
     }
 
     /// The primaries of the current map with the options to reach them.
