@@ -34,13 +34,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     measured_gets(&rt, &client, n, tasks)?;
     let took = start.elapsed();
-    eprintln!("{n} GETs over {tasks} task(s) in {took:?} ({:.2} µs/GET)", took.as_secs_f64() * 1e6 / n as f64);
+    eprintln!(
+        "{n} GETs over {tasks} task(s) in {took:?} ({:.2} µs/GET)",
+        took.as_secs_f64() * 1e6 / n as f64
+    );
     Ok(())
 }
 
 /// The phase callgrind collects.
 #[inline(never)]
-fn measured_gets(rt: &tokio::runtime::Runtime, client: &Client, n: usize, tasks: usize) -> Result<(), redwire::Error> {
+fn measured_gets(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    n: usize,
+    tasks: usize,
+) -> Result<(), redwire::Error> {
     rt.block_on(run(client, n, tasks))
 }
 
@@ -53,7 +61,12 @@ async fn run(client: &Client, n: usize, tasks: usize) -> Result<(), redwire::Err
             for _ in 0..share {
                 match client.send(&cmd("GET").arg("bench:get_loop:key")).await? {
                     Frame::BulkString(b) if b.len() == 64 => {}
-                    other => return Err(redwire::Error::Type { expected: "64-byte bulk", got: other.type_name().into() }),
+                    other => {
+                        return Err(redwire::Error::Type {
+                            expected: "64-byte bulk",
+                            got: other.type_name().into(),
+                        })
+                    }
                 }
             }
             Ok(())

@@ -92,17 +92,20 @@ pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, Prot
 pub(crate) fn short_count(buf: &[u8], at: usize) -> Option<(u64, usize)> {
     let text = buf.get(at..)?;
     let mut n: u64 = 0;
+    let mut i = 0;
     // 19 digits stay below u64::MAX, so no step can overflow.
-    for (i, &d) in text.iter().enumerate().take(20) {
-        if d.is_ascii_digit() && i < 19 {
-            n = n * 10 + u64::from(d - b'0');
-        } else if d == b'\r' && i > 0 && text.get(i + 1) == Some(&b'\n') {
-            return Some((n, at + i + 2));
-        } else {
-            return None;
+    while i < 19 {
+        let d = text.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
+        n = n * 10 + u64::from(d);
+        i += 1;
     }
-    None
+    if i == 0 || text.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((n, at + i + 2))
 }
 
 /// Parses the text of an integer reply: an optional `+` or `-`, then digits,
