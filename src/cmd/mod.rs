@@ -205,6 +205,13 @@ impl<'a> Iterator for Args<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         // The body is written only by `push_bytes`, so its shape is known:
         // `$` digits CRLF payload CRLF. Parse defensively anyway.
+        if let [b'$', d @ b'0'..=b'9', b'\r', b'\n', rest @ ..] = self.rest {
+            // One digit: command names and most short arguments.
+            let len = usize::from(d - b'0');
+            let arg = rest.get(..len)?;
+            self.rest = rest.get(len + 2..).unwrap_or_default();
+            return Some(arg);
+        }
         let rest = self.rest.strip_prefix(b"$")?;
         let digits_end = rest.iter().position(|&b| b == b'\r')?;
         let mut len = 0usize;

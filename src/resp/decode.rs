@@ -167,18 +167,26 @@ impl Decoder {
     /// A [`ProtocolError`] for malformed or over-limit input. After an error
     /// the decoder is reset, but the bytes that caused it may still be at the
     /// front of `buf`: the stream cannot be resynchronised.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         if buf.len() < self.need {
             return Ok(None);
-        }
-        if buf.len() < self.pos {
-            // The caller dropped bytes it had given us: start over.
-            self.reset();
         }
         if self.pos == 0 {
             if let Some(frame) = self.whole_leaf(buf) {
                 return Ok(Some(frame));
             }
+        }
+        self.decode_scan(buf)
+    }
+
+    /// [`Decoder::decode`] past the fast path: the general scan, kept out of
+    /// line so that the fast path stays small.
+    #[inline(never)]
+    fn decode_scan(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if buf.len() < self.pos {
+            // The caller dropped bytes it had given us: start over.
+            self.reset();
         }
         let result = self.scan(buf);
         if result.is_err() {
@@ -205,7 +213,7 @@ impl Decoder {
                     buf.advance(5);
                     Frame::NullBulk
                 } else {
-                    let (n, data) = parse::short_count(buf, 1)?;
+                    let (n, data) = parse::tiny_count(buf).or_else(|| parse::short_count(buf, 1))?;
                     if n > limits.max_bulk_len {
                         return None;
                     }
