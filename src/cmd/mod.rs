@@ -183,6 +183,7 @@ impl Cmd {
     }
 
     /// The command name as sent (case preserved).
+    #[inline]
     pub fn name(&self) -> &[u8] {
         self.args().next().unwrap_or_default()
     }
@@ -202,6 +203,7 @@ pub struct Args<'a> {
 impl<'a> Iterator for Args<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         // The body is written only by `push_bytes`, so its shape is known:
         // `$` digits CRLF payload CRLF. Parse defensively anyway.
