@@ -2,10 +2,13 @@
 //!
 //! Decoder: typical replies (a GET, a 16 KB bulk, a 100-element array, a
 //! HELLO map, CLUSTER SHARDS in RESP3 and RESP2 form), each from a fresh
-//! buffer per iteration, and a 64 MB and a 512 MB bulk arriving in 64 KB
-//! reads (the two sizes show the cost is linear: the decoder waits in O(1)
-//! per read). Encoder: `Cmd` for GET and SET, `encode_frame` of an array.
-//! Throughput is in bytes of wire form.
+//! buffer per iteration; runs of 100 replies decoded one after another from
+//! one buffer, as the connection's reader does with pipelined replies
+//! (`decode_run`, throughput in replies); and a 64 MB and a 512 MB bulk
+//! arriving in 64 KB reads (the two sizes show the cost is linear: the
+//! decoder waits in O(1) per read). Encoder: `Cmd` for GET and SET (a 16-byte
+//! key and a 64-byte value, next to the same bytes written by hand: the
+//! floor), `encode_frame` of an array. Throughput is in bytes of wire form.
 //!
 //! `cargo bench --bench resp`; the side-by-side comparison with other
 //! clients' parsers is the separate crate in `bench/`.
@@ -45,6 +48,38 @@ fn decode_replies(c: &mut Criterion) {
                 |mut buf| decoder.decode(&mut buf).map(|f| f.is_some()),
                 // Small batches keep inputs in cache (as freshly read bytes
                 // are) and avoid page faults from huge batches.
+                BatchSize::NumIterations(64),
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Runs of 100 replies in one buffer: GET replies of 64 bytes, and a mix of
+/// small pipelined replies (`+OK`, a 5-byte bulk, an integer, a null bulk).
+fn runs() -> Vec<(&'static str, Vec<u8>)> {
+    let get = wire(&Frame::BulkString(Bytes::from(vec![b'v'; 64])));
+    let small = [&b"+OK\r\n"[..], b"$5\r\nhello\r\n", b":42\r\n", b"$-1\r\n"];
+    vec![("get_64b_x100", get.repeat(100)), ("small_mix_x100", small.concat().repeat(25))]
+}
+
+fn decode_runs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_run");
+    for (name, input) in runs() {
+        group.throughput(Throughput::Elements(100));
+        let mut decoder = Decoder::new();
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || BytesMut::from(&input[..]),
+                |mut buf| {
+                    let mut n = 0u32;
+                    while let Ok(Some(frame)) = decoder.decode(&mut buf) {
+                        black_box(&frame);
+                        n += 1;
+                    }
+                    assert_eq!(n, 100);
+                    buf
+                },
                 BatchSize::NumIterations(64),
             )
         });
@@ -108,6 +143,36 @@ fn encode(c: &mut Criterion) {
             out.len()
         })
     });
+    let key16 = "user:0000001000p";
+    let set = cmd("SET").arg(key16).arg(&value[..]);
+    let mut by_hand = b"*3\r\n$3\r\nSET\r\n$16\r\nuser:0000001000p\r\n$64\r\n".to_vec();
+    by_hand.extend_from_slice(&value);
+    by_hand.extend_from_slice(b"\r\n");
+    let mut encoded = BytesMut::new();
+    set.write_to(&mut encoded);
+    assert_eq!(encoded[..], by_hand[..], "the two SET benches write the same bytes");
+    group.throughput(Throughput::Bytes(set.encoded_len() as u64));
+    group.bench_function("cmd_set_k16_v64", |b| {
+        let mut out = BytesMut::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            cmd("SET").arg(black_box(key16)).arg(black_box(&value[..])).write_to(&mut out);
+            out.len()
+        })
+    });
+    group.bench_function("by_hand_set_k16_v64", |b| {
+        let mut out = BytesMut::with_capacity(4096);
+        b.iter(|| {
+            out.clear();
+            let (k, v) = (black_box(key16.as_bytes()), black_box(&value[..]));
+            out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$16\r\n");
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\r\n$64\r\n");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+            out.len()
+        })
+    });
     let array = Frame::Array(vec![Frame::BulkString(Bytes::from(value.to_vec())); 100]);
     group.throughput(Throughput::Bytes(wire(&array).len() as u64));
     group.bench_function("frame_array_100x64b", |b| {
@@ -121,5 +186,5 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_replies, decode_big_bulks, encode);
+criterion_group!(benches, decode_replies, decode_runs, decode_big_bulks, encode);
 criterion_main!(benches);

@@ -25,6 +25,7 @@ pub trait ToArg {
 }
 
 impl<T: ToArg + ?Sized> ToArg for &T {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         (**self).write_arg(cmd)
     }
@@ -32,6 +33,7 @@ impl<T: ToArg + ?Sized> ToArg for &T {
 
 impl ToArg for bool {
     /// `1` for true, `0` for false (what the server's boolean-ish arguments take).
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(if *self { b"1" } else { b"0" })
     }
@@ -39,6 +41,7 @@ impl ToArg for bool {
 
 /// `None` writes **no argument**; `Some(v)` writes `v`'s.
 impl<T: ToArg> ToArg for Option<T> {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         if let Some(v) = self {
             v.write_arg(cmd)
@@ -48,6 +51,7 @@ impl<T: ToArg> ToArg for Option<T> {
 
 /// One argument per element. (`[u8]` is one argument: `u8` is no `ToArg`.)
 impl<T: ToArg> ToArg for [T] {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         for item in self {
             item.write_arg(cmd)
@@ -57,6 +61,7 @@ impl<T: ToArg> ToArg for [T] {
 
 /// One argument per element.
 impl<T: ToArg, const N: usize> ToArg for [T; N] {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         self.as_slice().write_arg(cmd)
     }
@@ -64,6 +69,7 @@ impl<T: ToArg, const N: usize> ToArg for [T; N] {
 
 /// One argument per element.
 impl<T: ToArg> ToArg for Vec<T> {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         self.as_slice().write_arg(cmd)
     }
@@ -71,6 +77,7 @@ impl<T: ToArg> ToArg for Vec<T> {
 
 /// Both elements, in order (a field and its value, a score and its member).
 impl<A: ToArg, B: ToArg> ToArg for (A, B) {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         self.0.write_arg(cmd);
         self.1.write_arg(cmd)
@@ -79,6 +86,7 @@ impl<A: ToArg, B: ToArg> ToArg for (A, B) {
 
 /// The three elements, in order (`GEOADD`'s longitude, latitude, member).
 impl<A: ToArg, B: ToArg, C: ToArg> ToArg for (A, B, C) {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         self.0.write_arg(cmd);
         self.1.write_arg(cmd);
@@ -87,36 +95,42 @@ impl<A: ToArg, B: ToArg, C: ToArg> ToArg for (A, B, C) {
 }
 
 impl ToArg for [u8] {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self)
     }
 }
 
 impl<const N: usize> ToArg for [u8; N] {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self)
     }
 }
 
 impl ToArg for str {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self.as_bytes())
     }
 }
 
 impl ToArg for String {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self.as_bytes())
     }
 }
 
 impl ToArg for Vec<u8> {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self)
     }
 }
 
 impl ToArg for Bytes {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self)
     }
@@ -135,18 +149,21 @@ macro_rules! int_arg {
 int_arg!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
 
 impl ToArg for bytes::BytesMut {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self)
     }
 }
 
 impl ToArg for std::borrow::Cow<'_, str> {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         cmd.push_bytes(self.as_bytes())
     }
 }
 
 impl ToArg for char {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         let mut buf = [0u8; 4];
         cmd.push_bytes(self.encode_utf8(&mut buf).as_bytes())
@@ -154,12 +171,14 @@ impl ToArg for char {
 }
 
 impl ToArg for f32 {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         f64::from(*self).write_arg(cmd)
     }
 }
 
 impl ToArg for f64 {
+    #[inline]
     fn write_arg(&self, cmd: &mut Cmd) {
         // Rust's shortest round-trip formatting; the server accepts `inf`/`-inf`.
         let text = if self.is_infinite() {

@@ -10,6 +10,7 @@
 //! Pure: no tokio, no sockets, no clock.
 
 mod arg;
+mod buf;
 mod keyspec;
 mod reply;
 
@@ -23,45 +24,60 @@ pub use reply::FromReply;
 pub use reply::{Hash, Json};
 pub(crate) use table::{check_shared, command_info, is_retry_safe, CommandInfo, FanOut, SplitKind};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
+
+use buf::{array_header, header_scratch, ArgBuf};
 
 /// One command, encoded as it is built.
 ///
 /// The buffer holds the arguments as `$len\r\nbytes\r\n`; [`Cmd::write_to`]
 /// prepends the `*argc\r\n` header. Arguments can be read back with
-/// [`Cmd::args`] (routing needs the keys).
-#[derive(Clone, PartialEq, Eq)]
+/// [`Cmd::args`] (routing needs the keys). Up to 118 encoded bytes (a GET, a
+/// SET of a value of about 60 bytes) are kept inside the `Cmd` itself, so
+/// building one allocates nothing.
+#[derive(Clone)]
 pub struct Cmd {
-    body: BytesMut,
+    body: ArgBuf,
     argc: u32,
     flags: u8,
 }
+
+impl PartialEq for Cmd {
+    fn eq(&self, other: &Cmd) -> bool {
+        self.argc == other.argc && self.flags == other.flags && self.body.as_slice() == other.body.as_slice()
+    }
+}
+
+impl Eq for Cmd {}
 
 const FLAG_IDEMPOTENT: u8 = 1;
 const FLAG_BLOCKING: u8 = 2;
 
 /// Starts a command: `cmd("SET").arg("k").arg("v")`.
+#[inline]
 pub fn cmd(name: &str) -> Cmd {
     Cmd::new(name)
 }
 
 impl Cmd {
     /// A command with its name as the first argument.
+    #[inline]
     pub fn new(name: &str) -> Cmd {
-        let mut c = Cmd { body: BytesMut::with_capacity(64), argc: 0, flags: 0 };
+        let mut c = Cmd { body: ArgBuf::with_capacity(0), argc: 0, flags: 0 };
         c.push_bytes(name.as_bytes());
         c
     }
 
     /// A command with room for `bytes` of encoded arguments (one reserve).
     pub fn with_capacity(name: &str, bytes: usize) -> Cmd {
-        let mut c = Cmd { body: BytesMut::with_capacity(bytes + name.len() + 16), argc: 0, flags: 0 };
+        let mut c = Cmd { body: ArgBuf::with_capacity(bytes + name.len() + 16), argc: 0, flags: 0 };
         c.push_bytes(name.as_bytes());
         c
     }
 
     /// Appends one argument.
     #[must_use]
+    #[inline]
     pub fn arg<A: ToArg>(mut self, a: A) -> Cmd {
         a.write_arg(&mut self);
         self
@@ -87,22 +103,16 @@ impl Cmd {
     }
 
     /// Appends raw bytes as one argument.
+    #[inline]
     pub fn push_bytes(&mut self, bytes: &[u8]) {
-        let mut len = itoa::Buffer::new();
-        let len = len.format(bytes.len());
-        self.body.reserve(1 + len.len() + 2 + bytes.len() + 2);
-        self.body.put_u8(b'$');
-        self.body.put_slice(len.as_bytes());
-        self.body.put_slice(b"\r\n");
-        self.body.put_slice(bytes);
-        self.body.put_slice(b"\r\n");
+        self.body.push_arg(bytes);
         self.argc += 1;
     }
 
     /// A command with this one's name and marks (idempotent, blocking) and no
     /// other argument: the start of one part of a command split by slot.
     pub(crate) fn same_name(&self) -> Cmd {
-        let mut c = Cmd { body: BytesMut::with_capacity(64), argc: 0, flags: self.flags };
+        let mut c = Cmd { body: ArgBuf::with_capacity(0), argc: 0, flags: self.flags };
         c.push_bytes(self.name());
         c
     }
@@ -139,24 +149,30 @@ impl Cmd {
 
     /// The encoded size of the whole command, header included.
     pub fn encoded_len(&self) -> usize {
-        let mut n = itoa::Buffer::new();
-        1 + n.format(self.argc).len() + 2 + self.body.len()
+        let mut scratch = header_scratch();
+        array_header(self.argc, &mut scratch).len() + self.body.len()
     }
 
     /// Appends the wire form (`*argc\r\n` + arguments) to `out`.
+    #[inline]
     pub fn write_to(&self, out: &mut BytesMut) {
-        let mut n = itoa::Buffer::new();
-        let n = n.format(self.argc);
-        out.reserve(1 + n.len() + 2 + self.body.len());
-        out.put_u8(b'*');
-        out.put_slice(n.as_bytes());
-        out.put_slice(b"\r\n");
-        out.put_slice(&self.body);
+        let body = self.body.as_slice();
+        if self.argc < 10 {
+            // The usual case, with a header of fixed size.
+            out.reserve(4 + body.len());
+            out.extend_from_slice(&[b'*', b'0' + self.argc as u8, b'\r', b'\n']);
+        } else {
+            let mut scratch = header_scratch();
+            let header = array_header(self.argc, &mut scratch);
+            out.reserve(header.len() + body.len());
+            out.extend_from_slice(header);
+        }
+        out.extend_from_slice(body);
     }
 
     /// The arguments, the name first.
     pub fn args(&self) -> Args<'_> {
-        Args { rest: &self.body }
+        Args { rest: self.body.as_slice() }
     }
 
     /// The argument at `index` (0 is the name).
@@ -165,6 +181,7 @@ impl Cmd {
     }
 
     /// The command name as sent (case preserved).
+    #[inline]
     pub fn name(&self) -> &[u8] {
         self.args().next().unwrap_or_default()
     }
@@ -184,9 +201,17 @@ pub struct Args<'a> {
 impl<'a> Iterator for Args<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         // The body is written only by `push_bytes`, so its shape is known:
         // `$` digits CRLF payload CRLF. Parse defensively anyway.
+        if let [b'$', d @ b'0'..=b'9', b'\r', b'\n', rest @ ..] = self.rest {
+            // One digit: command names and most short arguments.
+            let len = usize::from(d - b'0');
+            let arg = rest.get(..len)?;
+            self.rest = rest.get(len + 2..).unwrap_or_default();
+            return Some(arg);
+        }
         let rest = self.rest.strip_prefix(b"$")?;
         let digits_end = rest.iter().position(|&b| b == b'\r')?;
         let mut len = 0usize;
@@ -227,6 +252,27 @@ mod tests {
         assert_eq!(c.arg_at(2), Some(&b"v\r\nal"[..]));
         assert!(c.is("set"));
         assert_eq!(c.argc(), 5);
+    }
+
+    #[test]
+    fn small_commands_stay_inline_and_large_ones_encode_the_same() {
+        assert!(std::mem::size_of::<Cmd>() <= 128, "{}", std::mem::size_of::<Cmd>());
+        let value = vec![b'v'; 1000];
+        let c = cmd("SET").arg("k").arg(&value[..]).arg("EX").arg(10);
+        let mut out = BytesMut::new();
+        c.write_to(&mut out);
+        let mut expected = b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n".to_vec();
+        expected.extend_from_slice(&value);
+        expected.extend_from_slice(b"\r\n$2\r\nEX\r\n$2\r\n10\r\n");
+        assert_eq!(&out[..], &expected[..]);
+        assert_eq!(c.encoded_len(), out.len());
+        assert_eq!(c.clone(), c);
+        assert_ne!(c, cmd("SET").arg("k").arg(&value[..]).arg("EX").arg(11));
+        let big = (0..12).fold(cmd("MSET"), |c, i| c.arg(i));
+        assert_eq!(big.argc(), 13);
+        let mut out = BytesMut::new();
+        big.write_to(&mut out);
+        assert!(out.starts_with(b"*13\r\n$4\r\nMSET\r\n$1\r\n0\r\n"));
     }
 
     #[test]

@@ -167,10 +167,23 @@ impl Decoder {
     /// A [`ProtocolError`] for malformed or over-limit input. After an error
     /// the decoder is reset, but the bytes that caused it may still be at the
     /// front of `buf`: the stream cannot be resynchronised.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         if buf.len() < self.need {
             return Ok(None);
         }
+        if self.pos == 0 {
+            if let Some(frame) = self.whole_leaf(buf) {
+                return Ok(Some(frame));
+            }
+        }
+        self.decode_scan(buf)
+    }
+
+    /// [`Decoder::decode`] past the fast path: the general scan, kept out of
+    /// line so that the fast path stays small.
+    #[inline(never)]
+    fn decode_scan(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         if buf.len() < self.pos {
             // The caller dropped bytes it had given us: start over.
             self.reset();
@@ -180,6 +193,69 @@ impl Decoder {
             self.reset();
         }
         result
+    }
+
+    /// The fast path for the commonest replies, a top-level bulk string
+    /// (`$N`, `$-1`), `+OK` or an integer that is entirely in `buf` and well
+    /// formed and within every limit: removes and returns it without the
+    /// general scan. Anything else (another type, incomplete, malformed, over
+    /// a limit) returns `None` and is left to `scan`, which reports it, so
+    /// both paths give the same frames and errors.
+    #[inline]
+    fn whole_leaf(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+        let limits = &self.limits;
+        if limits.max_reply_elements == 0 {
+            return None;
+        }
+        let frame = match *buf.first()? {
+            b'$' => {
+                if buf.starts_with(b"$-1\r\n") && limits.max_reply_bytes >= 5 {
+                    buf.advance(5);
+                    Frame::NullBulk
+                } else {
+                    let (n, data) = parse::tiny_count(buf).or_else(|| parse::short_count(buf, 1))?;
+                    if n > limits.max_bulk_len {
+                        return None;
+                    }
+                    let end = data.checked_add(usize::try_from(n).ok()?)?;
+                    let next = end.checked_add(2)?;
+                    if next as u64 > limits.max_reply_bytes || buf.get(end..next)? != b"\r\n" {
+                        return None;
+                    }
+                    // One split; trimming the frozen slice only moves its bounds.
+                    let mut payload = buf.split_to(next).freeze();
+                    payload.truncate(end);
+                    payload.advance(data);
+                    Frame::BulkString(payload)
+                }
+            }
+            b'+' if buf.starts_with(b"+OK\r\n")
+                && limits.max_line_len >= 2
+                && limits.max_reply_bytes >= 5 =>
+            {
+                buf.advance(5);
+                Frame::SimpleString(Bytes::from_static(b"OK"))
+            }
+            b':' => {
+                // An i64 has at most 20 characters; longer lines take the slow path.
+                let window = buf.get(1..)?;
+                let len = window.iter().take(21).position(|&b| b == b'\r')?;
+                let next = len + 3;
+                if len as u64 > limits.max_line_len
+                    || next as u64 > limits.max_reply_bytes
+                    || window.get(len + 1) != Some(&b'\n')
+                {
+                    return None;
+                }
+                let i = parse::integer(window.get(..len)?).ok()?;
+                buf.advance(next);
+                Frame::Integer(i)
+            }
+            _ => return None,
+        };
+        self.need = 0;
+        self.line_scanned = 0;
+        Some(frame)
     }
 
     /// Scans items until the top-level frame is complete or the buffer ends.

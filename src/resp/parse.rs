@@ -92,17 +92,34 @@ pub(crate) fn header(buf: &[u8], at: usize) -> Result<Option<(Len, usize)>, Prot
 pub(crate) fn short_count(buf: &[u8], at: usize) -> Option<(u64, usize)> {
     let text = buf.get(at..)?;
     let mut n: u64 = 0;
+    let mut i = 0;
     // 19 digits stay below u64::MAX, so no step can overflow.
-    for (i, &d) in text.iter().enumerate().take(20) {
-        if d.is_ascii_digit() && i < 19 {
-            n = n * 10 + u64::from(d - b'0');
-        } else if d == b'\r' && i > 0 && text.get(i + 1) == Some(&b'\n') {
-            return Some((n, at + i + 2));
-        } else {
-            return None;
+    while i < 19 {
+        let d = text.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
+        n = n * 10 + u64::from(d);
+        i += 1;
     }
-    None
+    if i == 0 || text.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((n, at + i + 2))
+}
+
+/// The commonest case of [`short_count`] at offset 1 (after the type byte):
+/// one or two digits and CRLF, read as one fixed-size window. `None` for
+/// anything else, including a buffer of fewer than 5 bytes.
+#[inline]
+pub(crate) fn tiny_count(buf: &[u8]) -> Option<(u64, usize)> {
+    match *buf.get(1..5)? {
+        [d, b'\r', b'\n', _] if d.is_ascii_digit() => Some((u64::from(d - b'0'), 4)),
+        [t, d, b'\r', b'\n'] if t.is_ascii_digit() && d.is_ascii_digit() => {
+            Some((u64::from(t - b'0') * 10 + u64::from(d - b'0'), 5))
+        }
+        _ => None,
+    }
 }
 
 /// Parses the text of an integer reply: an optional `+` or `-`, then digits,
@@ -263,6 +280,22 @@ mod tests {
             b"99999999999999999999999\r\n",
         ] {
             assert_eq!(short_count(other, 0), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn tiny_counts_agree_with_short_counts() {
+        for input in
+            [&b"$0\r\n"[..], b"$7\r\nx", b"$64\r\n", b"$07\r\n", b"$99\r\n\r\n", b"$123\r\n", b"$1\r\n"]
+        {
+            if let Some(tiny) = tiny_count(input) {
+                assert_eq!(Some(tiny), short_count(input, 1), "{input:?}");
+            }
+        }
+        assert_eq!(tiny_count(b"$64\r\n"), Some((64, 5)));
+        assert_eq!(tiny_count(b"$0\r\n\r\n"), Some((0, 4)));
+        for other in [&b"$123\r\n"[..], b"$-1\r\n", b"$6\r", b"$6x\r\n", b"$?\r\n\r"] {
+            assert_eq!(tiny_count(other), None, "{other:?}");
         }
     }
 
