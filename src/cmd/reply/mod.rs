@@ -103,7 +103,9 @@ impl FromReply for () {
 impl FromReply for Bytes {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         match unwrap_attr(frame) {
-            Frame::BulkString(b) | Frame::SimpleString(b) | Frame::BigNumber(b) => Ok(b),
+            Frame::BulkString(b) | Frame::SimpleString(b) | Frame::BigNumber(b) | Frame::DoubleText(b) => {
+                Ok(b)
+            }
             Frame::VerbatimString { data, .. } => Ok(data),
             Frame::Integer(i) => Ok(Bytes::from(i.to_string())),
             Frame::Double(d) => Ok(Bytes::from(d.to_string())),
@@ -165,6 +167,7 @@ impl FromReply for f64 {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         match unwrap_attr(frame) {
             Frame::Double(d) => Ok(d),
+            ref text @ Frame::DoubleText(_) if text.as_f64().is_some() => Ok(text.as_f64().unwrap_or_default()),
             Frame::Integer(i) => Ok(i as f64),
             Frame::BulkString(ref b) | Frame::SimpleString(ref b) if parse_float(b).is_some() => {
                 Ok(parse_float(b).unwrap_or_default())
