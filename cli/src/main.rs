@@ -207,6 +207,8 @@ fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions
             tls.client_key = Some(key.clone());
         }
     }
+    // Print doubles as the server wrote them, as redis-cli does.
+    opts.keep_double_text = true;
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
     Ok(opts)

@@ -202,7 +202,8 @@ mod tests {
 
     #[test]
     fn doubles_keep_their_text_when_asked() {
-        let texts: &[&str] = &["1e300", "-0.0", "-1.5e-3", "3.14", "inf", "-inf", "nan", "10", "1.50", "1E+300"];
+        let texts: &[&str] =
+            &["1e300", "-0.0", "-1.5e-3", "3.14", "inf", "-inf", "nan", "10", "1.50", "1E+300"];
         for text in texts {
             let wire = format!(",{text}\r\n");
             let mut keep = Decoder::new().keep_double_text(true);
