@@ -25,10 +25,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use redwire::conn::Protocol;
+use redwire::conn::{Address, Protocol};
 use redwire::{Client, Cmd, ConnectOptions, Error, PoolOptions, Secret};
 
-use target::Target;
+use target::{could_not_connect, Target};
 
 #[derive(Parser, Debug)]
 #[command(name = "redwire", version, about = "A fast, hard-to-break Redis/Valkey client")]
@@ -214,6 +214,16 @@ fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions
     Ok(opts)
 }
 
+/// `e`, said as redis-cli says a failure to reach the `--url` server or the
+/// `--cluster` seeds (`Could not connect to 127.0.0.1:1: Connection refused`);
+/// other errors, and those of a `--config` store, unchanged.
+fn unreachable(cli: &Cli, e: Error) -> Error {
+    let urls = cli.url.iter().chain(&cli.cluster);
+    let addresses: Vec<Address> =
+        urls.filter_map(|url| redwire::url::parse_url(url.trim()).ok()).map(|o| o.address).collect();
+    could_not_connect(&addresses.iter().collect::<Vec<_>>(), e)
+}
+
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
     if cli.config.is_some() {
         return Err(Error::Config("--config names a store: use the store commands, or --url".into()));
@@ -230,12 +240,11 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
             read_your_writes: false,
             ..redwire::route::ClusterOptions::default()
         };
-        return Ok(Target::Server(redwire::AnyClient::Cluster(
-            redwire::route::ClusterClient::connect(opts).await?,
-        )));
+        let client = redwire::route::ClusterClient::connect(opts).await.map_err(|e| unreachable(cli, e))?;
+        return Ok(Target::Server(redwire::AnyClient::Cluster(client)));
     }
     let opts = connect_options(cli)?;
-    let client = Client::connect(opts, PoolOptions::default()).await?;
+    let client = Client::connect(opts, PoolOptions::default()).await.map_err(|e| unreachable(cli, e))?;
     Ok(Target::Server(redwire::AnyClient::Standalone(client)))
 }
 
