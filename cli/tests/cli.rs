@@ -331,85 +331,16 @@ fn connection_failures_name_the_address_like_redis_cli() {
         let err = ours(&args);
         assert_eq!(err, format!("redwire: Could not connect to {refused}"), "{args:?}");
     }
+    // Every seed named, no user name or password.
     let seeds = format!("redis://alice:hunter2@127.0.0.1:{a},redis://127.0.0.1:{b}");
+    let expected =
+        format!("redwire: Could not connect to 127.0.0.1:{a} or 127.0.0.1:{b}: Connection refused\n");
     for command in [&["cmd", "PING"][..], &["store", "get", "k"], &["publish", "ch", "m"]] {
         let args: Vec<&str> = ["--cluster", seeds.as_str()].iter().chain(command).copied().collect();
-        let err = ours(&args);
-        let expected =
-            format!("redwire: Could not connect to 127.0.0.1:{a} or 127.0.0.1:{b}: Connection refused\n");
-        assert_eq!(err, expected, "{args:?}");
-        assert!(!err.contains("hunter2"), "{url}: the password leaked: {err}");
+        assert_eq!(ours(&args), expected, "{args:?}");
     }
-}
-
-#[test]
-fn wrong_password_fails_cleanly_without_showing_it() {
-    let server = Server::start_with(support::ServerOptions::new().requirepass("right-password"));
-    let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port());
-    let err = fails_cleanly("wrong password", &["--url", &url, "cmd", "PING"]);
-    assert!(err.contains("WRONGPASS") || err.to_lowercase().contains("auth"), "{err}");
-    assert!(!err.contains("wrong-password"), "{err}");
-    // And the right one works, given through the environment.
-    let out = Command::new(env!("CARGO_BIN_EXE_redwire"))
-        .args(["--url", &format!("redis://127.0.0.1:{}", server.port()), "cmd", "PING"])
-        .env("REDWIRE_PASSWORD", "right-password")
-        .output()
-        .expect("run");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n", "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-#[test]
-fn a_closed_stdout_is_an_error_not_a_panic() {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let server = Server::start();
-    let mut fds = [0; 2];
-    // SAFETY: pipe() fills two new descriptors, each then owned exactly once.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    drop(read_end);
-    let out = Command::new(env!("CARGO_BIN_EXE_redwire"))
-        .args(["--url", &server.url(), "cmd", "INFO"])
-        .stdout(write_end)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-#[test]
-fn connection_failures_name_the_address_like_redis_cli() {
-    // Ports nothing listens on (free now; nothing in these tests binds them).
-    let ports = support::ports::free_ports(2);
-    let (a, b) = (ports[0].to_string(), ports[1].to_string());
-    let theirs = redis_cli(&[os("-h"), os("127.0.0.1"), os("-p"), os(&a), os("PING")]);
-    let theirs = String::from_utf8_lossy(&theirs.stderr).into_owned();
-    let refused = format!("127.0.0.1:{a}: Connection refused\n");
-    assert!(theirs.ends_with(&refused), "redis-cli said {theirs:?}");
-    let ours = |args: &[&str]| fails_cleanly(&args.join(" "), args);
-
-    let url = format!("redis://alice:hunter2@127.0.0.1:{a}/2");
-    for args in [
-        vec!["--url", url.as_str(), "cmd", "PING"],
-        vec!["--url", url.as_str(), "store", "get", "k"],
-        vec!["--url", url.as_str(), "publish", "ch", "m"],
-        vec!["--url", url.as_str(), "subscribe", "ch"],
-        vec!["--url", url.as_str(), "bench", "--duration", "1s"],
-    ] {
-        let err = ours(&args);
-        assert_eq!(err, format!("redwire: Could not connect to {refused}"), "{args:?}");
-    }
-    let seeds = format!("redis://alice:hunter2@127.0.0.1:{a},redis://127.0.0.1:{b}");
-    for command in [&["cmd", "PING"][..], &["store", "get", "k"], &["publish", "ch", "m"]] {
-        let args: Vec<&str> = ["--cluster", seeds.as_str()].iter().chain(command).copied().collect();
-        let err = ours(&args);
-        assert!(err.starts_with(&format!("redwire: Could not connect to 127.0.0.1:{a}")), "{args:?}: {err}");
-        assert!(err.contains(&format!("127.0.0.1:{b}")) || err.contains("Connection refused"), "{err}");
-        assert!(!err.contains("hunter2") && !err.contains("alice"), "{err}");
-    }
-    let dir = std::env::temp_dir().join(format!("redwire-cli-nosocket-{}", std::process::id()));
-    let socket = dir.join("none.sock");
+    let socket =
+        std::env::temp_dir().join(format!("redwire-cli-nosocket-{}", std::process::id())).join("none.sock");
     let err = ours(&["--url", &format!("unix://{}", socket.display()), "cmd", "PING"]);
     assert_eq!(
         err,
