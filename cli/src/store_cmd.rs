@@ -31,7 +31,7 @@ pub enum StoreOp {
     Set {
         key: String,
         value: String,
-        /// Expiry, e.g. 30 (seconds), 500ms, 10m.
+        /// Expiry, e.g. 30s, 500ms, 10m.
         #[arg(long, value_parser = parse_duration)]
         ttl: Option<Duration>,
     },
@@ -57,14 +57,14 @@ pub enum StoreOp {
     Rate {
         key: String,
         limit: u64,
-        /// Window length, e.g. 60 (seconds), 1h.
+        /// Window length, e.g. 60s, 1h.
         #[arg(value_parser = parse_duration)]
         period: Duration,
         /// Only check, do not count this hit.
         #[arg(long)]
         soft: bool,
     },
-    /// Take the lock KEY for TTL; print its token (hex), or `(held)` if someone has it.
+    /// Take the lock KEY for TTL (e.g. 30s); print its token (hex), or `(held)` if someone has it.
     Lock {
         key: String,
         #[arg(value_parser = parse_duration)]

@@ -347,3 +347,36 @@ fn connection_failures_name_the_address_like_redis_cli() {
         format!("redwire: Could not connect to {}: No such file or directory\n", socket.display())
     );
 }
+
+#[test]
+fn a_bare_duration_is_refused_on_the_command_line_and_milliseconds_in_the_config() {
+    let server = Server::start();
+    let url = server.url();
+    for args in [
+        vec!["--url", url.as_str(), "--timeout", "5", "cmd", "PING"],
+        vec!["store", "set", "k", "v", "--ttl", "5"],
+        vec!["store", "lock", "k", "5"],
+        vec!["bench", "--duration", "5"],
+    ] {
+        let out = redwire(&args.iter().map(|a| os(a)).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(err.contains("needs a unit: write 5s or 5ms"), "{args:?}: {err}");
+    }
+    let out = redwire(&[os("--url"), os(&url), os("--timeout"), os("5s"), os("cmd"), os("PING")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The configuration reads a bare number (JSON number or string) as milliseconds, as Stalwart does.
+    let dir = std::env::temp_dir().join(format!("redwire-cli-durations-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("redis.json");
+    let config =
+        format!(r#"{{"@type": "Redis", "url": "{url}", "timeout": 1500, "poolTimeoutCreate": "2500"}}"#);
+    std::fs::write(&file, config).expect("write the config");
+    let out = redwire(&[os("config"), os("check"), file.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(r#""timeout": "1500ms""#), "{printed}");
+    assert!(printed.contains(r#""poolTimeoutCreate": "2500ms""#), "{printed}");
+}
