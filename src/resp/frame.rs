@@ -222,6 +222,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_kept_text_does_not_grow_the_frame() {
+        // `DecodeLimits`' memory bound counts 40 bytes per frame.
+        assert_eq!(std::mem::size_of::<Frame>(), 40);
+    }
+
+    #[test]
     fn kept_doubles_are_checked_and_nested_and_split() {
         let mut keep = Decoder::new().keep_double_text(true);
         assert_eq!(decode(&mut keep, b",1.2.3\r\n"), Err(ProtocolError::BadDouble));
