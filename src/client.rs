@@ -101,6 +101,12 @@ impl Client {
         &self.pool
     }
 
+    /// What the multiplexed connection went through since the client was
+    /// created: reconnects, failed connects, resends. A few relaxed loads.
+    pub fn stats(&self) -> crate::observe::Stats {
+        self.conn.stats()
+    }
+
     /// Checks an exclusive connection out of the pool (for BLPOP, WATCH ...).
     ///
     /// # Errors
@@ -117,7 +123,7 @@ impl Client {
     /// Blocking commands go to an exclusive connection from the pool.
     /// Commands that would change the shared connection's state for every
     /// other caller (SUBSCRIBE, MULTI, WATCH, SELECT, CLIENT REPLY, MONITOR
-    /// ...; see [`crate::cmd::Flags::STATEFUL`]) are refused: use the
+    /// ...; see the command table's `STATEFUL` flag) are refused: use the
     /// pub/sub `Subscriber`, [`Client::transaction`] or [`Client::exclusive`].
     ///
     /// # Errors

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redwire::route::{key_slot, ClusterClient, ClusterOptions};
+use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Error, Frame};
 use support::Cluster;

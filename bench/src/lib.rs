@@ -14,6 +14,7 @@
 //! | [`failover`] | pure analysis of a failover run: baseline, stalls, recovery |
 //! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report`) |
 //! | [`report`] | markdown tables and redwire/peer ratios from many records |
+//! | `recorder` | feature `metrics`: the cheap recorder `e2e` installs to measure redwire's `metrics` feature |
 //!
 //! Not here: the decode micro-benchmark (`benches/decode.rs`), and starting
 //! or stopping servers (that is `run-e2e.sh`).
@@ -22,6 +23,8 @@ pub mod args;
 pub mod driver;
 pub mod failover;
 pub mod load;
+#[cfg(feature = "metrics")]
+pub mod recorder;
 pub mod report;
 pub mod summary;
 pub mod value;

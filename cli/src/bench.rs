@@ -212,6 +212,7 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
             "client_cpu_us_per_op": cpu_per_op,
             "errors_by_kind": by_kind,
             "timeline": timeline,
+            "client_stats": target.stats_json(),
         });
         println!("{summary}");
     } else {
@@ -232,6 +233,9 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
             total.max()
         );
         println!("client cpu per op: {cpu_per_op:.2} us");
+        if let Some(line) = target.stats_line() {
+            println!("{line}");
+        }
         for (kind, n) in &by_kind {
             println!("errors[{kind}] = {n}");
         }

@@ -238,14 +238,14 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
         for url in &cli.cluster {
             seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?)?);
         }
-        let opts = redwire::route::ClusterOptions {
+        let opts = redwire::cluster::ClusterOptions {
             seeds,
             read_from_replicas: cli.read_from_replicas,
             // The bench measures raw replica reads (stale ones are counted, not failed).
             read_your_writes: false,
-            ..redwire::route::ClusterOptions::default()
+            ..redwire::cluster::ClusterOptions::default()
         };
-        let client = redwire::route::ClusterClient::connect(opts).await.map_err(|e| unreachable(cli, e))?;
+        let client = redwire::cluster::ClusterClient::connect(opts).await.map_err(|e| unreachable(cli, e))?;
         return Ok(Target::Server(redwire::AnyClient::Cluster(client)));
     }
     let opts = connect_options(cli)?;
