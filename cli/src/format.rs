@@ -3,10 +3,14 @@
 //! Status lines plain, `(error) ...`, `(integer) N`, bulk strings quoted and
 //! escaped, `(nil)`, `(empty array)`, numbered nested aggregates with
 //! redis-cli's indentation (`)` arrays and pushes, `~` sets, `#` maps with
-//! `key => value`), `(double) ...`, `(true)`/`(false)`, `(big number) ...`,
-//! verbatim strings raw. Attributes are not printed. The few commands
-//! redis-cli prints raw whatever the mode (INFO, CLIENT LIST ...) go through
-//! [`format_raw`] instead.
+//! `key => value`, a value that takes several lines starting on the next
+//! one), `(double) ...` with the text the server sent, `(true)`/`(false)`,
+//! `(big number) ...`, verbatim strings raw. Attributes are not printed. The
+//! few commands redis-cli prints raw whatever the mode (INFO, CLIENT LIST
+//! ...) go through [`format_raw`] instead.
+//!
+//! Doubles come as [`Frame::DoubleText`] (the CLI's connections keep the
+//! server's text); a [`Frame::Double`] is printed as Valkey would write it.
 
 use redwire::Frame;
 
@@ -37,6 +41,11 @@ fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
         Frame::Double(d) => {
             out.push_str("(double) ");
             out.push_str(&format_double(*d));
+            out.push('\n');
+        }
+        Frame::DoubleText(text) => {
+            out.push_str("(double) ");
+            out.push_str(&String::from_utf8_lossy(text));
             out.push('\n');
         }
         Frame::BulkString(b) => {
@@ -70,8 +79,9 @@ fn write_reply(out: &mut String, frame: &Frame, prefix: &str) {
                 write_reply(out, k, &child_prefix);
                 out.pop();
                 out.push_str(" => ");
-                if is_nonempty_aggregate(v) {
-                    // redis-cli starts a nested aggregate value on its own line.
+                if takes_lines(v) {
+                    // redis-cli starts a value of several lines on the next
+                    // line, aligned under the key.
                     out.push('\n');
                     out.push_str(&child_prefix);
                 }
@@ -118,6 +128,7 @@ fn write_raw(out: &mut Vec<u8>, frame: &Frame) {
         }
         Frame::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Frame::Double(d) => out.extend_from_slice(format_double(*d).as_bytes()),
+        Frame::DoubleText(text) => out.extend_from_slice(text),
         Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Frame::Null | Frame::NullBulk | Frame::NullArray => {}
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
@@ -141,11 +152,22 @@ fn write_raw(out: &mut Vec<u8>, frame: &Frame) {
     }
 }
 
-fn is_nonempty_aggregate(frame: &Frame) -> bool {
+/// True when redis-cli prints `frame` as an aggregate over several lines: more
+/// than one entry, or one entry (a map's: its value) that itself takes
+/// several. A string with newlines in it does not count.
+fn takes_lines(frame: &Frame) -> bool {
     match frame {
-        Frame::Attributed { frame, .. } => is_nonempty_aggregate(frame),
-        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => !items.is_empty(),
-        Frame::Map(pairs) => !pairs.is_empty(),
+        Frame::Attributed { frame, .. } => takes_lines(frame),
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => match items.as_slice() {
+            [] => false,
+            [one] => takes_lines(one),
+            _ => true,
+        },
+        Frame::Map(pairs) => match pairs.as_slice() {
+            [] => false,
+            [(_, value)] => takes_lines(value),
+            _ => true,
+        },
         _ => false,
     }
 }
@@ -175,8 +197,8 @@ fn digits(mut n: usize) -> usize {
     }
 }
 
-/// A double as Valkey writes it in a RESP3 `,` reply (redis-cli prints that
-/// text as is, and the frame keeps only the number): integral values up to
+/// A double as Valkey writes it in a RESP3 `,` reply, for a frame that kept
+/// only the number (the CLI's own connections keep the text): integral values up to
 /// 2^62 as integers; otherwise the shortest digits that read back exactly,
 /// in plain notation for moderate exponents and as `1.5e+20` / `2.5e-10`
 /// beyond. Older servers (Redis 7.0 uses `%.17g`) may write more digits.
@@ -270,6 +292,8 @@ mod tests {
         assert_eq!(format_reply(&Frame::Boolean(true)), "(true)\n");
         assert_eq!(format_reply(&Frame::Double(1.5)), "(double) 1.5\n");
         assert_eq!(format_reply(&Frame::Double(f64::NEG_INFINITY)), "(double) -inf\n");
+        assert_eq!(format_reply(&Frame::DoubleText(Bytes::from_static(b"1e300"))), "(double) 1e300\n");
+        assert_eq!(format_raw(&Frame::DoubleText(Bytes::from_static(b"-0.0"))), b"-0.0");
         let e = ServerError::from_line("ERR unknown command 'FOO'").unwrap();
         assert_eq!(format_reply(&Frame::SimpleError(e)), "(error) ERR unknown command 'FOO'\n");
         assert_eq!(format_reply(&Frame::BigNumber(Bytes::from_static(b"123"))), "(big number) 123\n");
@@ -358,8 +382,14 @@ mod tests {
         ]);
         assert_eq!(
             format_reply(&m),
-            "1# \"server\" => \"valkey\"\n2# \"modules\" => (empty array)\n3# \"nested\" => \n   1# \"k\" => (integer) 1\n"
+            "1# \"server\" => \"valkey\"\n2# \"modules\" => (empty array)\n3# \"nested\" => 1# \"k\" => (integer) 1\n"
         );
+        // A value of several lines starts on the next one, under the key.
+        let m = Frame::Map(vec![
+            (bulk(b"one"), Frame::Array(vec![Frame::Array(vec![bulk(b"x")])])),
+            (bulk(b"two"), Frame::Set(vec![bulk(b"x"), bulk(b"y")])),
+        ]);
+        assert_eq!(format_reply(&m), "1# \"one\" => 1) 1) \"x\"\n2# \"two\" => \n   1~ \"x\"\n   2~ \"y\"\n");
         let s = Frame::Set(vec![bulk(b"a"), bulk(b"b")]);
         assert_eq!(format_reply(&s), "1~ \"a\"\n2~ \"b\"\n");
     }

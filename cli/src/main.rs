@@ -25,10 +25,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use redwire::conn::Protocol;
+use redwire::conn::{Address, Protocol};
 use redwire::{Client, Cmd, ConnectOptions, Error, PoolOptions, Secret};
 
-use target::Target;
+use target::{could_not_connect, Target};
 
 #[derive(Parser, Debug)]
 #[command(name = "redwire", version, about = "A fast, hard-to-break Redis/Valkey client")]
@@ -63,7 +63,7 @@ struct Cli {
     /// PEM private key of --tls-cert.
     #[arg(long = "tls-key", global = true, value_name = "FILE")]
     tls_key: Option<PathBuf>,
-    /// Connect and response timeout, e.g. 500ms, 2s (no unit = seconds).
+    /// Connect and response timeout, e.g. 500ms, 2s (a number needs its unit).
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
     #[command(subcommand)]
@@ -150,15 +150,20 @@ enum KeysDist {
     Zipf,
 }
 
-/// Parses `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds.
+/// Parses `500ms`, `2s`, `1m`, `1h`, `1d` (any case), the units of the store
+/// configuration. A bare number other than 0 is refused with a hint: it means
+/// seconds to redis-cli but milliseconds in the configuration (as in
+/// Stalwart's), so either reading would surprise someone.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim().to_ascii_lowercase();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {text:?}"))?;
-    let ms = match unit {
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {text:?} (write e.g. 5s or 500ms)"))?;
+    let ms = match unit.trim_start() {
+        "" if n == 0 => Some(0),
+        "" => return Err(format!("{text:?} needs a unit: write {n}s or {n}ms (also m, h, d)")),
         "ms" => Some(n),
-        "" | "s" => n.checked_mul(1000),
+        "s" => n.checked_mul(1000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
         "d" => n.checked_mul(86_400_000),
@@ -226,9 +231,21 @@ fn apply_overrides(cli: &Cli, mut opts: ConnectOptions) -> Result<ConnectOptions
             tls.client_key = Some(key.clone());
         }
     }
+    // Print doubles as the server wrote them, as redis-cli does.
+    opts.keep_double_text = true;
     opts.connect_timeout = cli.timeout;
     opts.response_timeout = Some(cli.timeout);
     Ok(opts)
+}
+
+/// `e`, said as redis-cli says a failure to reach the `--url` server or the
+/// `--cluster` seeds (`Could not connect to 127.0.0.1:1: Connection refused`);
+/// other errors, and those of a `--config` store, unchanged.
+fn unreachable(cli: &Cli, e: Error) -> Error {
+    let urls = cli.url.iter().chain(&cli.cluster);
+    let addresses: Vec<Address> =
+        urls.filter_map(|url| redwire::url::parse_url(url.trim()).ok()).map(|o| o.address).collect();
+    could_not_connect(&addresses.iter().collect::<Vec<_>>(), e)
 }
 
 async fn open_target(cli: &Cli) -> Result<Target, Error> {
@@ -253,15 +270,15 @@ async fn open_target_with(cli: &Cli, cache: Option<redwire::cache::CacheOptions>
             cache,
             ..redwire::cluster::ClusterOptions::default()
         };
-        return Ok(Target::Server(redwire::AnyClient::Cluster(
-            redwire::cluster::ClusterClient::connect(opts).await?,
-        )));
+        let client = redwire::cluster::ClusterClient::connect(opts).await.map_err(|e| unreachable(cli, e))?;
+        return Ok(Target::Server(redwire::AnyClient::Cluster(client)));
     }
     let opts = connect_options(cli)?;
     let client = match cache {
-        Some(cache) => Client::connect_cached(opts, PoolOptions::default(), cache).await?,
-        None => Client::connect(opts, PoolOptions::default()).await?,
-    };
+        Some(cache) => Client::connect_cached(opts, PoolOptions::default(), cache).await,
+        None => Client::connect(opts, PoolOptions::default()).await,
+    }
+    .map_err(|e| unreachable(cli, e))?;
     Ok(Target::Server(redwire::AnyClient::Standalone(client)))
 }
 
@@ -386,10 +403,25 @@ mod tests {
 
     #[test]
     fn durations_and_ratios() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1M"), Ok(Duration::from_secs(60)));
+        // The units and spellings of the store configuration (src/config/duration.rs).
+        for (text, ms) in [
+            ("500ms", 500),
+            ("2s", 2_000),
+            ("1M", 60_000),
+            ("3h", 10_800_000),
+            ("1d", 86_400_000),
+            (" 10 s ", 10_000),
+            ("0", 0),
+            ("0ms", 0),
+        ] {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        }
+        // A bare number is seconds to redis-cli, milliseconds in the config: refused, with a hint.
+        let bare = parse_duration("5").unwrap_err();
+        assert!(bare.contains("write 5s or 5ms"), "{bare}");
         assert!(parse_duration("1x").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(parse_ratio("80:20"), Ok((80, 20)));
         assert!(parse_ratio("80").is_err());

@@ -17,7 +17,7 @@ use redwire::pubsub::{
 };
 use redwire::{Error, Frame};
 
-use super::{apply_overrides, connect_options, Cli};
+use super::{apply_overrides, connect_options, unreachable, Cli};
 
 /// `redwire subscribe`.
 #[derive(Args, Debug, Clone)]
@@ -121,7 +121,7 @@ pub async fn subscribe(cli: &Cli, args: &SubscribeArgs) -> Result<i32, Error> {
         max_backoff: Duration::from_secs(2).min(cli.timeout.max(Duration::from_millis(100))),
         ..SubscriberOptions::default()
     };
-    let subscriber = Subscriber::connect(servers(cli)?, options).await?;
+    let subscriber = Subscriber::connect(servers(cli)?, options).await.map_err(|e| unreachable(cli, e))?;
     let kind = if args.pattern {
         Kind::Pattern
     } else if args.sharded {
@@ -129,7 +129,7 @@ pub async fn subscribe(cli: &Cli, args: &SubscribeArgs) -> Result<i32, Error> {
     } else {
         Kind::Channel
     };
-    subscriber.subscribe_kind(kind, &args.channels).await?;
+    subscriber.subscribe_kind(kind, &args.channels).await.map_err(|e| unreachable(cli, e))?;
     eprintln!("Reading messages... (press Ctrl-C to quit)");
     let mut seen = 0u64;
     while let Some(event) = subscriber.recv().await {
@@ -154,12 +154,13 @@ pub async fn subscribe(cli: &Cli, args: &SubscribeArgs) -> Result<i32, Error> {
 
 /// Runs `publish`; returns the exit code.
 pub async fn publish(cli: &Cli, args: &PublishArgs) -> Result<i32, Error> {
-    let publisher = Publisher::connect(servers(cli)?).await?;
+    let publisher = Publisher::connect(servers(cli)?).await.map_err(|e| unreachable(cli, e))?;
     let receivers = if args.sharded {
-        publisher.spublish(args.channel.as_str(), args.message.as_str()).await?
+        publisher.spublish(args.channel.as_str(), args.message.as_str()).await
     } else {
-        publisher.publish(args.channel.as_str(), args.message.as_str()).await?
+        publisher.publish(args.channel.as_str(), args.message.as_str()).await
     };
+    let receivers = receivers.map_err(|e| unreachable(cli, e))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "(integer) {receivers}").and_then(|()| stdout.flush())?;
     Ok(0)

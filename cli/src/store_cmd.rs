@@ -20,7 +20,7 @@ use redwire::{Error, PoolOptions, Store};
 
 use redwire::url::parse_url;
 
-use crate::{apply_overrides, connect_options, parse_duration, Cli};
+use crate::{apply_overrides, connect_options, parse_duration, unreachable, Cli};
 
 /// `redwire store <op>`.
 #[derive(Subcommand, Debug)]
@@ -31,7 +31,7 @@ pub enum StoreOp {
     Set {
         key: String,
         value: String,
-        /// Expiry, e.g. 30 (seconds), 500ms, 10m.
+        /// Expiry, e.g. 30s, 500ms, 10m.
         #[arg(long, value_parser = parse_duration)]
         ttl: Option<Duration>,
     },
@@ -57,14 +57,14 @@ pub enum StoreOp {
     Rate {
         key: String,
         limit: u64,
-        /// Window length, e.g. 60 (seconds), 1h.
+        /// Window length, e.g. 60s, 1h.
         #[arg(value_parser = parse_duration)]
         period: Duration,
         /// Only check, do not count this hit.
         #[arg(long)]
         soft: bool,
     },
-    /// Take the lock KEY for TTL; print its token (hex), or `(held)` if someone has it.
+    /// Take the lock KEY for TTL (e.g. 30s); print its token (hex), or `(held)` if someone has it.
     Lock {
         key: String,
         #[arg(value_parser = parse_duration)]
@@ -105,7 +105,9 @@ pub async fn open_store(cli: &Cli) -> Result<Store, Error> {
         return Store::from_config(&config).await;
     }
     if cli.url.is_some() {
-        return Store::redis(connect_options(cli)?, PoolOptions::default()).await;
+        return Store::redis(connect_options(cli)?, PoolOptions::default())
+            .await
+            .map_err(|e| unreachable(cli, e));
     }
     if !cli.cluster.is_empty() {
         let seeds = cli
@@ -117,7 +119,7 @@ pub async fn open_store(cli: &Cli) -> Result<Store, Error> {
         // semantics promise a reader sees its own writes.
         let opts =
             ClusterOptions { seeds, read_from_replicas: cli.read_from_replicas, ..ClusterOptions::default() };
-        return Store::cluster(opts).await;
+        return Store::cluster(opts).await.map_err(|e| unreachable(cli, e));
     }
     Ok(Store::embedded())
 }

@@ -1,9 +1,12 @@
 //! What the CLI talks to: a server or cluster (the crate's one client type,
 //! `AnyClient`), or a configured store, behind one small get/set/incr/send API,
-//! and the client's stats for the bench summaries.
+//! and the client's stats for the bench summaries; and how a failure to reach
+//! it is told (`could_not_connect`, redis-cli's words: `Could not connect to
+//! 127.0.0.1:1: Connection refused`).
 
 use bytes::Bytes;
 use redwire::commands::{Execute, StringCommands};
+use redwire::conn::Address;
 use redwire::observe::Stats;
 use redwire::{AnyClient, Cmd, Error, Frame, Store};
 
@@ -104,5 +107,74 @@ impl Target {
             Target::Server(AnyClient::Cluster(c)) => c.cache_stats(),
             _ => None,
         }
+    }
+}
+
+/// A failure to reach the server(s) at `addresses`, said as redis-cli says it:
+/// `Could not connect to 127.0.0.1:1: Connection refused` (several seeds are
+/// joined with `or`). Only the address is named, never a URL, so no user name
+/// or password can show. Errors that are not about reaching the server (a
+/// rejected password, a bad reply, a bad URL) are returned unchanged.
+pub fn could_not_connect(addresses: &[&Address], e: Error) -> Error {
+    let Some(reason) = unreachable_reason(&e).filter(|_| !addresses.is_empty()) else { return e };
+    let names: Vec<String> = addresses.iter().map(|a| address_name(a)).collect();
+    Error::Other(format!("Could not connect to {}: {reason}", names.join(" or ")))
+}
+
+/// Why the server could not be reached, if that is what `e` says.
+fn unreachable_reason(e: &Error) -> Option<String> {
+    match e {
+        // "Connection refused (os error 111)": redis-cli prints strerror alone.
+        Error::Io(io) => {
+            let text = io.to_string();
+            let text = text.split(" (os error ").next().unwrap_or(&text);
+            Some(text.trim_start_matches("failed to lookup address information: ").to_string())
+        }
+        Error::ConnectTimeout => Some("Connection timed out".into()),
+        Error::Tls(_) => Some(e.to_string()),
+        Error::NotSent { cause } => unreachable_reason(cause),
+        Error::RetriesExhausted { last, .. } => unreachable_reason(last),
+        _ => None,
+    }
+}
+
+/// `host:port` (`[::1]:port` for IPv6), or the socket's path.
+fn address_name(address: &Address) -> String {
+    match address {
+        Address::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Address::Tcp { host, port } => format!("{host}:{port}"),
+        Address::Unix(path) => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn connect_failures_name_the_address_like_redis_cli() {
+        let tcp = Address::Tcp { host: "127.0.0.1".into(), port: 1 };
+        let refused = Error::Io(Arc::new(io::Error::from_raw_os_error(111)));
+        assert_eq!(
+            could_not_connect(&[&tcp], refused.clone()).to_string(),
+            "Could not connect to 127.0.0.1:1: Connection refused"
+        );
+        let nested = Error::NotSent { cause: Arc::new(refused) };
+        let v6 = Address::Tcp { host: "::1".into(), port: 6379 };
+        assert_eq!(
+            could_not_connect(&[&tcp, &v6], nested).to_string(),
+            "Could not connect to 127.0.0.1:1 or [::1]:6379: Connection refused"
+        );
+        let unix = Address::Unix("/tmp/none.sock".into());
+        assert_eq!(
+            could_not_connect(&[&unix], Error::ConnectTimeout).to_string(),
+            "Could not connect to /tmp/none.sock: Connection timed out"
+        );
+        // Not about reaching the server: unchanged.
+        let other = could_not_connect(&[&tcp], Error::Url("bad port".into()));
+        assert!(matches!(other, Error::Url(_)), "{other}");
     }
 }

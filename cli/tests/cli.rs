@@ -308,3 +308,75 @@ fn a_closed_stdout_is_an_error_not_a_panic() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn connection_failures_name_the_address_like_redis_cli() {
+    // Ports nothing listens on (free now; nothing in these tests binds them).
+    let ports = support::ports::free_ports(2);
+    let (a, b) = (ports[0].to_string(), ports[1].to_string());
+    let theirs = redis_cli(&[os("-h"), os("127.0.0.1"), os("-p"), os(&a), os("PING")]);
+    let theirs = String::from_utf8_lossy(&theirs.stderr).into_owned();
+    let refused = format!("127.0.0.1:{a}: Connection refused\n");
+    assert!(theirs.ends_with(&refused), "redis-cli said {theirs:?}");
+    let ours = |args: &[&str]| fails_cleanly(&args.join(" "), args);
+
+    let url = format!("redis://alice:hunter2@127.0.0.1:{a}/2");
+    for args in [
+        vec!["--url", url.as_str(), "cmd", "PING"],
+        vec!["--url", url.as_str(), "store", "get", "k"],
+        vec!["--url", url.as_str(), "publish", "ch", "m"],
+        vec!["--url", url.as_str(), "subscribe", "ch"],
+        vec!["--url", url.as_str(), "bench", "--duration", "1s"],
+    ] {
+        let err = ours(&args);
+        assert_eq!(err, format!("redwire: Could not connect to {refused}"), "{args:?}");
+    }
+    // Every seed named, no user name or password.
+    let seeds = format!("redis://alice:hunter2@127.0.0.1:{a},redis://127.0.0.1:{b}");
+    let expected =
+        format!("redwire: Could not connect to 127.0.0.1:{a} or 127.0.0.1:{b}: Connection refused\n");
+    for command in [&["cmd", "PING"][..], &["store", "get", "k"], &["publish", "ch", "m"]] {
+        let args: Vec<&str> = ["--cluster", seeds.as_str()].iter().chain(command).copied().collect();
+        assert_eq!(ours(&args), expected, "{args:?}");
+    }
+    let socket =
+        std::env::temp_dir().join(format!("redwire-cli-nosocket-{}", std::process::id())).join("none.sock");
+    let err = ours(&["--url", &format!("unix://{}", socket.display()), "cmd", "PING"]);
+    assert_eq!(
+        err,
+        format!("redwire: Could not connect to {}: No such file or directory\n", socket.display())
+    );
+}
+
+#[test]
+fn a_bare_duration_is_refused_on_the_command_line_and_milliseconds_in_the_config() {
+    let server = Server::start();
+    let url = server.url();
+    for args in [
+        vec!["--url", url.as_str(), "--timeout", "5", "cmd", "PING"],
+        vec!["store", "set", "k", "v", "--ttl", "5"],
+        vec!["store", "lock", "k", "5"],
+        vec!["bench", "--duration", "5"],
+    ] {
+        let out = redwire(&args.iter().map(|a| os(a)).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(err.contains("needs a unit: write 5s or 5ms"), "{args:?}: {err}");
+    }
+    let out = redwire(&[os("--url"), os(&url), os("--timeout"), os("5s"), os("cmd"), os("PING")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The configuration reads a bare number (JSON number or string) as milliseconds, as Stalwart does.
+    let dir = std::env::temp_dir().join(format!("redwire-cli-durations-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("redis.json");
+    let config =
+        format!(r#"{{"@type": "Redis", "url": "{url}", "timeout": 1500, "poolTimeoutCreate": "2500"}}"#);
+    std::fs::write(&file, config).expect("write the config");
+    let out = redwire(&[os("config"), os("check"), file.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(r#""timeout": "1500ms""#), "{printed}");
+    assert!(printed.contains(r#""poolTimeoutCreate": "2500ms""#), "{printed}");
+}

@@ -87,7 +87,7 @@ fn store_operations_against_valkey() {
     let url = server.url();
     let g = ["--url", url.as_str()];
     assert_eq!(store_line(&g, &["get", "greeting"]), "(nil)");
-    assert_eq!(store_line(&g, &["set", "greeting", "hello\nworld", "--ttl", "60"]), "OK");
+    assert_eq!(store_line(&g, &["set", "greeting", "hello\nworld", "--ttl", "60s"]), "OK");
     assert_eq!(server.client().cmd(&["GET", "greeting"]).as_text().as_deref(), Some("hello\nworld"));
     let ttl = server.client().cmd(&["TTL", "greeting"]).as_int().unwrap();
     assert!((55..=60).contains(&ttl), "ttl {ttl}");
@@ -111,9 +111,9 @@ fn store_operations_against_valkey() {
     let secs: u64 = limited.strip_prefix("limited ").and_then(|s| s.parse().ok()).expect(&limited);
     assert!((1..=3600).contains(&secs), "{limited}");
 
-    let token = store_line(&g, &["lock", "mbox", "30"]);
+    let token = store_line(&g, &["lock", "mbox", "30s"]);
     assert_eq!(token.len(), 32, "16 bytes in hex: {token}");
-    assert_eq!(store_line(&g, &["lock", "mbox", "30"]), "(held)");
+    assert_eq!(store_line(&g, &["lock", "mbox", "30s"]), "(held)");
     assert_eq!(store_line(&g, &["unlock", "mbox", "00112233445566778899aabbccddeeff"]), "false");
     assert_eq!(store_line(&g, &["unlock", "mbox", &token]), "true");
 

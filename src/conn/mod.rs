@@ -107,7 +107,7 @@ impl Connection {
     async fn open(opts: &ConnectOptions, push: Option<PushSink>, pubsub: bool) -> Result<Connection, Error> {
         let setup = async {
             let mut transport = transport::connect(opts).await?;
-            let mut decoder = Decoder::with_limits(opts.limits);
+            let mut decoder = Decoder::with_limits(opts.limits).keep_double_text(opts.keep_double_text);
             let mut rbuf = BytesMut::with_capacity(16 * 1024);
             let negotiated = handshake::handshake(&mut transport, opts, &mut decoder, &mut rbuf).await?;
             Ok::<_, Error>((transport, decoder, rbuf, negotiated))

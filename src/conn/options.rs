@@ -110,6 +110,11 @@ pub struct ConnectOptions {
     pub tcp_keepalive: Option<Duration>,
     /// Decoder limits against hostile replies.
     pub limits: DecodeLimits,
+    /// Keep RESP3 doubles as the text the server wrote
+    /// ([`Frame::DoubleText`](crate::Frame::DoubleText)) instead of their
+    /// value ([`Frame::Double`](crate::Frame::Double)): for tools that print
+    /// or forward replies exactly. Off by default.
+    pub keep_double_text: bool,
     /// Send `READONLY` in the handshake (cluster replicas serving reads).
     pub readonly: bool,
 }
@@ -130,6 +135,7 @@ impl Default for ConnectOptions {
             max_write_buffer: 64 * 1024 * 1024,
             tcp_keepalive: Some(Duration::from_secs(60)),
             limits: DecodeLimits::default(),
+            keep_double_text: false,
             readonly: false,
         }
     }

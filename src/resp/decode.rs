@@ -80,6 +80,8 @@ const RETAINED_TOKENS: usize = 8 * 1024;
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: DecodeLimits,
+    /// Make [`Frame::DoubleText`] rather than [`Frame::Double`].
+    keep_double_text: bool,
     /// Bytes of the current frame checked so far (the next item starts here).
     pos: usize,
     /// Return `Ok(None)` at once while the buffer is shorter than this.
@@ -136,6 +138,15 @@ impl Decoder {
     /// A decoder with the given limits.
     pub fn with_limits(limits: DecodeLimits) -> Self {
         Decoder { limits, ..Decoder::default() }
+    }
+
+    /// Keep each double as the text the server wrote ([`Frame::DoubleText`])
+    /// instead of its value ([`Frame::Double`]): for a tool that prints or
+    /// forwards replies byte for byte. The text is checked the same way.
+    #[must_use]
+    pub fn keep_double_text(mut self, keep: bool) -> Self {
+        self.keep_double_text = keep;
+        self
     }
 
     /// The limits in force.
@@ -519,6 +530,10 @@ impl Decoder {
                     b'+' => Leaf::Text { kind: Text::Simple, start, end: cr },
                     b'-' => Leaf::Text { kind: Text::Error, start, end: cr },
                     b':' => Leaf::Int(parse::integer(text)?),
+                    b',' if self.keep_double_text => {
+                        parse::double(text)?;
+                        Leaf::Text { kind: Text::Double, start, end: cr }
+                    }
                     b',' => Leaf::Double(parse::double(text)?),
                     b'(' => {
                         parse::big_number(text)?;

@@ -28,7 +28,7 @@ pub fn encode_frame(frame: &Frame, out: &mut BytesMut) {
 /// bytes, an upper bound for the forms written here). Walks the whole frame.
 pub fn encoded_len_hint(frame: &Frame) -> usize {
     match frame {
-        Frame::SimpleString(b) | Frame::BigNumber(b) => 3 + b.len(),
+        Frame::SimpleString(b) | Frame::BigNumber(b) | Frame::DoubleText(b) => 3 + b.len(),
         Frame::SimpleError(e) => 3 + e.line().len(),
         Frame::Integer(i) => 3 + itoa::Buffer::new().format(*i).len(),
         Frame::BulkString(b) => blob_len(b.len()),
@@ -72,6 +72,7 @@ fn write(frame: &Frame, out: &mut BytesMut) {
         Frame::Boolean(true) => out.put_slice(b"#t\r\n"),
         Frame::Boolean(false) => out.put_slice(b"#f\r\n"),
         Frame::Double(d) => double(out, *d),
+        Frame::DoubleText(text) => line(out, b',', text),
         Frame::BigNumber(b) => line(out, b'(', b),
         Frame::BlobError(e) => blob(out, b'!', e.line()),
         Frame::VerbatimString { format, data } => {

@@ -35,6 +35,13 @@ pub enum Frame {
     Boolean(bool),
     /// RESP3 `,1.5` (also `inf`, `-inf`, `nan`).
     Double(f64),
+    /// RESP3 `,1e300`: a double as the server wrote it (checked to be a valid
+    /// double; [`Frame::as_f64`] reads it). Only a decoder asked to keep the
+    /// text makes these ([`Decoder::keep_double_text`](super::Decoder::keep_double_text),
+    /// `ConnectOptions::keep_double_text`), for tools that show or forward
+    /// replies exactly: `1e300`, `-0.0` and `1.50` are different texts of
+    /// equal numbers. Every other decoder makes [`Frame::Double`].
+    DoubleText(Bytes),
     /// RESP3 `(12345...`: digits with an optional sign, kept as text.
     BigNumber(Bytes),
     /// RESP3 `!N`: a binary-safe error, classified like a simple one.
@@ -133,6 +140,15 @@ impl Frame {
         }
     }
 
+    /// The number of a double, whether decoded as a value or kept as text.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.value() {
+            Frame::Double(d) => Some(*d),
+            Frame::DoubleText(text) => super::parse::double(text).ok(),
+            _ => None,
+        }
+    }
+
     /// A short name of the frame's type, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -143,7 +159,7 @@ impl Frame {
             Frame::NullBulk | Frame::NullArray | Frame::Null => "null",
             Frame::Array(_) => "array",
             Frame::Boolean(_) => "boolean",
-            Frame::Double(_) => "double",
+            Frame::Double(_) | Frame::DoubleText(_) => "double",
             Frame::BigNumber(_) => "big number",
             Frame::BlobError(_) => "blob error",
             Frame::VerbatimString { .. } => "verbatim string",
@@ -169,5 +185,72 @@ fn has_attributes(frame: &Frame) -> bool {
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => items.iter().any(has_attributes),
         Frame::Map(pairs) => pairs.iter().any(|(k, v)| has_attributes(k) || has_attributes(v)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::Frame;
+    use crate::error::ProtocolError;
+    use crate::resp::{encode_frame, Decoder};
+
+    fn decode(decoder: &mut Decoder, wire: &[u8]) -> Result<Option<Frame>, ProtocolError> {
+        decoder.decode(&mut BytesMut::from(wire))
+    }
+
+    #[test]
+    fn doubles_keep_their_text_when_asked() {
+        let texts: &[&str] =
+            &["1e300", "-0.0", "-1.5e-3", "3.14", "inf", "-inf", "nan", "10", "1.50", "1E+300"];
+        for text in texts {
+            let wire = format!(",{text}\r\n");
+            let mut keep = Decoder::new().keep_double_text(true);
+            let frame = decode(&mut keep, wire.as_bytes()).unwrap().unwrap();
+            assert_eq!(frame, Frame::DoubleText(bytes::Bytes::copy_from_slice(text.as_bytes())), "{text}");
+            // The same number as the default decoder reads, and the same bytes written back.
+            let value = decode(&mut Decoder::new(), wire.as_bytes()).unwrap().unwrap();
+            let Frame::Double(d) = value else { panic!("{text}: {value:?}") };
+            let kept = frame.as_f64().unwrap();
+            assert!(kept.to_bits() == d.to_bits() || (kept.is_nan() && d.is_nan()), "{text}");
+            assert_eq!(value.as_f64().map(f64::to_bits), Some(d.to_bits()));
+            let mut out = BytesMut::new();
+            encode_frame(&frame, &mut out);
+            assert_eq!(&out[..], wire.as_bytes(), "{text}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_kept_text_does_not_grow_the_frame() {
+        // `DecodeLimits`' memory bound counts 40 bytes per frame.
+        assert_eq!(std::mem::size_of::<Frame>(), 40);
+    }
+
+    #[test]
+    fn kept_doubles_are_checked_and_nested_and_split() {
+        let mut keep = Decoder::new().keep_double_text(true);
+        assert_eq!(decode(&mut keep, b",1.2.3\r\n"), Err(ProtocolError::BadDouble));
+        assert_eq!(decode(&mut keep, b",abc\r\n"), Err(ProtocolError::BadDouble));
+        let wire = b"%1\r\n+k\r\n*2\r\n,1e300\r\n,-0.0\r\n";
+        let expected = Frame::Map(vec![(
+            Frame::SimpleString("k".into()),
+            Frame::Array(vec![Frame::DoubleText("1e300".into()), Frame::DoubleText("-0.0".into())]),
+        )]);
+        // Whole, then a byte at a time: the same frame.
+        assert_eq!(decode(&mut keep, wire), Ok(Some(expected.clone())));
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for b in wire {
+            buf.extend_from_slice(&[*b]);
+            if let Some(frame) = keep.decode(&mut buf).unwrap() {
+                got = Some(frame);
+            }
+        }
+        assert_eq!(got, Some(expected));
+        assert!(buf.is_empty());
+        assert_eq!(Frame::DoubleText("x".into()).as_f64(), None);
+        assert_eq!(Frame::Integer(1).as_f64(), None);
     }
 }

@@ -21,6 +21,8 @@ pub(super) enum Text {
     Simple,
     Error,
     BigNumber,
+    /// A checked double kept as text.
+    Double,
     Bulk,
     BlobError,
 }
@@ -186,6 +188,7 @@ pub(super) fn text_frame(kind: Text, text: Bytes) -> Result<Frame, ProtocolError
         Text::Simple => Frame::SimpleString(text),
         Text::Error => Frame::SimpleError(ServerError::parse(text)?),
         Text::BigNumber => Frame::BigNumber(text),
+        Text::Double => Frame::DoubleText(text),
         Text::BlobError => Frame::BlobError(ServerError::parse(text)?),
     })
 }

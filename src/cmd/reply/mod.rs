@@ -103,7 +103,9 @@ impl FromReply for () {
 impl FromReply for Bytes {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         match unwrap_attr(frame) {
-            Frame::BulkString(b) | Frame::SimpleString(b) | Frame::BigNumber(b) => Ok(b),
+            Frame::BulkString(b) | Frame::SimpleString(b) | Frame::BigNumber(b) | Frame::DoubleText(b) => {
+                Ok(b)
+            }
             Frame::VerbatimString { data, .. } => Ok(data),
             Frame::Integer(i) => Ok(Bytes::from(i.to_string())),
             Frame::Double(d) => Ok(Bytes::from(d.to_string())),
@@ -165,6 +167,10 @@ impl FromReply for f64 {
     fn from_reply(frame: Frame) -> Result<Self, Error> {
         match unwrap_attr(frame) {
             Frame::Double(d) => Ok(d),
+            ref text @ Frame::DoubleText(_) => match text.as_f64() {
+                Some(d) => Ok(d),
+                None => mismatch("a double", text),
+            },
             Frame::Integer(i) => Ok(i as f64),
             Frame::BulkString(ref b) | Frame::SimpleString(ref b) if parse_float(b).is_some() => {
                 Ok(parse_float(b).unwrap_or_default())
@@ -225,6 +231,8 @@ mod tests {
         assert_eq!(i64::from_reply(bulk("-12")).unwrap(), -12);
         assert_eq!(f64::from_reply(bulk("1.5")).unwrap(), 1.5);
         assert_eq!(f64::from_reply(Frame::Double(2.0)).unwrap(), 2.0);
+        assert_eq!(f64::from_reply(Frame::DoubleText(Bytes::from_static(b"1e300"))).unwrap(), 1e300);
+        assert_eq!(Bytes::from_reply(Frame::DoubleText(Bytes::from_static(b"-0.0"))).unwrap(), "-0.0");
         assert!(bool::from_reply(Frame::Integer(1)).unwrap());
         assert_eq!(String::from_reply(bulk("hi")).unwrap(), "hi");
         assert_eq!(Option::<Bytes>::from_reply(Frame::NullBulk).unwrap(), None);
