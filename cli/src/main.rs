@@ -33,7 +33,7 @@ use target::{could_not_connect, Target};
 #[derive(Parser, Debug)]
 #[command(name = "redwire", version, about = "A fast, hard-to-break Redis/Valkey client")]
 struct Cli {
-    /// Server URL: redis://[user][:pass@]host[:port][/db], rediss://, valkey://, unix:///path ...
+    /// Server URL: redis://\[user\]\[:pass@\]host\[:port\]\[/db\], rediss://, valkey://, unix:///path ...
     #[arg(long, global = true)]
     url: Option<String>,
     /// Cluster seed URLs, comma separated (any may be down).
