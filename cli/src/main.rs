@@ -103,6 +103,12 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Draw the run (getset): ops/s, p99 and errors over time, and the latency histogram, as SVG.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+        /// Mark this time in the --plot picture, e.g. when you killed a primary (5s).
+        #[arg(long, value_parser = parse_duration, requires = "plot")]
+        mark_at: Option<Duration>,
     },
     /// A scripted run of what a mail server does with its store, checking every result.
     Demo,
@@ -267,13 +273,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             stdout.write_all(&text).and_then(|()| stdout.flush())?;
             Ok(0)
         }
-        Command::Bench { workload, clients, duration, keys, value_size, ratio, json } => {
+        Command::Bench { workload, clients, duration, keys, value_size, ratio, json, plot, mark_at } => {
             let has_server = cli.url.is_some() || !cli.cluster.is_empty();
             if *workload == Workload::Counter {
                 if !has_server {
                     return Err(Error::Config(
                         "--workload counter needs a server: give --url or --cluster".into(),
                     ));
+                }
+                if plot.is_some() {
+                    return Err(Error::Config("--plot draws the getset workload only".into()));
                 }
                 let args = bench_counter::CounterArgs {
                     clients: (*clients).max(1),
@@ -299,6 +308,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 json: *json,
                 // Replica reads may trail the primary; anything else must be exact.
                 stale_reads_ok: cli.read_from_replicas,
+                plot: plot.clone(),
+                mark_at: *mark_at,
             };
             bench::run(target, args).await
         }

@@ -44,7 +44,7 @@ const COLUMN_W: f64 = LEFT + PANEL_W + RIGHT;
 struct Axes {
     time_ms: f64,
     ops_per_sec: f64,
-    p99_ms: f64,
+    p99_us: f64,
     errors: f64,
     bins: usize,
     share: f64,
@@ -65,7 +65,7 @@ fn axes(runs: &[PlotRun]) -> Axes {
     Axes {
         time_ms: nice(max(&|r| (r.buckets.len() as u64 * BUCKET_MS) as f64).max(1000.0) / 1000.0) * 1000.0,
         ops_per_sec: nice(max(&|r| r.buckets.iter().map(|b| b.ops).max().unwrap_or(0) as f64 * per_sec)),
-        p99_ms: nice(max(&|r| r.p99_us.iter().copied().max().unwrap_or(0) as f64 / 1000.0)),
+        p99_us: nice(max(&|r| r.p99_us.iter().copied().max().unwrap_or(0) as f64)),
         errors: nice(max(&|r| r.buckets.iter().map(|b| b.errors).max().unwrap_or(0) as f64)),
         bins: runs.iter().map(|r| r.latency_bins.len()).max().unwrap_or(0).max(1),
         share: nice(max(&|r| {
@@ -108,8 +108,34 @@ fn trim(v: f64) -> String {
     s.strip_suffix(".0").map_or(s.clone(), str::to_string)
 }
 
+/// A latency for an axis label: 500us, 2ms, 1.5s.
+fn latency(us: f64) -> String {
+    if us >= 1e6 {
+        format!("{}s", trim(us / 1e6))
+    } else if us >= 1e3 {
+        format!("{}ms", trim(us / 1e3))
+    } else {
+        format!("{}us", trim(us))
+    }
+}
+
+/// Splits `text` at `", "` into lines of about `width` characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in text.split(", ") {
+        match lines.last_mut() {
+            Some(line) if line.len() + part.len() + 2 <= width => {
+                line.push_str(", ");
+                line.push_str(part);
+            }
+            _ => lines.push(part.to_string()),
+        }
+    }
+    lines
+}
+
 /// One panel: a frame at (`x`, `y`) with a title and y-axis labels `0 .. max`.
-fn frame(out: &mut String, x: f64, y: f64, title: &str, max: f64, unit: &str) {
+fn frame(out: &mut String, x: f64, y: f64, title: &str, max: f64, label: fn(f64) -> String) {
     let _ = writeln!(
         out,
         r##"<rect x="{x:.1}" y="{y:.1}" width="{PANEL_W:.1}" height="{PANEL_H:.1}" fill="#fafafa" stroke="#999"/>"##
@@ -119,11 +145,10 @@ fn frame(out: &mut String, x: f64, y: f64, title: &str, max: f64, unit: &str) {
         let ty = y + PANEL_H * (1.0 - frac);
         let _ = writeln!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{}{}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{}</text>"#,
             x - 4.0,
             ty + 4.0,
-            short(value),
-            escape(unit)
+            escape(&label(value))
         );
     }
 }
@@ -192,7 +217,7 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 
     // ops/s per 100 ms, at each bucket's middle.
     let y0 = row(0);
-    frame(out, x, y0, "ops/s (per 100 ms)", a.ops_per_sec, "");
+    frame(out, x, y0, "ops/s (per 100 ms)", a.ops_per_sec, short);
     let per_sec = 1000.0 / bucket_ms;
     let points: Vec<(f64, f64)> = (run.buckets.iter().enumerate())
         .map(|(i, b)| {
@@ -206,10 +231,10 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 
     // p99 per second.
     let y1 = row(1);
-    frame(out, x, y1, "p99 latency (per second)", a.p99_ms, " ms");
+    frame(out, x, y1, "p99 latency (per second)", a.p99_us, latency);
     let points: Vec<(f64, f64)> = (run.p99_us.iter().enumerate())
         .map(|(i, &us)| {
-            let v = (us as f64 / 1000.0 / a.p99_ms).min(1.0);
+            let v = (us as f64 / a.p99_us).min(1.0);
             (tx((i as f64 + 0.5) * 1000.0), y1 + PANEL_H * (1.0 - v))
         })
         .collect();
@@ -219,7 +244,7 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 
     // Errors per 100 ms.
     let y2 = row(2);
-    frame(out, x, y2, "errors (per 100 ms)", a.errors, "");
+    frame(out, x, y2, "errors (per 100 ms)", a.errors, short);
     let points: Vec<(f64, f64)> = (run.buckets.iter().enumerate())
         .map(|(i, b)| {
             let v = (b.errors as f64 / a.errors).min(1.0);
@@ -232,7 +257,7 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 
     // Latency histogram: share of operations per bin, log-scaled latency.
     let y3 = row(3);
-    frame(out, x, y3, "latency histogram (share of ops)", a.share, "%");
+    frame(out, x, y3, "latency histogram (share of ops)", a.share, |v| format!("{}%", trim(v)));
     let total = run.latency_bins.iter().sum::<u64>().max(1) as f64;
     let bar_w = PANEL_W / a.bins as f64;
     let _ = writeln!(out, r##"<g data-series="latency" fill="#9467bd">"##);
@@ -252,7 +277,7 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
     for o in (0..=octaves).step_by(step as usize) {
         let i = (o * BINS_PER_OCTAVE) as usize;
         let us = bin_floor_us(i);
-        let label = if us >= 1000.0 { format!("{}ms", trim(us / 1000.0)) } else { format!("{}us", trim(us)) };
+        let label = latency(us);
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="middle">{label}</text>"#,
@@ -267,7 +292,9 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 pub fn render(title: &str, runs: &[PlotRun]) -> String {
     let a = axes(runs);
     let width = 32.0 + COLUMN_W * runs.len().max(1) as f64;
-    let height = TOP + 4.0 * (PANEL_H + GAP);
+    let head = wrap(title, (width / 7.0) as usize);
+    let head_h = 18.0 * head.len().max(1) as f64;
+    let height = head_h + TOP + 4.0 * (PANEL_H + GAP);
     let mut out = String::new();
     let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
@@ -279,10 +306,14 @@ pub fn render(title: &str, runs: &[PlotRun]) -> String {
         "<style>.title{{font-size:11px;fill:#333}} .tick{{font-size:9px;fill:#555}} .run{{font-size:14px;font-weight:bold}} .head{{font-size:13px}}</style>"
     );
     let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#fff"/>"##);
-    let _ = writeln!(out, r#"<text x="16" y="16" class="head">{}</text>"#, escape(title));
+    for (i, line) in head.iter().enumerate() {
+        let _ = writeln!(out, r#"<text x="16" y="{}" class="head">{}</text>"#, 18 + 18 * i, escape(line));
+    }
+    let _ = writeln!(out, r#"<g transform="translate(0 {head_h:.0})">"#);
     for (col, run) in runs.iter().enumerate() {
         column(&mut out, run, col, &a);
     }
+    let _ = writeln!(out, "</g>");
     let _ = writeln!(out, "</svg>");
     out
 }
@@ -337,6 +368,12 @@ mod tests {
         assert!((x1 - expected).abs() < 0.2, "{x1} vs {expected}");
         assert!(doc.descendants().any(|n| n.attribute("data-marker") == Some("promoted")));
         assert!(doc.descendants().any(|n| n.text() == Some("redwire bench <1 client> & \"friends\"")));
+        let long = render(
+            "a 40 character long part of the title..., and another part as long as that, and more",
+            &[],
+        );
+        let head = parse(&long);
+        assert_eq!(head.descendants().filter(|n| n.attribute("class") == Some("head")).count(), 2, "wrapped");
         // Every point lies inside the picture.
         for n in doc.descendants().filter(|n| n.has_tag_name("polyline")) {
             for p in n.attribute("points").unwrap().split(' ') {
@@ -397,5 +434,9 @@ mod tests {
         assert_eq!(nice(1000.0), 1000.0);
         assert_eq!(short(12_500.0), "12.5k");
         assert_eq!(short(2_000_000.0), "2M");
+        assert_eq!(latency(500.0), "500us");
+        assert_eq!(latency(2_000.0), "2ms");
+        assert_eq!(latency(1_500_000.0), "1.5s");
+        assert_eq!(wrap("ab, cd, ef", 6), vec!["ab, cd".to_string(), "ef".to_string()]);
     }
 }
