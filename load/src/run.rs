@@ -51,14 +51,22 @@ impl Marker {
     /// timeline marks it, failover analysis starts from it, and older
     /// versions read from then on count as `older_after_failover`.
     pub fn mark_fault(&self) {
-        let now = micros_since(self.0.start, Instant::now());
-        self.0.fault_at_us.fetch_min(now, Ordering::AcqRel);
+        self.mark_fault_at(Instant::now());
+    }
+
+    /// The fault happened at `t` (see [`Marker::mark_fault`]); the earliest mark counts.
+    pub fn mark_fault_at(&self, t: Instant) {
+        self.0.fault_at_us.fetch_min(micros_since(self.0.start, t), Ordering::AcqRel);
     }
 
     /// The fault is over now (a replica promoted).
     pub fn mark_promotion(&self) {
-        let now = micros_since(self.0.start, Instant::now());
-        self.0.promoted_at_us.fetch_min(now, Ordering::AcqRel);
+        self.mark_promotion_at(Instant::now());
+    }
+
+    /// The fault was over at `t`; the earliest mark counts.
+    pub fn mark_promotion_at(&self, t: Instant) {
+        self.0.promoted_at_us.fetch_min(micros_since(self.0.start, t), Ordering::AcqRel);
     }
 
     /// When the measured run started.
