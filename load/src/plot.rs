@@ -44,7 +44,8 @@ const COLUMN_W: f64 = LEFT + PANEL_W + RIGHT;
 struct Axes {
     time_ms: f64,
     ops_per_sec: f64,
-    p99_us: f64,
+    /// The p99 axis is logarithmic, from `10^p99_decades.0` to `10^p99_decades.1` µs.
+    p99_decades: (i32, i32),
     errors: f64,
     bins: usize,
     share: f64,
@@ -63,9 +64,14 @@ fn axes(runs: &[PlotRun]) -> Axes {
     let max = |f: &dyn Fn(&PlotRun) -> f64| runs.iter().map(f).fold(0.0, f64::max);
     let per_sec = 1000.0 / BUCKET_MS as f64;
     Axes {
-        time_ms: nice(max(&|r| (r.buckets.len() as u64 * BUCKET_MS) as f64).max(1000.0) / 1000.0) * 1000.0,
+        time_ms: (max(&|r| (r.buckets.len() as u64 * BUCKET_MS) as f64) / 1000.0).ceil().max(1.0) * 1000.0,
         ops_per_sec: nice(max(&|r| r.buckets.iter().map(|b| b.ops).max().unwrap_or(0) as f64 * per_sec)),
-        p99_us: nice(max(&|r| r.p99_us.iter().copied().max().unwrap_or(0) as f64)),
+        p99_decades: {
+            let all = || runs.iter().flat_map(|r| r.p99_us.iter().copied()).filter(|&us| us > 0);
+            let lo = all().min().map_or(1, |us| (us as f64).log10().floor() as i32);
+            let hi = all().max().map_or(lo + 1, |us| (us as f64).log10().ceil() as i32);
+            (lo, hi.max(lo + 1))
+        },
         errors: nice(max(&|r| r.buckets.iter().map(|b| b.errors).max().unwrap_or(0) as f64)),
         bins: runs.iter().map(|r| r.latency_bins.len()).max().unwrap_or(0).max(1),
         share: nice(max(&|r| {
@@ -136,19 +142,25 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// One panel: a frame at (`x`, `y`) with a title and y-axis labels `0 .. max`.
 fn frame(out: &mut String, x: f64, y: f64, title: &str, max: f64, label: fn(f64) -> String) {
+    let ticks = [(0.0, label(0.0)), (0.5, label(max / 2.0)), (1.0, label(max))];
+    frame_with(out, x, y, title, &ticks);
+}
+
+/// One panel: a frame with a title and y-axis labels at fractions of its height.
+fn frame_with(out: &mut String, x: f64, y: f64, title: &str, ticks: &[(f64, String)]) {
     let _ = writeln!(
         out,
         r##"<rect x="{x:.1}" y="{y:.1}" width="{PANEL_W:.1}" height="{PANEL_H:.1}" fill="#fafafa" stroke="#999"/>"##
     );
     let _ = writeln!(out, r#"<text x="{x:.1}" y="{:.1}" class="title">{}</text>"#, y - 6.0, escape(title));
-    for (frac, value) in [(0.0, 0.0), (0.5, max / 2.0), (1.0, max)] {
+    for (frac, text) in ticks {
         let ty = y + PANEL_H * (1.0 - frac);
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{}</text>"#,
             x - 4.0,
             ty + 4.0,
-            escape(&label(value))
+            escape(text)
         );
     }
 }
@@ -191,10 +203,11 @@ fn markers(out: &mut String, run: &PlotRun, x: f64, y: f64, time_ms: f64) {
             r#"<line data-marker="{name}" x1="{mx:.1}" y1="{y:.1}" x2="{mx:.1}" y2="{:.1}" stroke="{color}" stroke-dasharray="4 3"/>"#,
             y + PANEL_H
         );
+        // Near the right edge the label goes on the line's left.
+        let (lx, anchor) = if mx > x + PANEL_W * 0.75 { (mx - 3.0, "end") } else { (mx + 3.0, "start") };
         let _ = writeln!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" class="tick" fill="{color}">{name} {}s</text>"#,
-            mx + 3.0,
+            r#"<text x="{lx:.1}" y="{:.1}" class="tick" fill="{color}" text-anchor="{anchor}">{name} {}s</text>"#,
             y + 10.0,
             trim(at as f64 / 1000.0)
         );
@@ -231,10 +244,16 @@ fn column(out: &mut String, run: &PlotRun, col: usize, a: &Axes) {
 
     // p99 per second.
     let y1 = row(1);
-    frame(out, x, y1, "p99 latency (per second)", a.p99_us, latency);
+    let (lo, hi) = a.p99_decades;
+    let span = f64::from(hi - lo);
+    let ticks: Vec<(f64, String)> =
+        (lo..=hi).map(|d| (f64::from(d - lo) / span, latency(10f64.powi(d)))).collect();
+    frame_with(out, x, y1, "p99 latency (per second, log scale)", &ticks);
     let points: Vec<(f64, f64)> = (run.p99_us.iter().enumerate())
         .map(|(i, &us)| {
-            let v = (us as f64 / a.p99_us).min(1.0);
+            // A second without a success sits on the bottom line.
+            let v = if us == 0 { 0.0 } else { ((us as f64).log10() - f64::from(lo)) / span };
+            let v = v.clamp(0.0, 1.0);
             (tx((i as f64 + 0.5) * 1000.0), y1 + PANEL_H * (1.0 - v))
         })
         .collect();
@@ -356,15 +375,21 @@ mod tests {
         let points = |n: &roxmltree::Node| n.attribute("points").unwrap_or("").split(' ').count();
         assert_eq!(points(&ops[0]), 55);
         assert_eq!(points(&series(&doc, "errors")[0]), 55);
-        assert_eq!(points(&series(&doc, "p99")[0]), 6);
+        let p99 = series(&doc, "p99")[0].attribute("points").unwrap().to_string();
+        assert_eq!(p99.split(' ').count(), 6);
+        // 500 .. 1000 µs on a log axis of one decade: 1000 µs on the top line, 500 µs at 30 %.
+        let ys: Vec<f64> = p99.split(' ').map(|p| p.split_once(',').unwrap().1.parse().unwrap()).collect();
+        let top = TOP + PANEL_H + GAP;
+        assert!((ys[5] - top).abs() < 0.1, "{p99}");
+        assert!((ys[0] - (top + PANEL_H * (1.0 - 500f64.log10().fract()))).abs() < 0.1, "{p99}");
         let bars = series(&doc, "latency")[0].children().filter(|c| c.has_tag_name("rect")).count();
         assert_eq!(bars, 4, "one bar per non-empty bin");
         let faults: Vec<_> =
             doc.descendants().filter(|n| n.attribute("data-marker") == Some("fault")).collect();
         assert_eq!(faults.len(), 3, "one fault line per timeline panel");
-        // At 3 s of a 10 s axis (55 buckets round up to 10 s).
+        // At 3 s of a 6 s axis (55 buckets round up to 6 s).
         let x1: f64 = faults[0].attribute("x1").unwrap().parse().unwrap();
-        let expected = 16.0 + LEFT + PANEL_W * 0.3;
+        let expected = 16.0 + LEFT + PANEL_W * 0.5;
         assert!((x1 - expected).abs() < 0.2, "{x1} vs {expected}");
         assert!(doc.descendants().any(|n| n.attribute("data-marker") == Some("promoted")));
         assert!(doc.descendants().any(|n| n.text() == Some("redwire bench <1 client> & \"friends\"")));
@@ -397,7 +422,7 @@ mod tests {
         assert_eq!(count(&groups[0], "fault"), 3);
         assert_eq!(count(&groups[1], "fault"), 0);
         assert_eq!(count(&groups[1], "promoted"), 0);
-        // Same time axis: fred's 4 s end at 40 % of the panel width.
+        // Same time axis (10 s): fred's 4 s end at 40 % of the panel width.
         let ops = series(&doc, "ops");
         let last_x = |n: &roxmltree::Node| -> f64 {
             let last = n.attribute("points").unwrap().rsplit(' ').next().unwrap();
