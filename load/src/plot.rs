@@ -166,15 +166,20 @@ fn frame_with(out: &mut String, x: f64, y: f64, title: &str, ticks: &[(f64, Stri
 }
 
 /// Seconds along the bottom of a timeline panel.
+/// Seconds along the bottom of a timeline panel, every 1, 2, 5, 10 ... s (at most about 6 labels).
 fn time_ticks(out: &mut String, x: f64, y: f64, time_ms: f64) {
-    for frac in [0.0, 0.25, 0.5, 0.75, 1.0] {
+    let seconds = time_ms / 1000.0;
+    let step = nice(seconds / 6.0).max(1.0);
+    let mut t = 0.0;
+    while t <= seconds + 1e-9 {
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="middle">{}s</text>"#,
-            x + PANEL_W * frac,
+            x + PANEL_W * t / seconds,
             y + PANEL_H + 13.0,
-            trim(time_ms * frac / 1000.0)
+            trim(t)
         );
+        t += step;
     }
 }
 
@@ -457,6 +462,11 @@ mod tests {
         assert_eq!(nice(3.2), 5.0);
         assert_eq!(nice(120.0), 200.0);
         assert_eq!(nice(1000.0), 1000.0);
+        let mut ticks = String::new();
+        time_ticks(&mut ticks, 0.0, 0.0, 20_000.0);
+        let labels: Vec<&str> =
+            ticks.lines().filter_map(|l| l.split('>').nth(1)?.strip_suffix("</text")).collect();
+        assert_eq!(labels, ["0s", "5s", "10s", "15s", "20s"]);
         assert_eq!(short(12_500.0), "12.5k");
         assert_eq!(short(2_000_000.0), "2M");
         assert_eq!(latency(500.0), "500us");
