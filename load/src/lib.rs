@@ -15,7 +15,7 @@
 //! | [`config`] | [`LoadConfig`] and the operation [`Mix`] |
 //! | [`value`] | key names and values that carry key and version (pure) |
 //! | [`verify`] | the judgement of every read (pure) |
-//! | [`run`] | the loop: prefill, tasks, the [`Running`] handle |
+//! | [`mod@run`] | the loop: prefill, tasks, the [`Running`] handle |
 //! | `tally` | the counters the tasks share |
 //! | [`measure`] | histograms, CPU time, latency bins |
 //! | [`report`] | [`Report`]: what a run measured |

@@ -270,16 +270,20 @@ async fn worker<D: Driver>(id: u64, mut driver: D, shared: &Shared) {
         let pick = task.rng.u32(0..mix.total());
         let op = if pick < mix.get {
             Op::Get
-        } else if pick < mix.get + mix.set {
+        } else if pick < mix.get.saturating_add(mix.set) {
+            // A task that owns no key (more tasks than keys) only reads.
             if owned == 0 {
                 Op::Get
             } else {
                 Op::Set
             }
-        } else if pick < mix.get + mix.set + mix.mget {
+        } else if pick < mix.get.saturating_add(mix.set).saturating_add(mix.mget) {
             Op::Mget
-        } else {
+        } else if mix.incr > 0 {
             Op::Incr
+        } else {
+            // All weights zero: `total` is 1, and a GET is the harmless choice.
+            Op::Get
         };
         let sent = now;
         let result = match op {
