@@ -42,7 +42,7 @@ fn slot_hash(c: &mut Criterion) {
             b.iter(|| hand_written(black_box(key)))
         });
         group.bench_with_input(BenchmarkId::new("key_slot", len), &key, |b, key| {
-            b.iter(|| redwire::route::key_slot(black_box(key)))
+            b.iter(|| redwire::key_slot(black_box(key)))
         });
     }
     group.finish();

@@ -117,7 +117,7 @@ impl Client {
     /// Blocking commands go to an exclusive connection from the pool.
     /// Commands that would change the shared connection's state for every
     /// other caller (SUBSCRIBE, MULTI, WATCH, SELECT, CLIENT REPLY, MONITOR
-    /// ...; see [`crate::cmd::Flags::STATEFUL`]) are refused: use the
+    /// ...; see the command table's `STATEFUL` flag) are refused: use the
     /// pub/sub `Subscriber`, [`Client::transaction`] or [`Client::exclusive`].
     ///
     /// # Errors

@@ -461,7 +461,7 @@ fn transaction_aborted_message(attempts: u32) -> String {
 /// [`Error::NotSent`]. An IO error's message is prefixed with `node` (the
 /// connection's URL without credentials) so the caller learns which server
 /// could not be reached; its kind is kept.
-pub fn connect_failure(e: Error, node: &str) -> Error {
+pub(crate) fn connect_failure(e: Error, node: &str) -> Error {
     let cause = match e {
         e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed) => return e,
         Error::Io(io) => Error::Io(Arc::new(io::Error::new(io.kind(), format!("{node}: {io}")))),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redwire::route::{key_slot, ClusterClient, ClusterOptions};
+use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Error, Frame};
 use redwire_load::{Failure, LoadConfig, Mix, Report, Running};

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redwire::route::{ClusterClient, ClusterOptions};
-use redwire::secret::Secret;
+use redwire::cluster::{ClusterClient, ClusterOptions};
+use redwire::Secret;
 use redwire::{cmd, ConnectOptions, Error};
 use support::{FakeServer, Step};
 

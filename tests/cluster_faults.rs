@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redwire::route::{ClusterClient, ClusterOptions, RetryPolicy};
+use redwire::cluster::{ClusterClient, ClusterOptions, RetryPolicy};
 use redwire::{cmd, ConnectOptions, Error};
 use support::{FakeServer, Step};
 

@@ -10,9 +10,10 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use redwire::__unstable::coord::encode;
 use redwire::config::StoreConfig;
 use redwire::coord::{
-    encode, CacheKind, Coordinator, CoordinatorOptions, DataTypes, Delivery, Event, Missed, NodeId, ObjectId,
+    CacheKind, Coordinator, CoordinatorOptions, DataTypes, Delivery, Event, Missed, NodeId, ObjectId,
     ObjectType, MAX_BATCH,
 };
 use redwire::pubsub::{Publisher, Servers};

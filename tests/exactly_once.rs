@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redwire::route::{ClusterClient, ClusterOptions};
+use redwire::cluster::{ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, Cmd, ConnectOptions, Error, Frame};
 use support::{Cluster, Server};

@@ -10,8 +10,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use redwire::cluster::ClusterOptions;
 use redwire::push::Tracking;
-use redwire::route::ClusterOptions;
 use redwire::{cmd, Client, ClusterClient, Error};
 use support::{Cluster, Server};
 

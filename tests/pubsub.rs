@@ -333,7 +333,7 @@ fn channel_on(cluster: &Cluster, index: usize, prefix: &str) -> String {
     let port = cluster.node(index).port();
     (0..10_000)
         .map(|i| format!("{{{prefix}-{i}}}"))
-        .find(|name| cluster.primary_for_slot(redwire::route::key_slot(name.as_bytes())).port() == port)
+        .find(|name| cluster.primary_for_slot(redwire::cluster::key_slot(name.as_bytes())).port() == port)
         .unwrap_or_else(|| panic!("no channel name lands on node {index}"))
 }
 
@@ -392,7 +392,7 @@ async fn cluster_sharded_channel_moves_to_the_replica_that_replaces_a_dead_prima
     let cluster = Cluster::start();
     for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
         // The victim is never node 0, where the main link (classic channels) lives.
-        let victim = cluster.primary_for_slot(redwire::route::key_slot(b"x")).port();
+        let victim = cluster.primary_for_slot(redwire::cluster::key_slot(b"x")).port();
         let victim = cluster
             .primaries()
             .iter()
@@ -440,7 +440,7 @@ async fn cluster_sharded_channel_follows_its_slot_when_migrated() {
     let cluster = Cluster::start();
     for (round, protocol) in PROTOCOLS.into_iter().enumerate() {
         let channel = channel_on(&cluster, 1, &format!("mig{round}"));
-        let slot = redwire::route::key_slot(channel.as_bytes());
+        let slot = redwire::cluster::key_slot(channel.as_bytes());
         let bystander = channel_on(&cluster, 2, &format!("by{round}"));
         let source = cluster.primary_for_slot(slot);
         let target = cluster.primaries().into_iter().find(|n| n.port() != source.port()).unwrap();

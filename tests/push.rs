@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
+use redwire::cluster::key_slot;
 use redwire::push::{PushEvent, PushReceiver, Tracking};
-use redwire::route::key_slot;
 use redwire::{cmd, Client, ClusterClient, Error, Frame, NodeAddr};
 use support::{Cluster, Server};
 

@@ -148,7 +148,7 @@ async fn counters_cross(old: &mut OldNode, store: &Store) {
     let n = old.servers.len();
     let key = (0u32..)
         .map(|i| [&b"\x05counter\x00quota"[..], &i.to_be_bytes()].concat())
-        .find(|k| redwire::store::shard_of(k, n) == old.shard(k))
+        .find(|k| redwire::__unstable::store::shard_of(k, n) == old.shard(k))
         .unwrap();
     let key = &key[..];
     assert_eq!(old.incr(key, 3, 100), 3);
@@ -243,7 +243,7 @@ async fn sharded_old_and_new_nodes_share_data_and_agree_on_shards() {
             assert_eq!(exists, Some(i64::from(s == expected)), "key placed:{i} on server {s}");
         }
         per_server[expected] += 1;
-        fnv_would_differ += u32::from(redwire::store::shard_of(&key, 2) != expected);
+        fnv_would_differ += u32::from(redwire::__unstable::store::shard_of(&key, 2) != expected);
     }
     assert!(per_server.iter().all(|&n| n > 10), "keys spread over both servers: {per_server:?}");
     assert!(fnv_would_differ > 0, "the test tells xxh3 from redwire's own FNV placement");

@@ -12,9 +12,9 @@ mod support;
 
 use std::time::Duration;
 
+use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::commands::*;
 use redwire::error::UseInstead;
-use redwire::route::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Client, Cmd, Error, Frame};
 use support::{Cluster, Server};

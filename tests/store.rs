@@ -17,8 +17,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use redwire::__unstable::store::shard_of;
 use redwire::config::parse;
-use redwire::store::{shard_of, LockToken};
+use redwire::store::LockToken;
 use redwire::{Error, Store, StoreKind};
 use support::{Cluster, ClusterOptions, SentinelGroup, Server, ServerOptions};
 
@@ -475,7 +476,7 @@ mod suite {
     pub async fn many_keys_over_all_slots(store: Store, ns: Vec<u8>) {
         const KEYS: usize = 3000;
         let slots: BTreeSet<u16> =
-            (0..KEYS).map(|i| redwire::route::key_slot(&key(&ns, format!("k:{i}")))).collect();
+            (0..KEYS).map(|i| redwire::cluster::key_slot(&key(&ns, format!("k:{i}")))).collect();
         assert!(slots.first().is_some_and(|&s| s < 500) && slots.last().is_some_and(|&s| s > 15_800));
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..16 {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::commands::{Execute, StringCommands};
 use redwire::pipeline::{transaction, transaction_with, PipelineExecutor};
-use redwire::route::{key_slot, ClusterClient, ClusterOptions};
 use redwire::{cmd, pipe, Error, Frame};
 use support::{Cluster, Server};
 

@@ -33,7 +33,7 @@ pub enum Driver {
     /// redwire against one server.
     Redwire(redwire::Client),
     /// redwire against a cluster.
-    RedwireCluster(redwire::route::ClusterClient),
+    RedwireCluster(redwire::cluster::ClusterClient),
     /// redis-rs against one server.
     RedisRs(redis::aio::MultiplexedConnection),
     /// redis-rs against a cluster.
@@ -97,13 +97,13 @@ impl Driver {
                     .map(|u| redwire::url::parse_url(u))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| setup_failure("redwire URL", e.to_string()))?;
-                let opts = redwire::route::ClusterOptions {
+                let opts = redwire::cluster::ClusterOptions {
                     seeds,
                     read_from_replicas: args.replicas,
                     read_your_writes: false,
                     ..Default::default()
                 };
-                let client = redwire::route::ClusterClient::connect(opts)
+                let client = redwire::cluster::ClusterClient::connect(opts)
                     .await
                     .map_err(|e| setup_failure("redwire cluster connect", e.to_string()))?;
                 Ok(Driver::RedwireCluster(client))

@@ -227,15 +227,15 @@ async fn open_target(cli: &Cli) -> Result<Target, Error> {
         for url in &cli.cluster {
             seeds.push(apply_overrides(cli, redwire::url::parse_url(url.trim())?)?);
         }
-        let opts = redwire::route::ClusterOptions {
+        let opts = redwire::cluster::ClusterOptions {
             seeds,
             read_from_replicas: cli.read_from_replicas,
             // The bench measures raw replica reads (stale ones are counted, not failed).
             read_your_writes: false,
-            ..redwire::route::ClusterOptions::default()
+            ..redwire::cluster::ClusterOptions::default()
         };
         return Ok(Target::Server(redwire::AnyClient::Cluster(
-            redwire::route::ClusterClient::connect(opts).await?,
+            redwire::cluster::ClusterClient::connect(opts).await?,
         )));
     }
     let opts = connect_options(cli)?;

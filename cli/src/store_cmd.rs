@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Subcommand;
+use redwire::cluster::ClusterOptions;
 use redwire::config::{Parsed, StoreConfig, UnknownFields};
-use redwire::route::ClusterOptions;
 use redwire::store::LockToken;
 use redwire::{Error, PoolOptions, Store};
 

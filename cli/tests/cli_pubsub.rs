@@ -80,7 +80,7 @@ fn cli_publishes_a_sharded_message_on_the_owner_of_its_slot() {
         let port = cluster.node(index).port();
         let channel = (0..10_000)
             .map(|i| format!("{{cli-{i}}}"))
-            .find(|name| cluster.primary_for_slot(redwire::route::key_slot(name.as_bytes())).port() == port)
+            .find(|name| cluster.primary_for_slot(redwire::key_slot(name.as_bytes())).port() == port)
             .expect("a channel name on this node");
         let out = redwire(&["--cluster", &seeds, "publish", "--sharded", &channel, "cli"]);
         assert_eq!(

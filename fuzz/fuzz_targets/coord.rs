@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use redwire::coord::{decode, encode};
+use redwire::__unstable::coord::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     let message = Bytes::copy_from_slice(data);

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use redwire::coord::{decode_stalwart, encode_stalwart};
+use redwire::__unstable::coord::{decode_stalwart, encode_stalwart};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(batch) = decode_stalwart(&Bytes::copy_from_slice(data)) else { return };

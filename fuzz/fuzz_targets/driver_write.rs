@@ -4,8 +4,9 @@
 //! waiters: single commands and pipelines), how the writer batches them,
 //! how many bytes each write attempt of the simulated socket accepts, and
 //! the point where the connection closes. The simulated writer follows the
-//! driver's rules (`redwire::conn::ledger`): a batch is begun, every accepted
-//! write is entered, and nothing is written once closed.
+//! driver's rules (`conn::ledger`, reached through `redwire::__unstable`): a
+//! batch is begun, every accepted write is entered, and nothing is written
+//! once closed.
 //!
 //! Invariant, the exactly-once rule, checked against the bytes the socket
 //! really took: a waiter told `NotSent` had no byte of any of its commands
@@ -16,7 +17,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redwire::conn::ledger::{fate, Fate, WriteLedger};
+use redwire::__unstable::ledger::{fate, Fate, WriteLedger};
 
 struct Input<'a>(&'a [u8]);
 

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use redwire::pubsub::registry::{Action, LinkId, Registry, Settings};
+use redwire::__unstable::registry::{Action, LinkId, Registry, Settings};
+use redwire::__unstable::route::slot_map_from_ranges;
 use redwire::pubsub::{Event, Kind, Subscription};
-use redwire::route::{Node, Shard, SlotMap, SLOTS};
+use redwire::cluster::{Node, Shard, SlotMap, SLOTS};
 use redwire::{Error, NodeAddr, ServerError};
 
 struct Input<'a>(&'a [u8]);
@@ -95,7 +96,7 @@ fn slot_map(input: &mut Input) -> Option<SlotMap> {
             parts.push((shard(owners.1), vec![(start, SLOTS - 1)]));
         }
     }
-    SlotMap::from_ranges(parts).ok()
+    slot_map_from_ranges(parts).ok()
 }
 
 /// Every slot to one of the three nodes: what the healing phase serves.
@@ -106,7 +107,7 @@ fn complete_map() -> SlotMap {
         (shard(1), vec![(third, 2 * third - 1)]),
         (shard(2), vec![(2 * third, SLOTS - 1)]),
     ];
-    SlotMap::from_ranges(parts).unwrap_or_else(|e| panic!("a fixed map: {e}"))
+    slot_map_from_ranges(parts).unwrap_or_else(|e| panic!("a fixed map: {e}"))
 }
 
 fn server(line: &str) -> Error {

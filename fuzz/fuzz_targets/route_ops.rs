@@ -21,10 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use redwire::route::{
-    classify, command_info, is_retry_safe, key_slot, plan, RetryAction, RetryPolicy, Shard, SlotMap, Target, SLOTS,
+use redwire::__unstable::route::{
+    apply_moved, classify, command_info, is_retry_safe, pick_consensus, plan, slot_map_from_ranges, RetryAction,
+    Target,
 };
-use redwire::route::topology::Node;
+use redwire::cluster::{key_slot, Node, RetryPolicy, Shard, SlotMap, SLOTS};
 use redwire::{cmd, Cmd, Error, NodeAddr, ProtocolError, ServerError};
 
 struct Input<'a>(&'a [u8]);
@@ -72,7 +73,7 @@ fn topology(input: &mut Input) -> Option<SlotMap> {
             break;
         }
     }
-    SlotMap::from_ranges(parts).ok()
+    slot_map_from_ranges(parts).ok()
 }
 
 /// Checks a sample of slots (every event) or all of them (at the end).
@@ -163,7 +164,7 @@ fn error(kind: u8, slot: u16, n: u8) -> Error {
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
-    let Some(mut map) = SlotMap::from_ranges(vec![(shard(0), vec![(0, SLOTS - 1)])]).ok() else { return };
+    let Some(mut map) = slot_map_from_ranges(vec![(shard(0), vec![(0, SLOTS - 1)])]).ok() else { return };
     let policy = RetryPolicy { max_retries: 5, min_wait: Duration::from_millis(1), max_wait: Duration::from_millis(64) };
     while let Some(kind) = input.byte() {
         match kind % 4 {
@@ -171,14 +172,14 @@ fuzz_target!(|data: &[u8]| {
                 // A refresh: one to three views, the consensus installed.
                 let views = input.byte().map(|b| b % 3 + 1).unwrap_or(1);
                 let maps: Vec<SlotMap> = (0..views).filter_map(|_| topology(&mut input)).collect();
-                if let Some(chosen) = SlotMap::pick_consensus(maps) {
+                if let Some(chosen) = pick_consensus(maps) {
                     map = chosen;
                 }
             }
             1 => {
                 let (Some(slot), Some(n)) = (input.u16(), input.byte()) else { break };
                 let slot = slot % SLOTS;
-                map.apply_moved(slot, node(n));
+                apply_moved(&mut map, slot, node(n));
                 assert_eq!(map.primary_for_slot(slot), Some(&node(n)), "MOVED did not take effect");
             }
             2 => {
@@ -234,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
                             assert!(d >= policy.min_wait && d <= policy.max_wait, "wait {d:?} out of bounds");
                         }
                         RetryAction::Moved { slot, node } => {
-                            map.apply_moved(slot, node.clone());
+                            apply_moved(&mut map, slot, node.clone());
                             assert_eq!(map.primary_for_slot(slot), Some(&node));
                         }
                         RetryAction::Return | RetryAction::Exhausted => break,

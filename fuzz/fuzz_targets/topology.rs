@@ -11,7 +11,8 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use redwire::resp::{DecodeLimits, Decoder};
-use redwire::route::{SlotMap, SLOTS};
+use redwire::__unstable::route::{apply_moved, slot_map_from_shards, slot_map_from_slots};
+use redwire::cluster::{SlotMap, SLOTS};
 use redwire::NodeAddr;
 
 fn check(map: &SlotMap) {
@@ -53,9 +54,9 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::from(rest);
     let Ok(Some(frame)) = Decoder::with_limits(limits).decode(&mut buf) else { return };
     let parsed = match how % 3 {
-        0 => SlotMap::from_slots(&frame, "10.0.0.9"),
-        1 => SlotMap::from_shards(&frame, "10.0.0.9", false),
-        _ => SlotMap::from_shards(&frame, "10.0.0.9", true),
+        0 => slot_map_from_slots(&frame, "10.0.0.9"),
+        1 => slot_map_from_shards(&frame, "10.0.0.9", false),
+        _ => slot_map_from_shards(&frame, "10.0.0.9", true),
     };
     let Ok(mut map) = parsed else { return };
     check(&map);
@@ -64,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
         let slot = u16::from_le_bytes([moved[0], moved[1]]);
         let node = NodeAddr::new("127.0.0.1", 7000 + u16::from(moved[2] % 8));
         let version = map.version();
-        let changed = map.apply_moved(slot, node.clone());
+        let changed = apply_moved(&mut map, slot, node.clone());
         if slot < SLOTS {
             assert_eq!(map.primary_for_slot(slot), Some(&node), "MOVED did not take effect");
         } else {

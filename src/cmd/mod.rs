@@ -2,7 +2,7 @@
 //!
 //! Lives here: [`Cmd`] (one buffer per command, already in wire form, so the
 //! connection only copies it into its write buffer), [`ToArg`] for argument
-//! types, in `reply` the [`FromReply`] conversions, and in [`table`] the
+//! types, in `reply` the [`FromReply`] conversions, and in `table` the
 //! command table (key positions, flags, fan-out, split kind, retry safety)
 //! that both the connection layer and the router read. Not here: which node
 //! a command goes to (`route`) or how it is sent (`conn`).
@@ -14,16 +14,14 @@ mod keyspec;
 mod reply;
 
 pub(crate) use reply::map_entries;
-pub mod table;
+pub(crate) mod table;
 
 pub use arg::ToArg;
-pub use keyspec::KeySpec;
+pub(crate) use keyspec::KeySpec;
 pub use reply::FromReply;
 #[cfg(feature = "serde")]
 pub use reply::{Hash, Json};
-pub use table::{
-    check_shared, command_info, is_retry_safe, keys, refuse_stateful, CommandInfo, FanOut, Flags, SplitKind,
-};
+pub(crate) use table::{check_shared, command_info, is_retry_safe, CommandInfo, FanOut, SplitKind};
 
 use bytes::{BufMut, BytesMut};
 
@@ -103,7 +101,7 @@ impl Cmd {
 
     /// A command with this one's name and marks (idempotent, blocking) and no
     /// other argument: the start of one part of a command split by slot.
-    pub fn same_name(&self) -> Cmd {
+    pub(crate) fn same_name(&self) -> Cmd {
         let mut c = Cmd { body: BytesMut::with_capacity(64), argc: 0, flags: self.flags };
         c.push_bytes(self.name());
         c

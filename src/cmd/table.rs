@@ -206,9 +206,9 @@ const N: Flags = Flags::NONE;
 
 /// Classifies `cmd` by its name (and subcommand, where that decides the keys).
 ///
-/// Never fails: an unknown command gets [`KeySpec::At`]`(1)` and
-/// [`Flags::UNKNOWN`]. A command built with [`Cmd::blocking`] is flagged
-/// [`Flags::BLOCKING`] whatever its name.
+/// Never fails: an unknown command gets `KeySpec::At``(1)` and
+/// `Flags::UNKNOWN`. A command built with [`Cmd::blocking`] is flagged
+/// `Flags::BLOCKING` whatever its name.
 pub fn command_info(cmd: &Cmd) -> CommandInfo {
     let mut info = lookup(cmd);
     if cmd.is_blocking() {
@@ -384,6 +384,7 @@ fn block_option(cmd: &Cmd) -> Flags {
 }
 
 /// The keys of `cmd`, in argument order (repeated keys are repeated).
+#[cfg(test)]
 pub fn keys<'a>(cmd: &'a Cmd) -> impl Iterator<Item = &'a [u8]> + 'a {
     command_info(cmd).keys.keys_in(cmd)
 }

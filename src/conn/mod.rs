@@ -21,8 +21,7 @@
 
 mod driver;
 mod handshake;
-#[doc(hidden)]
-pub mod ledger;
+pub(crate) mod ledger;
 mod options;
 mod reconnect;
 #[cfg(feature = "tls")]
@@ -34,9 +33,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 pub use driver::PushSink;
-pub use handshake::Negotiated;
 pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
-pub use reconnect::Reconnecting;
+pub use reconnect::{OnConnect, Reconnecting};
 
 use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
@@ -102,7 +100,7 @@ impl Connection {
     ///
     /// # Cancel safety
     /// As [`Connection::connect`].
-    pub async fn connect_pubsub(opts: &ConnectOptions, push: PushSink) -> Result<Connection, Error> {
+    pub(crate) async fn connect_pubsub(opts: &ConnectOptions, push: PushSink) -> Result<Connection, Error> {
         Connection::open(opts, Some(push), true).await
     }
 
@@ -189,7 +187,7 @@ impl Connection {
     ///
     /// # Cancel safety
     /// As [`Connection::send`].
-    pub async fn send_confirmed(
+    pub(crate) async fn send_confirmed(
         &self,
         cmd: &Cmd,
         kind: &'static [u8],

@@ -109,11 +109,6 @@ impl Reconnecting {
         &self.inner.opts
     }
 
-    /// How many connections have been opened so far.
-    pub fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Acquire)
-    }
-
     fn live(&self) -> Option<Connection> {
         let cur = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
         cur.as_ref().filter(|c| !c.is_closed()).cloned()
@@ -233,7 +228,7 @@ impl Reconnecting {
     }
 
     /// True while the last attempt to connect failed (the node looks down).
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.inner.down.load(Ordering::Acquire)
     }
 
@@ -257,7 +252,7 @@ impl Reconnecting {
     /// # Cancel safety
     /// Dropping the future may leave the command registered (it is then sent
     /// on the next connection) without having run on the current one.
-    pub async fn add_setup(&self, c: Cmd) -> Result<(), Error> {
+    pub(crate) async fn add_setup(&self, c: Cmd) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
@@ -276,7 +271,7 @@ impl Reconnecting {
 
     /// Adds a setup command for the connections opened from now on, without
     /// sending it on the current one (for a handle not connected yet).
-    pub fn register_setup(&self, c: Cmd) {
+    pub(crate) fn register_setup(&self, c: Cmd) {
         self.inner.setup.lock().unwrap_or_else(|p| p.into_inner()).push(c);
     }
 
@@ -308,7 +303,7 @@ impl Reconnecting {
     /// Commands waiting on it fail with an IO error (`ConnectionAborted`)
     /// as the cause, not [`Error::Closed`]: the handle stays usable, so a
     /// router sends the never-sent ones again elsewhere.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         if let Some(c) = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
             c.abandon("connection reset by the client");
         }

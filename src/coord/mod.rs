@@ -3,7 +3,7 @@
 //! Lives here: the [`Event`]s a mail server broadcasts (state changes that
 //! drive IMAP IDLE and push, email pushes, calendar alerts, push-server
 //! updates, registry and cache changes, MTA queue status and refresh, opaque
-//! application events), their wire format ([`encode`], [`decode`]: a format
+//! application events), their wire format (`encode`, `decode`: a format
 //! version byte, the sender's [`NodeId`], length-prefixed events with a kind
 //! tag), and the [`Coordinator`], which batches this node's events (up to
 //! [`MAX_BATCH`] per message, sent at once when idle) and delivers the other
@@ -15,16 +15,12 @@
 //! with [`Delivery::Missed`], so the application can reload what they drive.
 
 mod bus;
-mod codec;
+pub(crate) mod codec;
 mod coordinator;
 mod event;
-mod stalwart;
+pub(crate) mod stalwart;
 
-pub use bus::{publish as bus_publish, subscribe as bus_subscribe, BusSubscription};
-pub use codec::{decode, encode, Batch, DecodeError, FORMAT_VERSION, MAX_BATCH};
+pub use codec::{DecodeError, FORMAT_VERSION, MAX_BATCH};
 pub use coordinator::{Coordinator, CoordinatorOptions, CoordinatorStats, Delivery, Missed, DEFAULT_CHANNEL};
 pub use event::{CacheKind, DataTypes, Event, NodeId, ObjectId, ObjectType};
-pub use stalwart::{
-    check_stalwart, decode_stalwart, encode_stalwart, stalwart_node_id, EncodeError, STALWART_CHANNEL,
-    STALWART_MAX_EVENTS,
-};
+pub use stalwart::{EncodeError, STALWART_CHANNEL, STALWART_MAX_EVENTS};

@@ -148,11 +148,6 @@ impl<T> Inbox<T> {
         self.lock().bytes
     }
 
-    /// True when nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The lag report or next item if there is one, without waiting.
     /// `None` when empty (closed or not).
     pub fn try_pop(&self) -> Option<Popped<T>> {

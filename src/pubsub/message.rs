@@ -29,7 +29,7 @@ pub enum Kind {
 
 impl Kind {
     /// The command that subscribes.
-    pub fn subscribe_command(self) -> &'static str {
+    pub(crate) fn subscribe_command(self) -> &'static str {
         match self {
             Kind::Channel => "SUBSCRIBE",
             Kind::Pattern => "PSUBSCRIBE",
@@ -38,7 +38,7 @@ impl Kind {
     }
 
     /// The command that unsubscribes.
-    pub fn unsubscribe_command(self) -> &'static str {
+    pub(crate) fn unsubscribe_command(self) -> &'static str {
         match self {
             Kind::Channel => "UNSUBSCRIBE",
             Kind::Pattern => "PUNSUBSCRIBE",

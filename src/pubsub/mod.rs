@@ -3,7 +3,7 @@
 //! Lives here: [`Subscriber`] (channels, patterns and sharded channels, as a
 //! self-restoring subscription set yielding [`Event`]s), [`Publisher`]
 //! (`PUBLISH`, `SPUBLISH`), [`Servers`] (standalone, cluster or sentinel, also from a
-//! store configuration) and the bounded [`Inbox`] both use. Layer: above
+//! store configuration) and the bounded `Inbox` both use. Layer: above
 //! `conn` and `route` (slot hashing, slot maps); below `coord`.
 //!
 //! ```text
@@ -15,7 +15,7 @@
 //!
 //! - **Protocols.** RESP3: a link is an ordinary multiplexed connection; the
 //!   server's pushes go to its push sink. RESP2: a link is a dedicated
-//!   connection in pub/sub mode (see [`crate::conn::Connection::connect_pubsub`]).
+//!   connection in pub/sub mode (`Connection::connect_pubsub`, crate-private).
 //!   Either way `(un)subscribe` calls complete when the server confirms.
 //! - **Cluster.** Classic channels and patterns live on one connection to
 //!   any node (the cluster forwards classic messages everywhere). Sharded
@@ -40,12 +40,11 @@
 mod inbox;
 mod message;
 mod publisher;
-#[doc(hidden)]
-pub mod registry;
+pub(crate) mod registry;
 mod servers;
 mod subscriber;
 
-pub use inbox::{Inbox, Popped};
+pub(crate) use inbox::{Inbox, Popped};
 pub use message::{Event, Kind, Message, Subscription};
 pub use publisher::Publisher;
 pub use servers::Servers;

@@ -57,6 +57,7 @@ pub enum LinkId {
 
 /// What the IO side must do next.
 #[derive(Debug)]
+#[allow(missing_docs)] // the variants' docs name their fields; reachable only through `__unstable`
 pub enum Action {
     /// Open a connection for `link` (`Main`: to any node); report it with
     /// [`Registry::connected`] and generation `gen`.

@@ -8,12 +8,10 @@
 //!
 //! Pure: no async runtime, no sockets, no clock.
 
-pub use crate::cmd::table::{
-    check_shared, command_info, is_retry_safe, keys, refuse_stateful, CommandInfo, FanOut, Flags, SplitKind,
-};
-pub use crate::cmd::KeySpec;
+pub use crate::cmd::table::{check_shared, command_info, refuse_stateful, CommandInfo};
 
-use crate::cmd::Cmd;
+#[cfg(test)]
+use crate::cmd::{table::keys, Cmd};
 use crate::error::Error;
 
 use super::slot::key_slot;
@@ -24,6 +22,7 @@ use super::slot::key_slot;
 /// [`Error::CrossSlot`] when two keys hash to different slots: a command that
 /// must run on one node cannot be sent as is (see `split` for the commands
 /// that can be split instead).
+#[cfg(test)]
 pub fn slot_of(cmd: &Cmd) -> Result<Option<u16>, Error> {
     slot_of_keys(keys(cmd))
 }

@@ -37,10 +37,11 @@ pub mod split;
 pub mod topology;
 
 pub use cluster::{ClusterClient, ClusterOptions};
-pub use keys::{check_shared, command_info, keys, refuse_stateful, slot_of, CommandInfo, Flags, KeySpec};
-pub use redirect::{classify, is_retry_safe, RetryAction, RetryPolicy};
+pub(crate) use keys::{check_shared, command_info, refuse_stateful, CommandInfo};
+pub use redirect::RetryPolicy;
+pub(crate) use redirect::{classify, is_retry_safe, RetryAction};
 pub use slot::{key_slot, SLOTS};
-pub use split::{merge, merge_fan_out, split_by_slot, FanOut, Part, Split, SplitKind};
+pub(crate) use split::{merge, merge_fan_out, FanOut, Part, Split, SplitKind};
 pub use topology::{Health, Lag, Node, Shard, SlotMap};
 
 use crate::cmd::Cmd;
@@ -54,9 +55,9 @@ pub enum Target {
     Slot(u16),
     /// The command has no keys: any primary will do.
     AnyPrimary,
-    /// Every primary serving slots; merge the replies with [`merge_fan_out`].
+    /// Every primary serving slots; merge the replies with `merge_fan_out`.
     AllPrimaries(FanOut),
-    /// One command per slot; merge the replies with [`merge`].
+    /// One command per slot; merge the replies with `merge`.
     Split {
         /// How to merge.
         kind: SplitKind,
@@ -80,7 +81,7 @@ pub struct Plan {
 /// [`Error::CrossSlot`] when the keys of a command that cannot be split span
 /// slots; [`Error::NotOnSharedConnection`] for a command that would change
 /// the state of the shared connection it is sent on (see
-/// [`Flags::STATEFUL`]). Nothing was sent.
+/// `Flags::STATEFUL`). Nothing was sent.
 pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     let info = command_info(cmd);
     refuse_stateful(cmd, &info)?;

@@ -65,11 +65,6 @@ impl<T: Clone> NodeSet<T> {
         self.entries.len()
     }
 
-    /// True when no entry exists.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The entry of `addr`, if it has one.
     pub fn get(&self, addr: &NodeAddr) -> Option<&T> {
         self.entries.get(addr)
@@ -81,11 +76,13 @@ impl<T: Clone> NodeSet<T> {
     }
 
     /// True when `addr` is a node of the installed topology.
+    #[cfg(test)]
     pub fn in_topology(&self, addr: &NodeAddr) -> bool {
         self.topology.contains(addr)
     }
 
     /// Redirect targets outside the topology currently remembered.
+    #[cfg(test)]
     pub fn redirect_targets(&self) -> usize {
         self.redirects.len()
     }

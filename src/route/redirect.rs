@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::backoff::backoff;
 use crate::error::{Error, NodeAddr, PoolTimeout, ServerErrorKind};
 
-pub use crate::cmd::is_retry_safe;
+pub(crate) use crate::cmd::is_retry_safe;
 
 /// How many times, and how patiently, a command is retried.
 ///
@@ -52,7 +52,7 @@ impl Default for RetryPolicy {
     ///
     /// Redirects cost no wait, so 16 leaves room for a MOVED, an ASK and a
     /// TRYAGAIN or two during resharding. With equal jitter (see
-    /// [`backoff`]) the waits add up to between about 5 s and 10 s
+    /// `backoff`) the waits add up to between about 5 s and 10 s
     /// (8 + 16 + ... + 1024 ms, then 1024 ms each, half of each random):
     /// long enough to ride out a primary's failover (node timeout plus
     /// election), short enough that a caller is not held for minutes.
@@ -72,7 +72,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait before retry number `attempt`, with jitter from `random`
-    /// (see [`backoff`]).
+    /// (see `backoff`).
     pub fn wait(&self, attempt: u32, random: u64) -> Duration {
         backoff(attempt, self.min_wait, self.max_wait, random)
     }

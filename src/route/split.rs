@@ -20,9 +20,11 @@ use crate::cmd::Cmd;
 use crate::error::Error;
 use crate::resp::Frame;
 
-pub use crate::cmd::{FanOut, SplitKind};
+pub(crate) use crate::cmd::{FanOut, SplitKind};
 
-use crate::cmd::{command_info, CommandInfo};
+#[cfg(test)]
+use crate::cmd::command_info;
+use crate::cmd::CommandInfo;
 
 use super::keys::slot_of_keys;
 use super::slot::key_slot;
@@ -181,6 +183,7 @@ pub enum Split {
 ///
 /// # Errors
 /// [`Error::CrossSlot`] for any other command whose keys span slots.
+#[cfg(test)]
 pub fn split_by_slot(cmd: &Cmd) -> Result<Split, Error> {
     split_with_info(cmd, &command_info(cmd))
 }

@@ -110,7 +110,7 @@ const UNASSIGNED: u16 = u16::MAX;
 ///
 /// Cheap to read (one array index per lookup), 32 KiB per map. The IO router
 /// shares one behind an `Arc` and replaces it whole on refresh; redirects
-/// patch a private copy with [`SlotMap::apply_moved`].
+/// patch a private copy with `apply_moved`.
 #[derive(Clone)]
 pub struct SlotMap {
     shards: Vec<Shard>,
@@ -179,7 +179,7 @@ impl SlotMap {
     /// # Errors
     /// [`Error::Type`] for a slot out of range, a range whose start is past
     /// its end, or a slot given to two shards.
-    pub fn from_ranges(shards: Vec<(Shard, Vec<(u16, u16)>)>) -> Result<SlotMap, Error> {
+    pub(crate) fn from_ranges(shards: Vec<(Shard, Vec<(u16, u16)>)>) -> Result<SlotMap, Error> {
         let mut builder = Builder::new();
         for (shard, ranges) in shards {
             let index = builder.push(shard)?;
@@ -247,14 +247,14 @@ impl SlotMap {
         self.assigned_slots() == usize::from(SLOTS)
     }
 
-    /// A counter the owner bumps to tell maps apart; [`SlotMap::apply_moved`]
+    /// A counter the owner bumps to tell maps apart; `apply_moved`
     /// increments it on every change. A parsed map starts at 0.
     pub fn version(&self) -> u64 {
         self.version
     }
 
     /// Sets the version (e.g. a refreshed map continues its predecessor's count).
-    pub fn set_version(&mut self, version: u64) {
+    pub(crate) fn set_version(&mut self, version: u64) {
         self.version = version;
     }
 
@@ -264,7 +264,7 @@ impl SlotMap {
     ///
     /// Returns true when the map changed (and its version was incremented);
     /// false when the slot already pointed there or is out of range.
-    pub fn apply_moved(&mut self, slot: u16, node: NodeAddr) -> bool {
+    pub(crate) fn apply_moved(&mut self, slot: u16, node: NodeAddr) -> bool {
         let Some(entry) = self.slots.get(usize::from(slot)).copied() else {
             return false;
         };
@@ -321,7 +321,7 @@ impl SlotMap {
     /// A 64-bit FNV-1a hash of the routing (slot ranges and their primaries'
     /// addresses): equal routing gives equal fingerprints, replicas and IDs
     /// aside.
-    pub fn fingerprint(&self) -> u64 {
+    pub(crate) fn fingerprint(&self) -> u64 {
         const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
         let mut hash = OFFSET;
@@ -346,7 +346,7 @@ impl SlotMap {
     }
 
     /// True when both maps send every slot to the same primary address.
-    pub fn same_routing(&self, other: &SlotMap) -> bool {
+    pub(crate) fn same_routing(&self, other: &SlotMap) -> bool {
         (0..SLOTS).all(|slot| self.primary_for_slot(slot) == other.primary_for_slot(slot))
     }
 
@@ -354,7 +354,7 @@ impl SlotMap {
     /// (same routing; see [`SlotMap::fingerprint`]). Ties go to a complete
     /// view, then to the one serving more slots, then to the earliest.
     /// `None` when there is no view.
-    pub fn pick_consensus(views: Vec<SlotMap>) -> Option<SlotMap> {
+    pub(crate) fn pick_consensus(views: Vec<SlotMap>) -> Option<SlotMap> {
         struct Group {
             first: usize,
             fingerprint: u64,

@@ -44,8 +44,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use discover::resolve;
-pub use reply::{master_addr, role_of, SwitchMaster, SWITCH_MASTER};
+pub(crate) use discover::resolve;
 
 use crate::client::Client;
 use crate::cmd::{Cmd, FromReply};

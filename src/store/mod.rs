@@ -51,19 +51,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub mod embedded;
+pub(crate) mod embedded;
 
 mod connect;
 mod fallback;
 mod lazy;
 mod remote;
-mod sharded;
+pub(crate) mod sharded;
 mod stalwart;
 mod translate;
 
 pub use embedded::{Embedded, EmbeddedOptions, LockToken};
-pub use sharded::{fnv1a64, shard_of};
-pub use stalwart::{shard_of_xxh3, Rate, RateBucket};
+pub use stalwart::Rate;
 
 use crate::config::{Compat, StoreConfig};
 use crate::conn::ConnectOptions;
@@ -343,8 +342,10 @@ impl Store {
         Ok(Store { backend: Backend::RedisSentinel(Remote::sentinel(opts).await?) })
     }
 
-    /// A `Sharded` store over `stores`, in this order (see [`shard_of`]; the
-    /// order decides where each key lives).
+    /// A `Sharded` store over `stores`, in this order: a key lives on store
+    /// `FNV-1a-64(key) % stores.len()` (with [`Compat::Stalwart016`],
+    /// Stalwart 0.16's `xxh3_64(key) % n`; [`Store::shard_index`] tells), so
+    /// the order decides where each key lives.
     ///
     /// # Errors
     /// [`Error::Config`] for fewer than two stores, or one that is `Default`

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use redwire::route::{ClusterClient, ClusterOptions};
+use redwire::cluster::{ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{AnyClient, Client, Frame, PoolOptions};
 

@@ -171,7 +171,7 @@ impl SlotMap {
     /// [`Error::Server`] when the reply is an error (a server before 7.0:
     /// fall back to `CLUSTER SLOTS`); [`Error::Type`] for a reply of another
     /// shape, a slot out of range, or a slot served by two shards.
-    pub fn from_shards(reply: &Frame, asked_host: &str, tls: bool) -> Result<SlotMap, Error> {
+    pub(crate) fn from_shards(reply: &Frame, asked_host: &str, tls: bool) -> Result<SlotMap, Error> {
         let shards = list(checked(reply)?).ok_or_else(|| malformed(reply.type_name()))?;
         let mut builder = Builder::new();
         for shard in shards {
@@ -218,7 +218,7 @@ impl SlotMap {
     ///
     /// # Errors
     /// As [`SlotMap::from_shards`].
-    pub fn from_slots(reply: &Frame, asked_host: &str) -> Result<SlotMap, Error> {
+    pub(crate) fn from_slots(reply: &Frame, asked_host: &str) -> Result<SlotMap, Error> {
         let entries = list(checked(reply)?).ok_or_else(|| malformed(reply.type_name()))?;
         let mut builder = Builder::new();
         for entry in entries {
