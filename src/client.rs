@@ -101,6 +101,12 @@ impl Client {
         &self.pool
     }
 
+    /// What the multiplexed connection went through since the client was
+    /// created: reconnects, failed connects, resends. A few relaxed loads.
+    pub fn stats(&self) -> crate::observe::Stats {
+        self.conn.stats()
+    }
+
     /// Checks an exclusive connection out of the pool (for BLPOP, WATCH ...).
     ///
     /// # Errors

@@ -79,7 +79,7 @@
 //!
 //! # Features
 //!
-//! All on by default.
+//! The first four are on by default.
 //!
 //! - `tls`: `rediss://` and `valkeys://` with rustls; without it a TLS address
 //!   fails to connect with `Error::Tls`.
@@ -88,6 +88,11 @@
 //!   system store is empty).
 //! - `serde`: `FromReply` for a user's struct from a JSON string (`cmd::Json`)
 //!   or a hash (`cmd::Hash`).
+//! - `tracing` (off by default): structured events for reconnects, the
+//!   watchdog, redirects, retries, topology refreshes, pool exhaustion and
+//!   pub/sub gaps; `metrics` (off by default): counters, gauges and a latency
+//!   histogram through the `metrics` facade. Both listed in [`observe`], whose
+//!   [`observe::Stats`] (`Client::stats()`, `ClusterClient::stats()`) needs no feature.
 //!
 //! # Stability
 //!
@@ -103,6 +108,7 @@
 //! | layer | module | IO? |
 //! |---|---|---|
 //! | errors, secrets | [`error`], `secret` | pure |
+//! | observability, called from every layer (reads their option and event types) | [`observe`] (`Stats`; `tracing` events and `metrics` behind features) | pure |
 //! | wire format | [`resp`] (frame, decode, encode) | pure |
 //! | commands | [`cmd`](mod@cmd) (builder, reply conversion, command table) | pure |
 //! | retry timing | `backoff` | pure |
@@ -131,6 +137,7 @@ pub mod config;
 pub mod conn;
 pub mod coord;
 pub mod error;
+pub mod observe;
 pub mod pipeline;
 pub mod pool;
 pub mod pubsub;

@@ -142,7 +142,8 @@ impl Pool {
         let permit = bounded(self.inner.pool.timeout_wait, PoolTimeout::Wait, async move {
             slots.acquire_owned().await.map_err(|_| Error::Closed)
         })
-        .await?;
+        .await
+        .inspect_err(|e| self.observe_timeout(e))?;
         loop {
             let candidate = {
                 let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -180,6 +181,13 @@ impl Pool {
         Ok(Pooled::new(conn, permit, self.inner.clone()))
     }
 
+    /// Reports a checkout that timed out (`tracing`, `metrics`).
+    fn observe_timeout(&self, e: &Error) {
+        if let Error::Pool(kind) = e {
+            crate::observe::pool_timeout(&self.inner.opts, *kind, self.inner.pool.timeout_wait);
+        }
+    }
+
     /// Closes every idle connection (checked-out ones close when returned).
     pub fn clear(&self) {
         let drained: Vec<Idle> =
@@ -201,6 +209,8 @@ pub struct Pooled {
     errored: bool,
     /// A send is under way; still set if its future was dropped.
     pending: bool,
+    /// Counted in `redwire_pool_in_use` while checked out (zero-sized without `metrics`).
+    _in_use: crate::observe::PoolInUse,
 }
 
 impl std::fmt::Debug for Pooled {
@@ -220,6 +230,7 @@ impl Pooled {
             dirty: false,
             errored: false,
             pending: false,
+            _in_use: crate::observe::PoolInUse::new(),
         }
     }
 

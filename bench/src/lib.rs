@@ -13,6 +13,7 @@
 //! | [`failover`] | pure analysis of a failover run (re-exported from `redwire-load`) |
 //! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report` and `e2e-plot`) |
 //! | [`report`] | markdown tables and redwire/peer ratios from many records |
+//! | `recorder` | feature `metrics`: the cheap recorder `e2e` installs to measure redwire's `metrics` feature |
 //!
 //! Not here: the load loop, the verification of every `GET`, the histograms
 //! and the SVG writer (all in `redwire-load`, shared with `redwire bench`);
@@ -22,6 +23,8 @@
 pub mod args;
 pub mod driver;
 pub mod load;
+#[cfg(feature = "metrics")]
+pub mod recorder;
 pub mod report;
 pub mod summary;
 pub mod watch;

@@ -81,7 +81,8 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
     // Replica reads may trail the primary; anything else must be exact.
     cfg.replicas = args.stale_reads_ok;
     let setup = |e: Failure| Error::Other(e.message);
-    let running = redwire_load::start(TargetDriver(Arc::new(target)), cfg).await.map_err(setup)?;
+    let target = Arc::new(target);
+    let running = redwire_load::start(TargetDriver(target.clone()), cfg).await.map_err(setup)?;
     if !args.json && std::io::stderr().is_terminal() {
         show_progress(&running, args.duration).await;
     }
@@ -90,9 +91,11 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
         write_plot(path, &report, &args)?;
     }
     if args.json {
-        println!("{}", json(&report));
+        let mut summary = json(&report);
+        summary["client_stats"] = target.stats_json();
+        println!("{summary}");
     } else {
-        print_text(&report, &args);
+        print_text(&report, &args, target.stats_line());
     }
     Ok(if report.verify_failures > 0 { 2 } else { 0 })
 }
@@ -164,7 +167,8 @@ fn json(r: &Report) -> serde_json::Value {
     })
 }
 
-fn print_text(r: &Report, args: &BenchArgs) {
+/// The text summary; `stats` is the client's own line (reconnects, redirects ...), if any.
+fn print_text(r: &Report, args: &BenchArgs, stats: Option<String>) {
     println!(
         "clients {}  duration {:.1}s  keys {}  value {} B",
         args.clients,
@@ -188,6 +192,9 @@ fn print_text(r: &Report, args: &BenchArgs) {
         r.latency.max()
     );
     println!("client cpu per op: {:.2} us", r.cpu_us_per_op());
+    if let Some(line) = stats {
+        println!("{line}");
+    }
     for (kind, n) in &r.errors_by_kind_only() {
         println!("errors[{kind}] = {n}");
     }

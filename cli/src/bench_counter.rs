@@ -216,6 +216,7 @@ pub async fn run(target: Target, args: CounterArgs) -> Result<i32, Error> {
             "max_us": latency.max(),
             "client_cpu_us_per_op": cpu_per_op,
             "errors_by_kind": errors_by_kind,
+            "client_stats": target.stats_json(),
         });
         println!("{summary}");
     } else {
@@ -244,6 +245,9 @@ pub async fn run(target: Target, args: CounterArgs) -> Result<i32, Error> {
         );
         for (kind, n) in &errors_by_kind {
             println!("errors[{kind}] = {n}");
+        }
+        if let Some(line) = target.stats_line() {
+            println!("{line}");
         }
         for (i, c, read) in violations.iter().take(LISTED_VIOLATIONS) {
             println!(

@@ -1,8 +1,10 @@
 //! What the CLI talks to: a server or cluster (the crate's one client type,
-//! `AnyClient`), or a configured store, behind one small get/set/incr/send API.
+//! `AnyClient`), or a configured store, behind one small get/set/incr/send API,
+//! and the client's stats for the bench summaries.
 
 use bytes::Bytes;
 use redwire::commands::{Execute, StringCommands};
+use redwire::observe::Stats;
 use redwire::{AnyClient, Cmd, Error, Frame, Store};
 
 /// The thing `cmd` and `bench` send to.
@@ -43,6 +45,48 @@ impl Target {
             Target::Server(server) => server.query(&c).await,
             Target::Store(_) => Err(Error::Config("INCR needs a server: use --url or --cluster".into())),
         }
+    }
+
+    /// What the client went through (reconnects, redirects, retries,
+    /// refreshes); `None` for a store.
+    pub fn stats(&self) -> Option<Stats> {
+        match self {
+            Target::Server(server) => Some(server.stats()),
+            Target::Store(_) => None,
+        }
+    }
+
+    /// [`Target::stats`] as the `client_stats` object of a `--json` summary (`null` for a store).
+    pub fn stats_json(&self) -> serde_json::Value {
+        match self.stats() {
+            Some(s) => serde_json::json!({
+                "reconnects": s.reconnects,
+                "connect_failures": s.connect_failures,
+                "resends": s.resends,
+                "redirects_moved": s.redirects_moved,
+                "redirects_ask": s.redirects_ask,
+                "retries": s.retries,
+                "topology_refreshes": s.topology_refreshes,
+            }),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    /// [`Target::stats`] as one line of a text summary (`None` for a store).
+    pub fn stats_line(&self) -> Option<String> {
+        self.stats().map(|s| {
+            format!(
+                "client: reconnects {}  connect failures {}  resends {}  redirects moved {} ask {}  retries {}  \
+                 topology refreshes {}",
+                s.reconnects,
+                s.connect_failures,
+                s.resends,
+                s.redirects_moved,
+                s.redirects_ask,
+                s.retries,
+                s.topology_refreshes
+            )
+        })
     }
 
     /// `SET key value`.

@@ -118,6 +118,14 @@ fn check(summary: &Value, out: &Output, killed: i64, mut nodes: Vec<support::Cli
     let resent = count(summary, "not_sent_resent");
     let server_total = count(summary, "server_total");
     assert!(acked > 0, "nothing acknowledged: {summary}");
+    // The client's own stats: each killed connection of the bench was reopened.
+    let reconnects = summary["client_stats"]["reconnects"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no client_stats.reconnects in {summary}"));
+    assert!(
+        killed == 0 || reconnects >= 1,
+        "{killed} connections killed, {reconnects} reconnects: {summary}"
+    );
     eprintln!(
         "acked {acked}  outcome_unknown {unknown}  not_sent_resent {resent}  server_total {server_total}  \
          connections killed {killed}  errors {}",

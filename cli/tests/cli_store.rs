@@ -264,6 +264,7 @@ fn bench_runs_through_the_embedded_store() {
     let out = redwire(&["bench", "--duration", "1s", "--clients", "1", "--keys", "100", "--json"]);
     assert_exit(&out, 0);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json prints JSON");
+    assert_eq!(report["client_stats"], serde_json::Value::Null, "a store has no client stats: {report}");
     assert!(report["ops"].as_u64().is_some_and(|n| n > 1000), "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["verify_failures"], 0, "{report}");

@@ -137,6 +137,17 @@ impl AnyClient {
     pub fn is_cluster(&self) -> bool {
         matches!(self, AnyClient::Cluster(_))
     }
+
+    /// What the client went through (see [`Client::stats`],
+    /// [`ClusterClient::stats`]); for a sentinel client, its current
+    /// master's connection, counted from the last switch.
+    pub fn stats(&self) -> crate::observe::Stats {
+        match self {
+            AnyClient::Standalone(c) => c.stats(),
+            AnyClient::Cluster(c) => c.stats(),
+            AnyClient::Sentinel(c) => c.master().stats(),
+        }
+    }
 }
 
 impl Execute for AnyClient {

@@ -709,7 +709,7 @@ fn complete(done: &mut Vec<(ReplySender, Result<Frame, Error>)>) {
 /// commands wait (no reply, no byte read, nothing written, for the response
 /// timeout), and when the socket has accepted nothing of a pending write for
 /// the response timeout (a server that stopped reading), blocking commands or not.
-pub(crate) async fn run_watchdog(shared: Weak<Shared>, timeout: Duration) {
+pub(crate) async fn run_watchdog(shared: Weak<Shared>, timeout: Duration) -> bool {
     let tick = (timeout / 8).max(Duration::from_millis(5));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -719,9 +719,9 @@ pub(crate) async fn run_watchdog(shared: Weak<Shared>, timeout: Duration) {
     let mut write_stalled = Duration::ZERO;
     loop {
         interval.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else { return false };
         if shared.is_closed() {
-            return;
+            return false;
         }
         let writes = shared.writes.load(Ordering::Acquire);
         let (head, waiting) = {
@@ -743,7 +743,7 @@ pub(crate) async fn run_watchdog(shared: Weak<Shared>, timeout: Duration) {
         }
         if stalled >= timeout || write_stalled >= timeout {
             shared.fail(Error::Timeout);
-            return;
+            return true;
         }
         last = progress;
         last_writes = writes;

@@ -112,8 +112,11 @@ impl Connection {
             let negotiated = handshake::handshake(&mut transport, opts, &mut decoder, &mut rbuf).await?;
             Ok::<_, Error>((transport, decoder, rbuf, negotiated))
         };
-        let (transport, decoder, rbuf, negotiated) =
-            tokio::time::timeout(opts.connect_timeout, setup).await.map_err(|_| Error::ConnectTimeout)??;
+        let started = crate::observe::now();
+        let setup =
+            tokio::time::timeout(opts.connect_timeout, setup).await.unwrap_or(Err(Error::ConnectTimeout));
+        crate::observe::connect_result(opts, started, &setup);
+        let (transport, decoder, rbuf, negotiated) = setup?;
         let shared = Shared::new(opts.max_in_flight, opts.max_write_buffer);
         let (r, w, abort) = transport.split();
         // RESP3 tells pushes from replies by type; RESP2 needs the pub/sub mode.
@@ -137,10 +140,11 @@ impl Connection {
             // Ends at the close, not at the watchdog's next tick (the writer
             // holds the same `Arc` until then, so this keeps nothing alive).
             let closing = shared.clone();
+            let node = crate::observe::node_label(opts);
             tokio::spawn(async move {
                 let _g = guard;
                 tokio::select! {
-                    () = watchdog => {}
+                    true = watchdog => crate::observe::watchdog_closed(&node, timeout),
                     () = closing.wait_closed() => {}
                 }
             });
@@ -164,11 +168,12 @@ impl Connection {
     /// reads and discards; the connection stays in sync.
     pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
         let _blocking = cmd.is_blocking().then(|| self.shared.blocking_guard());
-        let rx = self.shared.enqueue(std::slice::from_ref(cmd)).await?;
-        match rx.await {
-            Ok(reply) => reply,
-            Err(_) => Err(self.lost()),
-        }
+        let probe = crate::observe::CommandProbe::start(cmd);
+        let reply = match self.shared.enqueue(std::slice::from_ref(cmd)).await {
+            Ok(rx) => rx.await.unwrap_or_else(|_| Err(self.lost())),
+            Err(e) => Err(e),
+        };
+        probe.finish(reply)
     }
 
     /// Sends a pub/sub (un)subscribe command, which the server answers with
@@ -254,6 +259,13 @@ impl Connection {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
+        let n = cmds.len();
+        let result = self.pipeline_frames(cmds).await;
+        crate::observe::pipeline_done(n, &result);
+        result
+    }
+
+    async fn pipeline_frames(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         let n = cmds.len();
         let rx = self.shared.enqueue(cmds).await?;
         let frame = match rx.await {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use super::{ConnectOptions, Connection, PushSink};
 use crate::cmd::{Cmd, FromReply};
 use crate::error::Error;
+use crate::observe::{self, Counters};
 use crate::resp::Frame;
 
 /// Called after every successful (re)connect with the new connection, before
@@ -49,6 +50,8 @@ struct Inner {
     closed: AtomicBool,
     /// Sent on every new connection, in order, before it is handed out.
     setup: Mutex<Vec<Cmd>>,
+    /// Reconnects, failed connects and resends (shared with a router's other nodes).
+    counters: Arc<Counters>,
 }
 
 struct Backoff {
@@ -71,6 +74,17 @@ impl std::fmt::Debug for Reconnecting {
 impl Reconnecting {
     /// A handle that connects on first use.
     pub fn new(opts: ConnectOptions, push: Option<PushSink>, on_connect: Option<OnConnect>) -> Reconnecting {
+        Reconnecting::with_counters(opts, push, on_connect, Arc::default())
+    }
+
+    /// As [`Reconnecting::new`], counting its events in `counters` (a
+    /// router's nodes share one set).
+    pub(crate) fn with_counters(
+        opts: ConnectOptions,
+        push: Option<PushSink>,
+        on_connect: Option<OnConnect>,
+        counters: Arc<Counters>,
+    ) -> Reconnecting {
         Reconnecting {
             inner: Arc::new(Inner {
                 opts,
@@ -86,6 +100,7 @@ impl Reconnecting {
                 generation: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 setup: Mutex::new(Vec::new()),
+                counters,
             }),
         }
     }
@@ -163,7 +178,8 @@ impl Reconnecting {
                 if let Some(hook) = &self.inner.on_connect {
                     hook(&conn);
                 }
-                self.inner.generation.fetch_add(1, Ordering::AcqRel);
+                let generation = self.inner.generation.fetch_add(1, Ordering::AcqRel);
+                observe::reconnected(&self.inner.opts, &self.inner.counters, generation, self.last_cause());
                 if self.is_closed() {
                     // Closed while connecting: `close` waits for the
                     // `connecting` lock held here, so the tasks end before it returns.
@@ -176,7 +192,15 @@ impl Reconnecting {
             }
             Err(e) => {
                 backoff.failures = backoff.failures.saturating_add(1);
-                backoff.next_attempt = Some(Instant::now() + reconnect_delay(backoff.failures));
+                let delay = reconnect_delay(backoff.failures);
+                observe::reconnect_failed(
+                    &self.inner.opts,
+                    &self.inner.counters,
+                    &e,
+                    backoff.failures,
+                    delay,
+                );
+                backoff.next_attempt = Some(Instant::now() + delay);
                 backoff.last_error = Some(e.clone());
                 self.inner.down.store(true, Ordering::Release);
                 Err(e)
@@ -207,9 +231,11 @@ impl Reconnecting {
                     if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) =>
                 {
                     resends += 1;
+                    observe::resend(&self.inner.opts, &self.inner.counters, &cause, resends);
                 }
-                Err(Error::OutcomeUnknown { .. }) if !retried_unknown && is_safe_to_repeat(cmd) => {
+                Err(Error::OutcomeUnknown { cause }) if !retried_unknown && is_safe_to_repeat(cmd) => {
                     retried_unknown = true;
+                    observe::resend(&self.inner.opts, &self.inner.counters, &cause, 1);
                 }
                 other => return other,
             }
@@ -225,6 +251,22 @@ impl Reconnecting {
     /// Cancel-safe.
     pub async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T, Error> {
         T::from_reply(self.send(cmd).await?)
+    }
+
+    /// What this handle went through: reconnects, failed connects, resends
+    /// (the other fields of [`observe::Stats`] stay 0 here).
+    pub fn stats(&self) -> observe::Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Why the last connection closed, if there was one.
+    fn last_cause(&self) -> Option<Arc<Error>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(Connection::closed_reason)
     }
 
     /// True while the last attempt to connect failed (the node looks down).

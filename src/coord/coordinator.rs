@@ -523,6 +523,7 @@ async fn receive(
                 }
                 Err(e) => {
                     add(&counters.malformed, 1);
+                    crate::observe::coord_decode_error(&e);
                     inbox.push(Delivery::Malformed(e));
                 }
             },

@@ -388,7 +388,10 @@ impl Subscriber {
 fn into_event(p: Popped<Event>) -> Event {
     match p {
         Popped::Item(e) => e,
-        Popped::Lagged(dropped) => Event::Lagged { dropped },
+        Popped::Lagged(dropped) => {
+            crate::observe::pubsub_lagged(dropped);
+            Event::Lagged { dropped }
+        }
     }
 }
 
@@ -603,7 +606,10 @@ impl Task {
                     let _ = tx.send(Io::Topology(result));
                 });
             }
-            Action::Emit(event) => self.inbox.push(event),
+            Action::Emit(event) => {
+                crate::observe::pubsub_event(&event);
+                self.inbox.push(event);
+            }
             Action::Complete { call, result } => {
                 if let Some(reply) = self.calls.remove(&call) {
                     let _ = reply.send(result);

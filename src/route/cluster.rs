@@ -157,6 +157,8 @@ struct Inner {
     refresh_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Push frames of every node's connection, tracking, push links.
     push: Arc<crate::push::PushState>,
+    /// Redirects, retries, and every node connection's reconnects.
+    counters: Arc<crate::observe::Counters>,
 }
 
 /// A client for a Redis/Valkey cluster. Clones share everything.
@@ -211,6 +213,7 @@ impl ClusterClient {
             closed: AtomicBool::new(false),
             refresh_task: std::sync::Mutex::new(None),
             push: Arc::new(crate::push::PushState::default()),
+            counters: Arc::default(),
             opts,
         });
         let client = ClusterClient { inner };
@@ -258,6 +261,13 @@ impl ClusterClient {
     /// How many topology refreshes ran so far (start-up not counted).
     pub fn refresh_count(&self) -> u64 {
         self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// What this client went through since it was created: redirects,
+    /// retries, refreshes, and the reconnects of every node's connection
+    /// (nodes that left the topology included). A few relaxed loads.
+    pub fn stats(&self) -> crate::observe::Stats {
+        crate::observe::Stats { topology_refreshes: self.refresh_count(), ..self.inner.counters.snapshot() }
     }
 
     /// A copy of the current slot map.
@@ -465,6 +475,7 @@ impl ClusterClient {
             };
             let action = classify(&err, attempt, &policy, retry_safe, rand::random::<u64>());
             let out_of_time = started.elapsed() >= self.inner.opts.request_deadline;
+            crate::observe::retry(&self.inner.counters, &action, &err, slot, attempt, out_of_time);
             match action {
                 RetryAction::Moved { slot: moved, node } if !out_of_time => {
                     self.apply_moved(moved, node.clone());

@@ -25,6 +25,8 @@ fn main() {
         eprintln!("e2e: {e}");
         std::process::exit(1);
     }
+    #[cfg(feature = "metrics")]
+    let recorder = redwire_bench::recorder::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -82,6 +84,10 @@ fn main() {
             }
         }
     });
+    #[cfg(feature = "metrics")]
+    if let Some(r) = recorder {
+        eprint!("{}", r.render());
+    }
     // Client background tasks may still hold connections: do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);

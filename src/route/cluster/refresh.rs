@@ -56,8 +56,9 @@ impl Inner {
             .any(|r| matches!(r.health, Health::Loading | Health::Unknown))
     }
 
-    /// Asks up to three nodes for the topology and installs the consensus.
-    pub(super) async fn refresh(&self) -> Result<(), Error> {
+    /// Asks up to three nodes for the topology and installs the consensus;
+    /// says what changed.
+    pub(super) async fn refresh(&self) -> Result<crate::observe::TopologyChange, Error> {
         let routing = lock_read(&self.routing).clone();
         let mut candidates: Vec<ConnectOptions> = Vec::new();
         let mut addrs: Vec<NodeAddr> = routing.map.nodes().into_iter().cloned().collect();
@@ -90,9 +91,11 @@ impl Inner {
         match SlotMap::pick_consensus(views) {
             Some(map) => {
                 if !map.same_routing(&routing.map) || map.shards() != routing.map.shards() {
+                    let change = crate::observe::topology_change(&routing.map, &map);
                     self.install(map)?;
+                    return Ok(change);
                 }
-                Ok(())
+                Ok(crate::observe::TopologyChange::default())
             }
             None => {
                 Err(last_err.unwrap_or_else(|| Error::Other("no node answered the topology query".into())))
@@ -118,7 +121,12 @@ pub(super) async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
         // them once they are ready; otherwise the periodic interval applies.
         let settling = inner.upgrade().is_some_and(|i| i.has_settling_replicas());
         let wait = if settling { interval.min(SETTLING_RECHECK) } else { interval };
-        let _ = tokio::time::timeout(wait, wanted.notified()).await;
+        let asked = tokio::time::timeout(wait, wanted.notified()).await.is_ok();
+        let why = match (asked, settling) {
+            (true, _) => "requested",
+            (false, true) => "settling",
+            (false, false) => "periodic",
+        };
         if inner.upgrade().is_none_or(|i| i.closed.load(Ordering::Acquire)) {
             return;
         }
@@ -131,7 +139,9 @@ pub(super) async fn refresh_task(inner: Weak<Inner>, wanted: Arc<Notify>) {
             return;
         }
         i.refresh_pending.store(false, Ordering::Release);
-        let _ = i.refresh().await;
+        let started = crate::observe::now();
+        let result = i.refresh().await;
+        crate::observe::refreshed(why, started, &result);
         i.refreshes.fetch_add(1, Ordering::Relaxed);
         drop(i);
         last = Instant::now();

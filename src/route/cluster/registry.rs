@@ -29,8 +29,8 @@ impl Inner {
     pub(super) fn make_node(&self, addr: &NodeAddr) -> NodeConn {
         let opts = self.node_options(addr);
         let hub = &self.push.hub;
-        let conn =
-            Reconnecting::new(opts.clone(), Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
+        let (sink, hook) = (Some(hub.sink(addr.clone())), Some(hub.on_connect(addr.clone())));
+        let conn = Reconnecting::with_counters(opts.clone(), sink, hook, self.counters.clone());
         let tracking = self.push.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(c) = tracking {
             // Not connected yet: the first connect runs it.
