@@ -18,9 +18,12 @@
 #   FAILOVER_AT          when the primary is killed (default 5s)
 #   BASELINE_REQUESTS    requests of the redis-benchmark C baseline (default 1000000)
 #   KEYS, VALUE_SIZE, RATIO   load shape (default 10000, 64, 80:20)
+#   PLOTS                1: also draw the failover runs as SVG (default 0): one picture per
+#                        client (failover-<client>.svg) and all of them side by side on the
+#                        same axes (failover.svg)
 #
-# Output: markdown tables on stdout; the JSON of every run and the server logs stay in
-# bench/target/e2e/<timestamp>/.
+# Output: markdown tables on stdout; the JSON of every run, the server logs and the pictures stay
+# in bench/target/e2e/<timestamp>/.
 
 set -euo pipefail
 
@@ -36,6 +39,7 @@ BASELINE_REQUESTS="${BASELINE_REQUESTS:-1000000}"
 KEYS="${KEYS:-10000}"
 VALUE_SIZE="${VALUE_SIZE:-64}"
 RATIO="${RATIO:-80:20}"
+PLOTS="${PLOTS:-0}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -57,6 +61,7 @@ log "building (release)"
 (cd "$bench_dir" && cargo build --release --bins --quiet) >&2
 e2e="$bench_dir/target/release/e2e"
 report="$bench_dir/target/release/e2e-report"
+plot="$bench_dir/target/release/e2e-plot"
 
 # Every server we start: pid by port, stopped on exit.
 declare -A server_pid=()
@@ -229,12 +234,17 @@ if [[ " $STAGES " == *" failover "* ]]; then
             log "could not find the primary of slot 0 and its replica"
             exit 1
         fi
+        plot_args=()
+        if [ "$PLOTS" = 1 ]; then plot_args=(--plot "$out/failover-$client.svg"); fi
         run_e2e "$out/failover.jsonl" --client "$client" --cluster "$(cluster_urls)" \
             --clients "$FAILOVER_CLIENTS" --duration "$FAILOVER_DURATION" \
             --kill-primary-at "$FAILOVER_AT" --kill-pid "${server_pid[$primary_port]}" \
-            --watch-promotion "127.0.0.1:$replica_port"
+            --watch-promotion "127.0.0.1:$replica_port" "${plot_args[@]}"
         stop_servers
     done
+    if [ "$PLOTS" = 1 ] && [ -s "$out/failover.jsonl" ]; then
+        "$plot" "$out/failover.svg" "$out/failover.jsonl" && log "pictures in $out/failover*.svg"
+    fi
 fi
 
 files=()

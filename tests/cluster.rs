@@ -2,19 +2,21 @@
 //! server's own CLUSTER KEYSLOT, multi-key splits, fan-out, CROSSSLOT, replica
 //! reads; and correct answers under load through four drills: a primary
 //! killed, a manual CLUSTER FAILOVER, a slot range migrated with MIGRATE, and
-//! a killed node restarted. Each drill prints its recovery time and errors.
+//! a killed node restarted. The load is the shared verified generator
+//! (`redwire-load`, the same as `redwire bench` and `bench/`). Each drill
+//! prints its recovery time and errors (`REDWIRE_DRILL_PLOTS=DIR` also draws it).
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redwire::cluster::{key_slot, ClusterClient, ClusterOptions};
 use redwire::url::parse_url;
 use redwire::{cmd, Error, Frame};
+use redwire_load::{Failure, LoadConfig, Mix, Report, Running};
 use support::Cluster;
 
 async fn client(cluster: &Cluster, read_from_replicas: bool) -> ClusterClient {
@@ -159,141 +161,57 @@ async fn replica_reads_reach_replicas_and_fall_back() {
     assert!(started.elapsed() < Duration::from_secs(10), "fallback took {:?}", started.elapsed());
 }
 
-/// What the load saw.
-#[derive(Default, Debug)]
-struct Stats {
-    ok: u64,
-    wrong: Vec<String>,
-    errors: BTreeMap<String, u64>,
-    error_times: Vec<Instant>,
+/// The cluster client as the shared load generator (`redwire-load`) drives it.
+#[derive(Clone)]
+struct LoadDriver(ClusterClient);
+
+fn failure(e: Error) -> Failure {
+    if e.is_not_sent() && std::env::var_os("REDWIRE_DEBUG_ERRORS").is_some() {
+        eprintln!("not sent: {e:?}");
+    }
+    Failure::new(e.kind_name(), e.to_string())
 }
 
-struct Load {
-    stop: Arc<AtomicBool>,
-    stats: Arc<Mutex<Stats>>,
-    ops: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+impl redwire_load::Driver for LoadDriver {
+    type Value = Bytes;
+
+    async fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, Failure> {
+        self.0.query(&cmd("GET").arg(key)).await.map_err(failure)
+    }
+
+    async fn set(&mut self, key: &[u8], value: Bytes) -> Result<(), Failure> {
+        self.0.query(&cmd("SET").arg(key).arg(value)).await.map_err(failure)
+    }
+
+    async fn mget(&mut self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, Failure> {
+        self.0.query(&cmd("MGET").args_from(keys.iter().copied())).await.map_err(failure)
+    }
+
+    async fn incr(&mut self, key: &[u8]) -> Result<i64, Failure> {
+        self.0.query(&cmd("INCR").arg(key)).await.map_err(failure)
+    }
+}
+
+/// Keys of the drills' load: `load:0` .. `load:1999`.
+const LOAD_KEYS: u64 = 2000;
+
+/// 50 tasks of verified GET/SET/MGET/INCR (see `redwire-load`): every value
+/// names its key and version, every counter must grow, so a value of another
+/// key, a lost acknowledged write before the fault or a garbled reply is a
+/// verify failure. Runs until `stop` (at most a minute).
+async fn start_load(c: &ClusterClient) -> Running {
+    let mut cfg = LoadConfig::new(50, Duration::from_secs(60), LOAD_KEYS, "load:");
+    cfg.mix = Mix { get: 4, set: 3, mget: 1, incr: 1 };
+    // The client reads from replicas: another task's newest write may not be there yet.
+    cfg.replicas = true;
+    cfg.settle = Duration::from_secs(1);
+    cfg.error_pause = Duration::from_millis(5);
+    cfg.grace = Duration::from_secs(10);
+    redwire_load::start(LoadDriver(c.clone()), cfg).await.expect("load prefill")
 }
 
 fn value_for(key: &str, version: u64) -> String {
     format!("{key}|{version}")
-}
-
-impl Load {
-    /// `tasks` tasks doing GET/SET/INCR/MGET/DEL on keys whose values name
-    /// the key, so a value of another key is detected.
-    fn start(c: &ClusterClient, tasks: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(Mutex::new(Stats::default()));
-        let ops = Arc::new(AtomicU64::new(0));
-        let mut handles = Vec::new();
-        for t in 0..tasks {
-            let (c, stop, stats, ops) = (c.clone(), stop.clone(), stats.clone(), ops.clone());
-            handles.push(tokio::spawn(async move {
-                let mut rng = fastrand::Rng::with_seed(t as u64);
-                let mut version = 0u64;
-                let mut counter = 0i64;
-                let ctr_key = format!("ctr:{t}");
-                while !stop.load(Ordering::Relaxed) {
-                    let key = format!("load:{t}:{}", rng.u32(0..40));
-                    let outcome: Result<(), Error> = match rng.u32(0..10) {
-                        0..=3 => match c.query::<Option<Bytes>>(&cmd("GET").arg(&key)).await {
-                            Ok(v) => {
-                                check(&stats, &key, v.as_deref());
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
-                        },
-                        4..=6 => {
-                            version += 1;
-                            c.query::<()>(&cmd("SET").arg(&key).arg(value_for(&key, version))).await
-                        }
-                        7 => match c.query::<i64>(&cmd("INCR").arg(&ctr_key)).await {
-                            Ok(n) => {
-                                if n <= counter {
-                                    stats
-                                        .lock()
-                                        .expect("stats")
-                                        .wrong
-                                        .push(format!("{ctr_key}: {n} after {counter}"));
-                                }
-                                counter = n;
-                                Ok(())
-                            }
-                            Err(e) => {
-                                if e.is_outcome_unknown() {
-                                    // It may have counted: the next value only has to be larger.
-                                }
-                                Err(e)
-                            }
-                        },
-                        8 => {
-                            let keys: Vec<String> =
-                                (0..3).map(|_| format!("load:{t}:{}", rng.u32(0..40))).collect();
-                            match c.query::<Vec<Option<Bytes>>>(&cmd("MGET").args_from(&keys)).await {
-                                Ok(values) => {
-                                    if values.len() != keys.len() {
-                                        stats
-                                            .lock()
-                                            .expect("stats")
-                                            .wrong
-                                            .push(format!("MGET of 3 gave {}", values.len()));
-                                    }
-                                    for (k, v) in keys.iter().zip(values.iter()) {
-                                        check(&stats, k, v.as_deref());
-                                    }
-                                    Ok(())
-                                }
-                                Err(e) => Err(e),
-                            }
-                        }
-                        _ => c.query::<i64>(&cmd("DEL").arg(&key)).await.map(|_| ()),
-                    };
-                    ops.fetch_add(1, Ordering::Relaxed);
-                    let failed = {
-                        let mut s = stats.lock().expect("stats");
-                        match outcome {
-                            Ok(()) => {
-                                s.ok += 1;
-                                false
-                            }
-                            Err(e) => {
-                                if e.is_not_sent() && std::env::var_os("REDWIRE_DEBUG_ERRORS").is_some() {
-                                    eprintln!("not sent: {e:?}");
-                                }
-                                *s.errors.entry(e.kind_name().to_string()).or_insert(0) += 1;
-                                s.error_times.push(Instant::now());
-                                true
-                            }
-                        }
-                    };
-                    if failed {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            }));
-        }
-        Load { stop, stats, ops, tasks: handles }
-    }
-
-    async fn finish(self) -> Stats {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            t.await.expect("load task");
-        }
-        let _ = self.ops;
-        std::mem::take(&mut *self.stats.lock().expect("stats"))
-    }
-}
-
-fn check(stats: &Mutex<Stats>, key: &str, value: Option<&[u8]>) {
-    if let Some(v) = value {
-        let text = String::from_utf8_lossy(v);
-        match text.split_once('|') {
-            Some((k, ver)) if k == key && ver.parse::<u64>().is_ok() => {}
-            _ => stats.lock().expect("stats").wrong.push(format!("{key} -> {text}")),
-        }
-    }
 }
 
 /// Writes `key` every 5 ms and remembers when each write succeeded.
@@ -349,54 +267,85 @@ async fn first_write_after(
     None
 }
 
-fn report(drill: &str, recovery: Option<Duration>, stats: &Stats, fault: Instant) {
-    let window =
-        stats.error_times.iter().map(|t| t.saturating_duration_since(fault)).max().unwrap_or_default();
+/// Prints what the drill saw (`fault_ms`: when the fault began, ms since the
+/// load started); with `REDWIRE_DRILL_PLOTS=DIR` also draws it as `DIR/<drill>.svg`.
+fn report(drill: &str, recovery: Option<Duration>, r: &Report, fault_ms: u64) {
+    let last_error = r.last_error_at_ms().map(|ms| Duration::from_millis(ms.saturating_sub(fault_ms)));
     eprintln!(
-        "DRILL {drill}: recovery {:?}, ok {}, errors {:?} (last {:?} after the fault), wrong {}",
-        recovery,
-        stats.ok,
-        stats.errors,
-        window,
-        stats.wrong.len()
+        "DRILL {drill}: recovery {recovery:?}, ok {}, errors {:?} (last within 100 ms of {:?} after the fault), \
+         wrong {} {:?}, stale reads {}, older after the fault {}",
+        r.ops,
+        r.errors_by_kind,
+        last_error,
+        r.verify_failures,
+        r.first_verify_failure,
+        r.stale_reads,
+        r.older_after_failover
     );
+    if let Some(dir) = std::env::var_os("REDWIRE_DRILL_PLOTS") {
+        let name: String = drill.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let mut run = r.plot_run("redwire");
+        run.fault_at_ms = Some(fault_ms);
+        let svg = redwire_load::plot::render(&format!("cluster drill {drill}"), &[run]);
+        let path = std::path::Path::new(&dir).join(format!("{name}.svg"));
+        std::fs::write(&path, svg).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+/// Only these error kinds may surface (whatever the operation).
+#[track_caller]
+fn assert_error_kinds(r: &Report, allowed: &[&str]) {
+    for kind in r.errors_by_kind_only().keys() {
+        assert!(allowed.contains(&kind.as_str()), "unexpected error kind {kind}: {:?}", r.errors_by_kind);
+    }
+}
+
+/// ms from the load's start to `t`.
+fn ms_since_start(load: &Running, t: Instant) -> u64 {
+    t.saturating_duration_since(load.marker().start()).as_millis() as u64
+}
+
+#[track_caller]
+fn assert_no_wrong_answers(r: &Report) {
+    assert_eq!(
+        r.verify_failures, 0,
+        "wrong answers: {:?}: {:?}",
+        r.verify_failures_by_reason, r.first_verify_failure
+    );
+    assert_eq!(r.unfinished_tasks, 0, "tasks stuck on a reply");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_kill_a_primary_under_load() {
     let cluster = Cluster::start();
     let c = client(&cluster, true).await;
-    let load = Load::start(&c, 50);
+    let load = start_load(&c).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let probe = "probe-key";
     let victim_port = cluster.primary_for_slot(key_slot(probe.as_bytes())).port();
     let victim = (0..cluster.nodes().len()).find(|&i| cluster.node(i).port() == victim_port).expect("victim");
     let fault = Instant::now();
     cluster.kill_node(victim);
+    // Acknowledged writes the dead primary had not replicated yet may be lost from here on.
+    load.mark_fault();
     let recovery = first_write_after(&c, probe, fault, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let stats = load.finish().await;
-    report("kill-primary", recovery, &stats, fault);
-    assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
+    let fault_ms = ms_since_start(&load, fault);
+    let r = load.stop().await;
+    report("kill-primary", recovery, &r, fault_ms);
+    assert_no_wrong_answers(&r);
     assert!(recovery.is_some(), "writes to the failed slots never recovered");
-    // Only in-flight writes may fail, with "outcome unknown"; nothing else surfaces.
-    for kind in stats.errors.keys() {
-        assert!(
-            kind == "outcome_unknown" || kind == "timeout",
-            "unexpected error kind {kind}: {:?}",
-            stats.errors
-        );
-    }
-    let slot_errors: u64 = stats.errors.values().sum();
-    assert!(slot_errors < 200, "too many errors: {:?}", stats.errors);
-    assert!(stats.ok > 1000);
+    // Only in-flight commands may fail, with "outcome unknown" or a timeout; nothing else surfaces.
+    assert_error_kinds(&r, &["outcome_unknown", "timeout"]);
+    assert!(r.errors < 200, "too many errors: {:?}", r.errors_by_kind);
+    assert!(r.ops > 1000, "{} ops", r.ops);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_manual_failover_under_load() {
     let cluster = Cluster::start();
     let c = client(&cluster, true).await;
-    let load = Load::start(&c, 50);
+    let load = start_load(&c).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let probe = "probe-key";
     let primary_port = cluster.primary_for_slot(key_slot(probe.as_bytes())).port();
@@ -413,28 +362,28 @@ async fn drill_manual_failover_under_load() {
     blocking(move || cl.failover(cl.node(idx))).await.expect("failover");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stall = prober.longest_stall(fault).await;
-    let stats = load.finish().await;
-    let recovery = Some(stall);
-    report("manual-failover (longest write stall)", recovery, &stats, fault);
-    assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
-    assert!(recovery.is_some());
-    for kind in stats.errors.keys() {
-        assert!(kind == "outcome_unknown", "unexpected error kind {kind}: {:?}", stats.errors);
-    }
+    // A coordinated failover loses no acknowledged write: no fault is marked for the verification.
+    let fault_ms = ms_since_start(&load, fault);
+    let r = load.stop().await;
+    report("manual-failover (longest write stall)", Some(stall), &r, fault_ms);
+    assert_no_wrong_answers(&r);
+    assert_eq!(r.older_after_failover, 0);
+    assert_error_kinds(&r, &["outcome_unknown"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_migrate_slots_under_load() {
     let cluster = Arc::new(Cluster::start());
     let c = client(&cluster, true).await;
-    // Keys of the load live in many slots; migrate every slot task 0..10 keys use.
-    let load = Load::start(&c, 50);
+    // Keys of the load live in many slots; migrate the slots of every fifth key.
+    let load = start_load(&c).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut slots: Vec<u16> =
-        (0..10).flat_map(|t| (0..40).map(move |k| key_slot(format!("load:{t}:{k}").as_bytes()))).collect();
+        (0..LOAD_KEYS).step_by(5).map(|k| key_slot(format!("load:{k}").as_bytes())).collect();
     slots.sort_unstable();
     slots.dedup();
-    let prober = Probe::start(&c, "load:0:0");
+    // The probe writes a key of its own in the slot of `load:0` (a hash tag), not a load key.
+    let prober = Probe::start(&c, "{load:0}probe");
     let fault = Instant::now();
     let cl = cluster.clone();
     let moved = blocking(move || {
@@ -453,10 +402,12 @@ async fn drill_migrate_slots_under_load() {
     eprintln!("migration of {moved} slots took {:?}", fault.elapsed());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stall = prober.longest_stall(fault).await;
-    let stats = load.finish().await;
-    report(&format!("migrate-{moved}-slots (longest write stall)"), Some(stall), &stats, fault);
-    assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
-    assert!(stats.errors.is_empty(), "errors surfaced during migration: {:?}", stats.errors);
+    let fault_ms = ms_since_start(&load, fault);
+    let r = load.stop().await;
+    report(&format!("migrate-{moved}-slots (longest write stall)"), Some(stall), &r, fault_ms);
+    assert_no_wrong_answers(&r);
+    assert_eq!(r.older_after_failover, 0);
+    assert!(r.errors_by_kind.is_empty(), "errors surfaced during migration: {:?}", r.errors_by_kind);
     assert!(c.refresh_count() < 200, "refresh storm: {}", c.refresh_count());
 }
 
@@ -520,13 +471,14 @@ fn migrate_slot(source: &support::ClusterNode, target: &support::ClusterNode, sl
 async fn drill_restart_a_killed_node_under_load() {
     let cluster = Arc::new(Cluster::start());
     let c = client(&cluster, true).await;
-    let load = Load::start(&c, 50);
+    let load = start_load(&c).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let probe = "probe-key";
     let victim_port = cluster.primary_for_slot(key_slot(probe.as_bytes())).port();
     let victim = (0..cluster.nodes().len()).find(|&i| cluster.node(i).port() == victim_port).expect("victim");
     cluster.kill_node(victim);
     let killed = Instant::now();
+    load.mark_fault();
     let first = first_write_after(&c, probe, killed, Duration::from_secs(20)).await;
     assert!(first.is_some(), "no failover after the kill");
     let fault = Instant::now();
@@ -539,16 +491,11 @@ async fn drill_restart_a_killed_node_under_load() {
     .expect("restart");
     let recovery = first_write_after(&c, probe, fault, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let stats = load.finish().await;
-    report("restart-killed-node", recovery, &stats, killed);
-    assert!(stats.wrong.is_empty(), "wrong answers: {:?}", &stats.wrong[..stats.wrong.len().min(10)]);
-    for kind in stats.errors.keys() {
-        assert!(
-            kind == "outcome_unknown" || kind == "timeout",
-            "unexpected error kind {kind}: {:?}",
-            stats.errors
-        );
-    }
+    let fault_ms = ms_since_start(&load, killed);
+    let r = load.stop().await;
+    report("restart-killed-node", recovery, &r, fault_ms);
+    assert_no_wrong_answers(&r);
+    assert_error_kinds(&r, &["outcome_unknown", "timeout"]);
     // The restarted node is a replica now; reads through replicas still answer correctly.
     let v: Option<String> = c.query(&cmd("GET").arg(probe)).await.expect("get");
     assert_eq!(v, Some(value_for(probe, 0)));

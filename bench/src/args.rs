@@ -72,6 +72,10 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also draw the run as an SVG here: ops/s, p99 and errors over time (the
+    /// kill and the promotion marked) and the latency histogram.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -170,11 +174,14 @@ mod tests {
             "redis://a:1,redis://b:2",
             "--replicas",
             "--json",
+            "--plot",
+            "out.svg",
         ])
         .unwrap();
         assert_eq!(a.client, ClientKind::RedisRs);
         assert_eq!(a.cluster, vec!["redis://a:1".to_string(), "redis://b:2".to_string()]);
         assert!(a.is_cluster() && a.replicas && a.json);
+        assert_eq!(a.plot.as_deref(), Some(std::path::Path::new("out.svg")));
         assert!(Args::try_parse_from(["e2e", "--client", "fred"]).is_err(), "needs --url or --cluster");
         let standalone_replicas =
             Args::try_parse_from(["e2e", "--client", "fred", "--url", "redis://x", "--replicas"]).unwrap();

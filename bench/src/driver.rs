@@ -12,7 +12,8 @@
 //!   connection). The one setting added is a reconnect policy: without one
 //!   fred does not reconnect at all, so a failover would only measure that.
 //!
-//! Not here: the load itself and its verification (`load`).
+//! Not here: the load itself and its verification (`redwire-load`, driven
+//! through the `redwire_load::Driver` impl at the end of this file).
 
 use std::borrow::Cow;
 
@@ -22,6 +23,7 @@ use fred::prelude::{
 };
 use redis::AsyncCommands;
 use redwire::commands::StringCommands;
+pub use redwire_load::Failure;
 
 use crate::args::{host_port, Args, ClientKind};
 
@@ -45,15 +47,6 @@ pub enum Driver {
     },
 }
 
-/// A failed command: a short kind for counting, and the library's message.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// Stable, lower-case name of the kind (`timeout`, `io`, `clusterdown`, ...).
-    pub kind: Cow<'static, str>,
-    /// The library's own description.
-    pub message: String,
-}
-
 /// A `GET` reply's payload, in whatever type the library hands out (no copy).
 pub enum Payload {
     /// redwire and fred give `Bytes`.
@@ -69,6 +62,12 @@ impl Payload {
             Payload::Bytes(b) => b,
             Payload::Vec(v) => v,
         }
+    }
+}
+
+impl AsRef<[u8]> for Payload {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
     }
 }
 
@@ -203,6 +202,25 @@ impl Driver {
                 client.set::<(), _, _>(key, value, None, None, false).await.map_err(fred_failure)
             }
         }
+    }
+}
+
+impl redwire_load::Driver for Driver {
+    type Value = Payload;
+
+    fn get(
+        &mut self,
+        key: &[u8],
+    ) -> impl std::future::Future<Output = Result<Option<Payload>, Failure>> + Send {
+        Driver::get(self, key)
+    }
+
+    fn set(
+        &mut self,
+        key: &[u8],
+        value: Bytes,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send {
+        Driver::set(self, key, value)
     }
 }
 

@@ -7,25 +7,26 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`args`] | the command line of `e2e` (duration, ratio, topology parsing) |
-//! | [`driver`] | one enum over the three clients: connect, `GET`, `SET`, error kinds |
-//! | [`value`] | key names and self-describing values (key + version) |
-//! | [`load`] | the tasks, verification of every `GET`, histograms, timeline |
+//! | [`driver`] | one enum over the three clients: connect, `GET`, `SET`, error kinds; the `redwire_load::Driver` for it |
+//! | [`load`] | one run: the shared generator (`redwire-load`), the kill, the summary |
 //! | [`watch`] | the failover helpers: SIGKILL at a time, wait for a replica's promotion |
-//! | [`failover`] | pure analysis of a failover run: baseline, stalls, recovery |
-//! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report`) |
+//! | [`failover`] | pure analysis of a failover run (re-exported from `redwire-load`) |
+//! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report` and `e2e-plot`) |
 //! | [`report`] | markdown tables and redwire/peer ratios from many records |
 //! | `recorder` | feature `metrics`: the cheap recorder `e2e` installs to measure redwire's `metrics` feature |
 //!
-//! Not here: the decode micro-benchmark (`benches/decode.rs`), and starting
-//! or stopping servers (that is `run-e2e.sh`).
+//! Not here: the load loop, the verification of every `GET`, the histograms
+//! and the SVG writer (all in `redwire-load`, shared with `redwire bench`);
+//! the decode micro-benchmark (`benches/decode.rs`); starting or stopping
+//! servers (that is `run-e2e.sh`).
 
 pub mod args;
 pub mod driver;
-pub mod failover;
 pub mod load;
 #[cfg(feature = "metrics")]
 pub mod recorder;
 pub mod report;
 pub mod summary;
-pub mod value;
 pub mod watch;
+
+pub use redwire_load::failover;

@@ -228,6 +228,8 @@ mod tests {
             older_after_failover: 0,
             unfinished_tasks: 0,
             timeline: vec![Second { second: 0, ops: 5, errors: 1, p99_us: 1500 }],
+            timeline_100ms: Vec::new(),
+            latency_bins: Vec::new(),
             failover: None,
         }
     }

@@ -1,24 +1,16 @@
 //! The JSON record of one run: written by `e2e --json` (one line), read back
-//! by `e2e-report`. Field names are the ones the brief asks for.
+//! by `e2e-report` (tables) and `e2e-plot` (pictures). Field names are the
+//! ones the brief asks for; fields added later have defaults, so older
+//! records still read.
 
 use std::collections::BTreeMap;
 
+use redwire_load::plot::PlotRun;
 use serde::{Deserialize, Serialize};
 
 use crate::failover::FailoverReport;
 
-/// One second of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Second {
-    /// Seconds since the measured run started.
-    pub second: u64,
-    /// Successful operations completed in this second.
-    pub ops: u64,
-    /// Errors returned in this second.
-    pub errors: u64,
-    /// 99th percentile latency of the successful operations of this second.
-    pub p99_us: u64,
-}
+pub use redwire_load::{Bucket, Second};
 
 /// Everything one run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +68,28 @@ pub struct Summary {
     pub unfinished_tasks: usize,
     /// Per second: ops, errors, p99.
     pub timeline: Vec<Second>,
+    /// Per 100 ms: ops and errors (for the pictures).
+    #[serde(default)]
+    pub timeline_100ms: Vec<Bucket>,
+    /// Latency counts in logarithmic bins, four per doubling from 1 µs
+    /// (`redwire_load::measure::latency_bins`).
+    #[serde(default)]
+    pub latency_bins: Vec<u64>,
     /// Present for failover runs.
     pub failover: Option<FailoverReport>,
+}
+
+impl Summary {
+    /// The data of this run's picture, labelled `label`; the kill and the
+    /// promotion are marked for a failover run.
+    pub fn plot_run(&self, label: &str) -> PlotRun {
+        PlotRun {
+            label: label.to_string(),
+            buckets: self.timeline_100ms.clone(),
+            p99_us: self.timeline.iter().map(|s| s.p99_us).collect(),
+            latency_bins: self.latency_bins.clone(),
+            fault_at_ms: self.failover.as_ref().map(|f| f.kill_at_ms),
+            promoted_at_ms: self.failover.as_ref().and_then(|f| f.promoted_at_ms),
+        }
+    }
 }

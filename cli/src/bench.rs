@@ -1,5 +1,7 @@
-//! `redwire bench`: a verified GET/SET load generator (the default
-//! workload; `--workload counter` lives in `bench_counter.rs`).
+//! `redwire bench`: the verified GET/SET load (the default workload;
+//! `--workload counter` lives in `bench_counter.rs`), run by the shared
+//! generator in `load/` (`redwire-load`), printed as text or JSON, and drawn
+//! as an SVG with `--plot`.
 //!
 //! N tasks share one client. Every value encodes its key and a version, so
 //! every GET is checked: the key must match, and the version must lie between
@@ -14,16 +16,19 @@
 //! writer's keys). With a client-side cache (`--cache`) the summary adds the
 //! cache's hit rate; verification is unchanged: the client's own writes drop
 //! its cached entries at once, so every GET must still be exact.
+//!
+//! Not here: the loop, the verification and the SVG writer (`redwire-load`);
+//! what a GET or SET goes to (`target`).
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use redwire::Error;
+use redwire_load::{Failure, LoadConfig, Mix, Report};
 
 use crate::target::Target;
 
@@ -38,235 +43,71 @@ pub struct BenchArgs {
     pub set_ratio: u32,
     pub json: bool,
     pub stale_reads_ok: bool,
-    pub key_dist: KeyDist,
-}
-
-/// How keys are picked.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum KeyDist {
-    /// Every key equally often.
-    Uniform,
-    /// Zipf with this exponent: key `i` in proportion to `1 / (i + 1)^s`.
-    Zipf(f64),
-}
-
-/// A Zipf distribution over `0..n`, sampled by binary search of its CDF.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: u64, s: f64) -> Zipf {
-        let mut cdf = Vec::with_capacity(n as usize);
-        let mut sum = 0.0;
-        for i in 0..n {
-            sum += 1.0 / ((i + 1) as f64).powf(s);
-            cdf.push(sum);
-        }
-        for c in &mut cdf {
-            *c /= sum;
-        }
-        Zipf { cdf }
-    }
-
-    fn sample(&self, rng: &mut fastrand::Rng) -> u64 {
-        let u = rng.f64();
-        (self.cdf.partition_point(|c| *c < u) as u64).min(self.cdf.len().saturating_sub(1) as u64)
-    }
-}
-
-struct KeyState {
-    name: Vec<u8>,
-    issued: AtomicU64,
-    acked: AtomicU64,
-}
-
-#[derive(Default)]
-struct Second {
-    ops: u64,
-    errors: u64,
-    hist: Option<Histogram<u64>>,
-}
-
-struct Shared {
-    keys: Vec<KeyState>,
-    ops: AtomicU64,
-    errors: AtomicU64,
-    verify_failures: AtomicU64,
-    stale_reads: AtomicU64,
-    errors_by_kind: Mutex<BTreeMap<String, u64>>,
-    seconds: Mutex<Vec<Second>>,
-    first_failure: Mutex<Option<String>>,
-    /// With `KeyDist::Zipf`: over every key (reads), and over one writer's keys (writes).
-    zipf: Option<(Zipf, Zipf)>,
+    /// How keys are picked.
+    pub key_dist: redwire_load::KeyDist,
+    /// Write the run's picture here (SVG).
+    pub plot: Option<PathBuf>,
+    /// Mark this time (since the start) in the picture: when a fault was injected.
+    pub mark_at: Option<Duration>,
 }
 
 /// 1 µs .. 60 s at 3 significant figures.
 pub fn new_hist() -> Result<Histogram<u64>, Error> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| Error::Other(format!("histogram: {e}")))
-}
-
-fn key_name(i: u64) -> Vec<u8> {
-    format!("rwbench:{i}").into_bytes()
-}
-
-fn make_value(i: u64, version: u64, size: usize) -> Bytes {
-    let head = format!("{i}:{version}:");
-    let mut b = BytesMut::with_capacity(size.max(head.len()));
-    b.put_slice(head.as_bytes());
-    while b.len() < size {
-        b.put_u8(b'x');
-    }
-    b.freeze()
-}
-
-/// Parses a value written by `make_value`; None if it is not one.
-fn parse_value(v: &[u8], size: usize) -> Option<(u64, u64)> {
-    let text = std::str::from_utf8(v).ok()?;
-    let mut parts = text.splitn(3, ':');
-    let key: u64 = parts.next()?.parse().ok()?;
-    let version: u64 = parts.next()?.parse().ok()?;
-    let pad = parts.next()?;
-    let expected = size.saturating_sub(text.len() - pad.len());
-    (pad.len() == expected && pad.bytes().all(|b| b == b'x')).then_some((key, version))
+    redwire_load::measure::new_hist().map_err(|e| Error::Other(e.message))
 }
 
 /// CPU time this process has used so far (user plus system).
 pub fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    if rc != 0 {
-        return Duration::ZERO;
+    redwire_load::measure::cpu_time()
+}
+
+/// The CLI's target as the load generator sees it.
+#[derive(Clone)]
+struct TargetDriver(Arc<Target>);
+
+fn failure(e: Error) -> Failure {
+    Failure::new(e.kind_name(), e.to_string())
+}
+
+impl redwire_load::Driver for TargetDriver {
+    type Value = Bytes;
+
+    async fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, Failure> {
+        self.0.get(key).await.map_err(failure)
     }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+
+    async fn set(&mut self, key: &[u8], value: Bytes) -> Result<(), Failure> {
+        self.0.set(key, value).await.map_err(failure)
+    }
 }
 
 /// Runs the bench and prints the summary. Returns the process exit code.
 pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
-    let template = new_hist()?;
-    let shared = Arc::new(Shared {
-        keys: (0..args.keys)
-            .map(|i| KeyState { name: key_name(i), issued: AtomicU64::new(0), acked: AtomicU64::new(0) })
-            .collect(),
-        ops: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        verify_failures: AtomicU64::new(0),
-        stale_reads: AtomicU64::new(0),
-        errors_by_kind: Mutex::new(BTreeMap::new()),
-        seconds: Mutex::new(Vec::new()),
-        first_failure: Mutex::new(None),
-        zipf: match args.key_dist {
-            KeyDist::Uniform => None,
-            KeyDist::Zipf(s) => {
-                let per_writer = args.keys.max(1).div_ceil(args.clients.max(1) as u64);
-                Some((Zipf::new(args.keys.max(1), s), Zipf::new(per_writer, s)))
-            }
-        },
-    });
-    // Start from a known state: no bench key exists, or each holds version 0 written now.
-    let mut prefill_errors = 0;
-    for i in 0..args.keys {
-        if target.set(&key_name(i), make_value(i, 0, args.value_size)).await.is_err() {
-            prefill_errors += 1;
-        }
-    }
-    if prefill_errors > 0 {
-        eprintln!("warning: {prefill_errors} prefill writes failed");
-    }
+    let mut cfg = LoadConfig::new(args.clients, args.duration, args.keys, "rwbench:");
+    cfg.value_size = args.value_size;
+    cfg.mix = Mix::get_set(args.get_ratio, args.set_ratio);
+    // Replica reads may trail the primary; anything else must be exact.
+    cfg.replicas = args.stale_reads_ok;
+    cfg.keys_dist = args.key_dist;
+    let setup = |e: Failure| Error::Other(e.message);
     let target = Arc::new(target);
-    let start = Instant::now();
-    let cpu_start = cpu_time();
-    let deadline = start + args.duration;
-    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new(args.duration.as_secs().max(1));
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}s {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    });
-    let mut tasks = Vec::with_capacity(args.clients);
-    for t in 0..args.clients {
-        let shared = shared.clone();
-        let target = target.clone();
-        let args = args.clone();
-        let hist = template.clone();
-        tasks.push(tokio::spawn(async move {
-            worker(t as u64, target, shared, args, start, deadline, hist).await
-        }));
+    let running = redwire_load::start(TargetDriver(target.clone()), cfg).await.map_err(setup)?;
+    if !args.json && std::io::stderr().is_terminal() {
+        show_progress(&running, args.duration).await;
     }
-    if let Some(pb) = &progress {
-        let mut last = 0;
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let ops = shared.ops.load(Ordering::Relaxed);
-            let secs = start.elapsed().as_secs_f64().max(0.001);
-            pb.set_position(start.elapsed().as_secs());
-            pb.set_message(format!(
-                "{:.0} ops/s, {} errors, {} verify failures",
-                ops as f64 / secs,
-                shared.errors.load(Ordering::Relaxed),
-                shared.verify_failures.load(Ordering::Relaxed)
-            ));
-            last = ops;
-        }
-        let _ = last;
+    let report = running.finish().await;
+    if let Some(path) = &args.plot {
+        write_plot(path, &report, &args)?;
     }
-    let mut total = template.clone();
-    for t in tasks {
-        if let Ok(h) = t.await {
-            let _ = total.add(&h);
-        }
-    }
-    let elapsed = start.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu_start);
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
-    }
-    let ops = shared.ops.load(Ordering::Relaxed);
-    let errors = shared.errors.load(Ordering::Relaxed);
-    let verify_failures = shared.verify_failures.load(Ordering::Relaxed);
-    let ops_per_sec = ops as f64 / elapsed.as_secs_f64().max(1e-9);
-    let cpu_per_op = if ops > 0 { cpu.as_secs_f64() * 1e6 / ops as f64 } else { 0.0 };
-    let by_kind = shared.errors_by_kind.lock().map(|m| m.clone()).unwrap_or_default();
-    let seconds = shared.seconds.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
     let cache = target.cache_stats();
-    let timeline: Vec<serde_json::Value> = seconds
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            serde_json::json!({
-                "second": i,
-                "ops": s.ops,
-                "errors": s.errors,
-                "p99_us": s.hist.as_ref().map(|h| h.value_at_quantile(0.99)).unwrap_or(0),
-            })
-        })
-        .collect();
     if args.json {
-        let summary = serde_json::json!({
-            "clients": args.clients,
-            "duration_s": elapsed.as_secs_f64(),
-            "ops": ops,
-            "errors": errors,
-            "verify_failures": verify_failures,
-            "stale_reads": shared.stale_reads.load(Ordering::Relaxed),
-            "ops_per_sec": ops_per_sec,
-            "p50_us": total.value_at_quantile(0.50),
-            "p90_us": total.value_at_quantile(0.90),
-            "p99_us": total.value_at_quantile(0.99),
-            "p999_us": total.value_at_quantile(0.999),
-            "max_us": total.max(),
-            "client_cpu_us_per_op": cpu_per_op,
-            "errors_by_kind": by_kind,
-            "keys_dist": match args.key_dist {
-                KeyDist::Uniform => serde_json::json!("uniform"),
-                KeyDist::Zipf(s) => serde_json::json!({ "zipf": s }),
-            },
-            "cache": cache.map(|c| serde_json::json!({
+        let mut summary = json(&report);
+        summary["keys_dist"] = match args.key_dist {
+            redwire_load::KeyDist::Uniform => serde_json::json!("uniform"),
+            redwire_load::KeyDist::Zipf(s) => serde_json::json!({ "zipf": s }),
+        };
+        summary["cache"] = match &cache {
+            Some(c) => serde_json::json!({
                 "hit_rate": c.hit_rate(),
                 "hits": c.hits,
                 "misses": c.misses,
@@ -275,29 +116,13 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
                 "flushes": c.flushes,
                 "entries": c.entries,
                 "bytes": c.bytes,
-            })),
-            "timeline": timeline,
-            "client_stats": target.stats_json(),
-        });
+            }),
+            None => serde_json::Value::Null,
+        };
+        summary["client_stats"] = target.stats_json();
         println!("{summary}");
     } else {
-        println!(
-            "clients {}  duration {:.1}s  keys {}  value {} B",
-            args.clients,
-            elapsed.as_secs_f64(),
-            args.keys,
-            args.value_size
-        );
-        println!("ops {ops}  ops/s {ops_per_sec:.0}  errors {errors}  verify_failures {verify_failures}");
-        println!(
-            "latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            total.value_at_quantile(0.5),
-            total.value_at_quantile(0.9),
-            total.value_at_quantile(0.99),
-            total.value_at_quantile(0.999),
-            total.max()
-        );
-        println!("client cpu per op: {cpu_per_op:.2} us");
+        print_text(&report, &args, target.stats_line());
         if let Some(c) = cache {
             println!(
                 "cache: hit rate {:.1}%  hits {}  misses {}  invalidations {}  evictions {}  flushes {}  entries {}",
@@ -310,201 +135,109 @@ pub async fn run(target: Target, args: BenchArgs) -> Result<i32, Error> {
                 c.entries
             );
         }
-        if let Some(line) = target.stats_line() {
-            println!("{line}");
-        }
-        for (kind, n) in &by_kind {
-            println!("errors[{kind}] = {n}");
-        }
-        if let Ok(Some(f)) = shared.first_failure.lock().map(|f| f.clone()) {
-            println!("first verify failure: {f}");
-        }
     }
-    Ok(if verify_failures > 0 { 2 } else { 0 })
+    Ok(if report.verify_failures > 0 { 2 } else { 0 })
 }
 
-async fn worker(
-    id: u64,
-    target: Arc<Target>,
-    shared: Arc<Shared>,
-    args: BenchArgs,
-    start: Instant,
-    deadline: Instant,
-    template: Histogram<u64>,
-) -> Histogram<u64> {
-    let mut rng = fastrand::Rng::with_seed(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xdead_beef);
-    let mut total = template.clone();
-    let mut current_sec = 0usize;
-    let mut sec_hist = template;
-    let mut sec_ops = 0u64;
-    let mut sec_errors = 0u64;
-    let ratio_total = (args.get_ratio + args.set_ratio).max(1);
-    // One clock read per operation: the end of one is the start of the next.
-    let mut now = Instant::now();
-    loop {
-        if now >= deadline {
-            break;
-        }
-        let sec = (now - start).as_secs() as usize;
-        if sec != current_sec {
-            let _ = total.add(&sec_hist);
-            flush_second(&shared, current_sec, sec_ops, sec_errors, &mut sec_hist);
-            sec_ops = 0;
-            sec_errors = 0;
-            current_sec = sec;
-        }
-        // Each key has one writer (the task `key % clients`), so a key's
-        // versions reach the server in the order they were issued and the
-        // newest acknowledged version is a sound lower bound for reads.
-        let keys = args.keys.max(1);
-        let clients = args.clients.max(1) as u64;
-        let owns_keys = id < keys;
-        let mut is_get = rng.u32(0..ratio_total) < args.get_ratio || !owns_keys;
-        let k = if is_get {
-            match &shared.zipf {
-                Some((all, _)) => all.sample(&mut rng),
-                None => rng.u64(0..keys),
-            }
-        } else {
-            let own = (keys - id - 1) / clients + 1;
-            let rank = match &shared.zipf {
-                // This writer has `own` keys; the shared CDF covers the most any writer has.
-                Some((_, mine)) => (0..4).map(|_| mine.sample(&mut rng)).find(|r| *r < own),
-                None => None,
-            };
-            id + clients * rank.unwrap_or_else(|| rng.u64(0..own))
-        };
-        if k >= keys {
-            is_get = true;
-        }
-        let k = k.min(keys - 1);
-        let Some(key) = shared.keys.get(k as usize).map(|s| s.name.as_slice()) else { break };
-        let t0 = now;
-        let result: Result<(), Error> = if is_get {
-            let lower = shared.keys.get(k as usize).map(|s| s.acked.load(Ordering::Acquire)).unwrap_or(0);
-            match target.get(key).await {
-                Ok(value) => {
-                    let upper =
-                        shared.keys.get(k as usize).map(|s| s.issued.load(Ordering::Acquire)).unwrap_or(0);
-                    let ok = match &value {
-                        Some(v) => match parse_value(v, args.value_size) {
-                            Some((vk, ver))
-                                if vk == k && ver <= upper && ver < lower && args.stale_reads_ok =>
-                            {
-                                shared.stale_reads.fetch_add(1, Ordering::Relaxed);
-                                true
-                            }
-                            Some((vk, ver)) => vk == k && ver <= upper && ver >= lower,
-                            None => false,
-                        },
-                        None => false,
-                    };
-                    if !ok {
-                        shared.verify_failures.fetch_add(1, Ordering::Relaxed);
-                        if let Ok(mut f) = shared.first_failure.lock() {
-                            if f.is_none() {
-                                *f = Some(format!(
-                                    "key {k}: got {:?}, expected version in {lower}..={upper}",
-                                    value
-                                        .as_ref()
-                                        .map(|v| String::from_utf8_lossy(&v[..v.len().min(40)]).into_owned())
-                                ));
-                            }
-                        }
-                    }
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
-        } else {
-            let state = shared.keys.get(k as usize);
-            let version = state.map(|s| s.issued.fetch_add(1, Ordering::AcqRel) + 1).unwrap_or(0);
-            match target.set(key, make_value(k, version, args.value_size)).await {
-                Ok(()) => {
-                    if let Some(s) = state {
-                        s.acked.fetch_max(version, Ordering::AcqRel);
-                    }
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
-        };
-        now = Instant::now();
-        let us = now.saturating_duration_since(t0).as_micros().max(1) as u64;
-        let _ = sec_hist.record(us.min(60_000_000));
-        match result {
-            Ok(()) => {
-                sec_ops += 1;
-                shared.ops.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                sec_errors += 1;
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut m) = shared.errors_by_kind.lock() {
-                    *m.entry(e.kind_name().to_string()).or_insert(0) += 1;
-                }
-                // Do not spin on a dead server.
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                now = Instant::now();
-            }
-        }
+/// A progress bar on stderr until the deadline.
+async fn show_progress(running: &redwire_load::Running, duration: Duration) {
+    let pb = indicatif::ProgressBar::new(duration.as_secs().max(1));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}s {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let p = running.progress();
+        pb.set_position(p.elapsed.as_secs());
+        pb.set_message(format!(
+            "{:.0} ops/s, {} errors, {} verify failures",
+            p.ops as f64 / p.elapsed.as_secs_f64().max(0.001),
+            p.errors,
+            p.verify_failures
+        ));
     }
-    let _ = total.add(&sec_hist);
-    flush_second(&shared, current_sec, sec_ops, sec_errors, &mut sec_hist);
-    total
+    pb.finish_and_clear();
 }
 
-fn flush_second(shared: &Shared, sec: usize, ops: u64, errors: u64, hist: &mut Histogram<u64>) {
-    if let Ok(mut seconds) = shared.seconds.lock() {
-        while seconds.len() <= sec {
-            seconds.push(Second::default());
-        }
-        if let Some(s) = seconds.get_mut(sec) {
-            s.ops += ops;
-            s.errors += errors;
-            match &mut s.hist {
-                Some(h) => {
-                    let _ = h.add(&*hist);
-                }
-                None => s.hist = Some(hist.clone()),
-            }
-        }
+fn write_plot(path: &PathBuf, report: &Report, args: &BenchArgs) -> Result<(), Error> {
+    let mut run = report.plot_run("redwire");
+    if let Some(at) = args.mark_at {
+        run.fault_at_ms = Some(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
     }
-    hist.reset();
+    let title = format!(
+        "redwire bench: {} clients, {:.1} s, GET:SET {}:{}, {:.0} ops/s, p99 {} us, {} errors, {} verify failures",
+        args.clients,
+        report.elapsed.as_secs_f64(),
+        args.get_ratio,
+        args.set_ratio,
+        report.ops_per_sec(),
+        report.quantile_us(0.99),
+        report.errors,
+        report.verify_failures
+    );
+    std::fs::write(path, redwire_load::plot::render(&title, &[run]))
+        .map_err(|e| Error::Other(format!("--plot {}: {e}", path.display())))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn json(r: &Report) -> serde_json::Value {
+    let timeline: Vec<serde_json::Value> = r
+        .seconds
+        .iter()
+        .map(|s| serde_json::json!({ "second": s.second, "ops": s.ops, "errors": s.errors, "p99_us": s.p99_us }))
+        .collect();
+    serde_json::json!({
+        "clients": r.clients,
+        "duration_s": r.elapsed.as_secs_f64(),
+        "ops": r.ops,
+        "errors": r.errors,
+        "verify_failures": r.verify_failures,
+        "stale_reads": r.stale_reads,
+        "ops_per_sec": r.ops_per_sec(),
+        "p50_us": r.quantile_us(0.50),
+        "p90_us": r.quantile_us(0.90),
+        "p99_us": r.quantile_us(0.99),
+        "p999_us": r.quantile_us(0.999),
+        "max_us": r.latency.max(),
+        "client_cpu_us_per_op": r.cpu_us_per_op(),
+        "errors_by_kind": r.errors_by_kind_only(),
+        "timeline": timeline,
+    })
+}
 
-    #[test]
-    fn zipf_favours_the_first_keys_and_stays_in_range() {
-        let z = Zipf::new(100_000, 0.99);
-        let mut rng = fastrand::Rng::with_seed(1);
-        let mut head = 0;
-        for _ in 0..100_000 {
-            let k = z.sample(&mut rng);
-            assert!(k < 100_000);
-            if k < 100 {
-                head += 1;
-            }
-        }
-        // With s = 0.99 the first 100 of 100 000 keys take about 40% of the draws.
-        assert!((30_000..50_000).contains(&head), "{head}");
-        let one = Zipf::new(1, 0.99);
-        assert_eq!(one.sample(&mut rng), 0);
+/// The text summary; `stats` is the client's own line (reconnects, redirects ...), if any.
+fn print_text(r: &Report, args: &BenchArgs, stats: Option<String>) {
+    println!(
+        "clients {}  duration {:.1}s  keys {}  value {} B",
+        args.clients,
+        r.elapsed.as_secs_f64(),
+        args.keys,
+        args.value_size
+    );
+    println!(
+        "ops {}  ops/s {:.0}  errors {}  verify_failures {}",
+        r.ops,
+        r.ops_per_sec(),
+        r.errors,
+        r.verify_failures
+    );
+    println!(
+        "latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        r.quantile_us(0.5),
+        r.quantile_us(0.9),
+        r.quantile_us(0.99),
+        r.quantile_us(0.999),
+        r.latency.max()
+    );
+    println!("client cpu per op: {:.2} us", r.cpu_us_per_op());
+    if let Some(line) = stats {
+        println!("{line}");
     }
-
-    #[test]
-    fn values_round_trip_and_detect_corruption() {
-        let v = make_value(42, 7, 64);
-        assert_eq!(v.len(), 64);
-        assert_eq!(parse_value(&v, 64), Some((42, 7)));
-        assert_eq!(parse_value(b"42:7:xx", 64), None);
-        let mut bad = v.to_vec();
-        bad[63] = b'y';
-        assert_eq!(parse_value(&bad, 64), None);
-        let long = make_value(123456, 99999, 4);
-        assert_eq!(parse_value(&long, 4), Some((123456, 99999)));
+    for (kind, n) in &r.errors_by_kind_only() {
+        println!("errors[{kind}] = {n}");
+    }
+    if let Some(f) = &r.first_verify_failure {
+        println!("first verify failure: {f}");
     }
 }

@@ -113,6 +113,12 @@ enum Command {
         /// The Zipf exponent for --keys-dist zipf.
         #[arg(long, default_value_t = 0.99)]
         zipf_s: f64,
+        /// Draw the run (getset): ops/s, p99 and errors over time, and the latency histogram, as SVG.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+        /// Mark this time in the --plot picture, e.g. when you killed a primary (5s).
+        #[arg(long, value_parser = parse_duration, requires = "plot")]
+        mark_at: Option<Duration>,
     },
     /// A scripted run of what a mail server does with its store, checking every result.
     Demo,
@@ -323,6 +329,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             cache,
             keys_dist,
             zipf_s,
+            plot,
+            mark_at,
         } => {
             let has_server = cli.url.is_some() || !cli.cluster.is_empty();
             if *cache && (!has_server || *workload == Workload::Counter) {
@@ -336,6 +344,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                     return Err(Error::Config(
                         "--workload counter needs a server: give --url or --cluster".into(),
                     ));
+                }
+                if plot.is_some() {
+                    return Err(Error::Config("--plot draws the getset workload only".into()));
                 }
                 let args = bench_counter::CounterArgs {
                     clients: (*clients).max(1),
@@ -362,9 +373,11 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 // Replica reads may trail the primary; anything else must be exact.
                 stale_reads_ok: cli.read_from_replicas,
                 key_dist: match keys_dist {
-                    KeysDist::Uniform => bench::KeyDist::Uniform,
-                    KeysDist::Zipf => bench::KeyDist::Zipf(*zipf_s),
+                    KeysDist::Uniform => redwire_load::KeyDist::Uniform,
+                    KeysDist::Zipf => redwire_load::KeyDist::Zipf(*zipf_s),
                 },
+                plot: plot.clone(),
+                mark_at: *mark_at,
             };
             bench::run(target, args).await
         }

@@ -1,7 +1,7 @@
 //! The `redwire` binary's store commands, run as a user runs them: `demo` on the embedded store,
 //! on a Valkey `--url`, from a `--config` file and on a cluster (`--cluster`); `store ...`
 //! operations and their output; `config check` on good and bad files with its exit codes; `bench`
-//! on the embedded store.
+//! on the embedded store, and its `--plot` picture.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -268,6 +268,46 @@ fn bench_runs_through_the_embedded_store() {
     assert!(report["ops"].as_u64().is_some_and(|n| n > 1000), "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["verify_failures"], 0, "{report}");
+}
+
+#[test]
+fn bench_draws_the_run_with_the_mark() {
+    let dir = ScratchDir::new("cli-bench-plot");
+    let svg_path = dir.join("run.svg");
+    let svg_arg = svg_path.to_string_lossy().into_owned();
+    let out = redwire(&[
+        "bench",
+        "--duration",
+        "1s",
+        "--clients",
+        "1",
+        "--keys",
+        "100",
+        "--plot",
+        &svg_arg,
+        "--mark-at",
+        "500ms",
+    ]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("verify_failures 0"), "{}", stdout(&out));
+    let svg = std::fs::read_to_string(&svg_path).expect("--plot wrote the file");
+    assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    for part in [
+        r#"data-series="ops""#,
+        r#"data-series="p99""#,
+        r#"data-series="errors""#,
+        r#"data-series="latency""#,
+    ] {
+        assert!(svg.contains(part), "{part} missing");
+    }
+    assert_eq!(svg.matches(r#"data-marker="fault""#).count(), 3, "the mark on each timeline");
+    assert!(svg.contains("fault 0.5s"), "{svg}");
+    // The mark belongs to a picture; the counter workload has none.
+    assert_exit(&redwire(&["bench", "--mark-at", "1s"]), 2);
+    let counter =
+        redwire(&["--url", "redis://127.0.0.1:1", "bench", "--workload", "counter", "--plot", &svg_arg]);
+    assert_exit(&counter, 1);
+    assert!(stderr(&counter).contains("--plot"), "{}", stderr(&counter));
 }
 
 #[test]

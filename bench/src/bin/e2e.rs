@@ -2,6 +2,9 @@
 //! redis-rs or fred) against a Valkey server or cluster; see
 //! `redwire_bench::args::Args` for the flags and `bench/README.md`.
 //!
+//! With `--plot FILE.svg` it also draws the run (`e2e-plot` draws several
+//! side by side from their JSON records).
+//!
 //! Exit code: 0 for a clean run, 2 when a GET returned a wrong value, 1 when
 //! the run could not start (connect, prefill).
 
@@ -59,6 +62,15 @@ fn main() {
         let topology = if args.is_cluster() { "cluster" } else { "standalone" };
         match load::run(driver, cfg, args.client.name(), topology).await {
             Ok(summary) => {
+                if let Some(path) = &args.plot {
+                    let svg = redwire_load::plot::render(
+                        &plot_title(&summary),
+                        &[summary.plot_run(&summary.client)],
+                    );
+                    if let Err(e) = std::fs::write(path, svg) {
+                        eprintln!("e2e: --plot {}: {e}", path.display());
+                    }
+                }
                 print_summary(&summary, args.json);
                 if summary.verify_failures > 0 {
                     2
@@ -79,6 +91,22 @@ fn main() {
     // Client background tasks may still hold connections: do not wait for them.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+fn plot_title(s: &Summary) -> String {
+    format!(
+        "{} {}{}, {} tasks, {:.1} s, GET:SET {}, {:.0} ops/s, p99 {} us, {} errors, {} verify failures",
+        s.client,
+        s.topology,
+        if s.replicas { " (replica reads)" } else { "" },
+        s.clients,
+        s.duration_s,
+        s.ratio,
+        s.ops_per_sec,
+        s.p99_us,
+        s.errors,
+        s.verify_failures
+    )
 }
 
 fn print_summary(s: &Summary, json: bool) {

@@ -6,9 +6,14 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The name of key `index` (`e2e:<index>`).
-pub fn key_name(index: u64) -> Vec<u8> {
-    format!("e2e:{index}").into_bytes()
+/// The name of key `index`: `<prefix><index>` (`e2e:7`).
+pub fn key_name(prefix: &str, index: u64) -> Vec<u8> {
+    format!("{prefix}{index}").into_bytes()
+}
+
+/// The name of task `task`'s counter (for `INCR`): `<prefix>ctr:<task>`.
+pub fn counter_name(prefix: &str, task: u64) -> Vec<u8> {
+    format!("{prefix}ctr:{task}").into_bytes()
 }
 
 /// The value of write `version` to key `index`, `size` bytes long (longer
@@ -70,7 +75,8 @@ mod tests {
 
     #[test]
     fn key_names_are_distinct() {
-        assert_eq!(key_name(7), b"e2e:7".to_vec());
-        assert_ne!(key_name(1), key_name(10));
+        assert_eq!(key_name("e2e:", 7), b"e2e:7".to_vec());
+        assert_ne!(key_name("e2e:", 1), key_name("e2e:", 10));
+        assert_eq!(counter_name("load:", 3), b"load:ctr:3".to_vec());
     }
 }

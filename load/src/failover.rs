@@ -11,7 +11,7 @@
 //! - degraded: total time after the kill in 100 ms buckets below 50 % of
 //!   the baseline rate.
 //!
-//! The longest stall (no operation completing at all) is measured in `load`
+//! The longest stall (no operation completing at all) is measured by the tallies
 //! at full clock resolution and passed in.
 
 use serde::{Deserialize, Serialize};
