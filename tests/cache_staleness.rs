@@ -24,8 +24,12 @@ const BOUND: Duration = Duration::from_secs(2);
 const KEYS: usize = 16;
 const READERS: usize = 4;
 
-/// Per key, when each version's `SET` returned (index = version; 0 = start).
+/// Per key, the version it had when the phase started (`first`), and when
+/// each later version's `SET` returned (index = version - first; index 0 is
+/// the phase's start). Versions keep growing from phase to phase, so a value
+/// a reader cached in an earlier phase can only ever look older, never newer.
 struct Book {
+    first: Vec<u64>,
     commits: Vec<Mutex<Vec<Instant>>>,
 }
 
@@ -51,6 +55,9 @@ fn version(f: &Frame) -> Option<u64> {
 
 async fn writer<E: Execute + 'static>(w: Arc<E>, keys: Vec<usize>, book: Arc<Book>, stop: Arc<AtomicBool>) {
     let mut next = [1u64; KEYS];
+    for (k, n) in next.iter_mut().enumerate() {
+        *n = book.first[k] + 1;
+    }
     while !stop.load(Ordering::Acquire) {
         for &k in &keys {
             let v = next[k];
@@ -92,7 +99,12 @@ async fn reader<E: Execute + 'static>(r: Arc<E>, book: Arc<Book>, stop: Arc<Atom
         }
         last[k] = last[k].max(v);
         let commits = book.commits[k].lock().unwrap_or_else(|p| p.into_inner());
-        let lag = match commits.get(v as usize + 1) {
+        // A version older than the phase's first: stale at least since the phase started.
+        let newer = match v.checked_sub(book.first[k]) {
+            Some(i) => commits.get(i as usize + 1),
+            None => commits.first(),
+        };
+        let lag = match newer {
             Some(newer) if *newer < started => started.duration_since(*newer),
             _ => Duration::ZERO,
         };
@@ -110,10 +122,16 @@ async fn drill<E: Execute + 'static, W: Execute + 'static>(
     fault: Option<(Duration, tokio::task::JoinHandle<()>, Arc<AtomicBool>)>,
     stats: impl Fn() -> CacheStats,
 ) {
-    let book = Arc::new(Book { commits: (0..KEYS).map(|_| Mutex::new(vec![Instant::now()])).collect() });
+    // Versions continue from the previous phase's (no reset): a reader that
+    // still serves an earlier phase's value then sees an older version, which
+    // the lag bound checks, instead of a newer one.
+    let mut first = Vec::with_capacity(KEYS);
     for i in 0..KEYS {
-        write.execute(&cmd("DEL").arg(key(i))).await.expect("reset");
+        let current = write.execute(&cmd("GET").arg(key(i))).await.expect("current version");
+        first.push(version(&current).expect("a version number"));
     }
+    let book =
+        Arc::new(Book { first, commits: (0..KEYS).map(|_| Mutex::new(vec![Instant::now()])).collect() });
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for part in 0..2 {
