@@ -13,10 +13,30 @@
 //! ```
 //!
 //! and divide the instruction count by `N`. Every reply is checked.
+//!
+//! With `REDWIRE_CLUSTER` set to comma-separated seed URLs, the GETs go
+//! through one `ClusterClient` instead (the key's slot decides the node).
 
 use std::time::Instant;
 
-use redwire::{cmd, Client, Frame};
+use redwire::cluster::ClusterClient;
+use redwire::{cmd, Client, Cmd, Error, Frame};
+
+/// One standalone client or one cluster client.
+#[derive(Clone)]
+enum Target {
+    One(Client),
+    Cluster(ClusterClient),
+}
+
+impl Target {
+    async fn send(&self, c: &Cmd) -> Result<Frame, Error> {
+        match self {
+            Target::One(client) => client.send(c).await,
+            Target::Cluster(client) => client.send(c).await,
+        }
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -25,11 +45,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("REDWIRE_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = rt.block_on(async {
-        let client = Client::open(&url).await?;
+        let client = match std::env::var("REDWIRE_CLUSTER") {
+            Ok(seeds) => Target::Cluster(ClusterClient::open(&seeds.split(',').collect::<Vec<_>>()).await?),
+            Err(_) => Target::One(Client::open(&url).await?),
+        };
         client.send(&cmd("SET").arg("bench:get_loop:key").arg([b'v'; 64])).await?;
         // Warm up: buffers reach their working size.
         run(&client, 1000, tasks).await?;
-        Ok::<_, redwire::Error>(client)
+        Ok::<_, Error>(client)
     })?;
     let start = Instant::now();
     measured_gets(&rt, &client, n, tasks)?;
@@ -43,16 +66,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The phase callgrind collects.
 #[inline(never)]
-fn measured_gets(
-    rt: &tokio::runtime::Runtime,
-    client: &Client,
-    n: usize,
-    tasks: usize,
-) -> Result<(), redwire::Error> {
+fn measured_gets(rt: &tokio::runtime::Runtime, client: &Target, n: usize, tasks: usize) -> Result<(), Error> {
     rt.block_on(run(client, n, tasks))
 }
 
-async fn run(client: &Client, n: usize, tasks: usize) -> Result<(), redwire::Error> {
+async fn run(client: &Target, n: usize, tasks: usize) -> Result<(), Error> {
     let mut set = tokio::task::JoinSet::new();
     for t in 0..tasks {
         let client = client.clone();
@@ -62,10 +80,7 @@ async fn run(client: &Client, n: usize, tasks: usize) -> Result<(), redwire::Err
                 match client.send(&cmd("GET").arg("bench:get_loop:key")).await? {
                     Frame::BulkString(b) if b.len() == 64 => {}
                     other => {
-                        return Err(redwire::Error::Type {
-                            expected: "64-byte bulk",
-                            got: other.type_name().into(),
-                        })
+                        return Err(Error::Type { expected: "64-byte bulk", got: other.type_name().into() })
                     }
                 }
             }
@@ -73,7 +88,7 @@ async fn run(client: &Client, n: usize, tasks: usize) -> Result<(), redwire::Err
         });
     }
     while let Some(done) = set.join_next().await {
-        done.map_err(|e| redwire::Error::InvalidArgument(e.to_string().into()))??;
+        done.map_err(|e| Error::InvalidArgument(e.to_string().into()))??;
     }
     Ok(())
 }

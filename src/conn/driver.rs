@@ -317,6 +317,47 @@ impl Shared {
         unwritten == 0 || unwritten.saturating_add(len) <= self.max_write_buffer
     }
 
+    /// Queues one command at once when the connection is open and has room
+    /// (the hot path, with no future to poll); `None` when it is closed or
+    /// full, for [`Shared::enqueue`] to handle. Cancel safety as there.
+    #[inline]
+    pub(crate) fn try_enqueue(&self, cmd: &Cmd) -> Option<oneshot::Receiver<Result<Frame, Error>>> {
+        let len = cmd.encoded_len();
+        let st = self.lock();
+        if st.closed.is_some() || !self.has_space(&st, len) {
+            return None;
+        }
+        Some(self.push_locked(st, std::slice::from_ref(cmd), 1, len, None))
+    }
+
+    /// Appends `cmds` (`len` encoded bytes, `count` commands) and their
+    /// waiter under the state lock, then releases it and wakes the writer
+    /// if it had nothing to write.
+    fn push_locked(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        cmds: &[Cmd],
+        count: u32,
+        len: usize,
+        confirm: Option<Box<Confirm>>,
+    ) -> oneshot::Receiver<Result<Frame, Error>> {
+        let (tx, rx) = oneshot::channel();
+        let was_empty = st.wbuf.is_empty();
+        for c in cmds {
+            let before = st.wbuf.len();
+            c.write_to(&mut st.wbuf);
+            let written = st.wbuf.len() - before;
+            st.wlens.push(u32::try_from(written).unwrap_or(u32::MAX));
+        }
+        self.unwritten.fetch_add(len, Ordering::SeqCst);
+        st.queue.push_back(Waiter { tx, frames: count, confirm });
+        drop(st);
+        if was_empty {
+            self.wake_writer.notify_one();
+        }
+        rx
+    }
+
     async fn enqueue_waiter(
         &self,
         cmds: &[Cmd],
@@ -327,26 +368,12 @@ impl Shared {
         let len: usize = cmds.iter().map(Cmd::encoded_len).sum();
         loop {
             {
-                let mut st = self.lock();
+                let st = self.lock();
                 if let Some(cause) = &st.closed {
                     return Err(Error::NotSent { cause: cause.clone() });
                 }
                 if self.has_space(&st, len) {
-                    let (tx, rx) = oneshot::channel();
-                    let was_empty = st.wbuf.is_empty();
-                    for c in cmds {
-                        let before = st.wbuf.len();
-                        c.write_to(&mut st.wbuf);
-                        let written = st.wbuf.len() - before;
-                        st.wlens.push(u32::try_from(written).unwrap_or(u32::MAX));
-                    }
-                    self.unwritten.fetch_add(len, Ordering::SeqCst);
-                    st.queue.push_back(Waiter { tx, frames: count, confirm: confirm.take() });
-                    drop(st);
-                    if was_empty {
-                        self.wake_writer.notify_one();
-                    }
-                    return Ok(rx);
+                    return Ok(self.push_locked(st, cmds, count, len, confirm.take()));
                 }
             }
             // Register for a wake-up, then look again: a reply or a write

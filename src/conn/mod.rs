@@ -176,6 +176,31 @@ impl Connection {
         probe.finish(reply)
     }
 
+    /// The hot path of [`Connection::send`]: when this connection is open,
+    /// has room and `cmd` is not blocking, queues `cmd` at once and returns
+    /// the future of its reply, which holds no handle to the connection (no
+    /// reference count is taken per command). `None` otherwise, with nothing
+    /// queued: use [`Connection::send`], which waits for room or reports why
+    /// not. Errors and cancel safety of the returned future as [`Connection::send`].
+    #[inline]
+    pub(crate) fn try_send<'a>(
+        &self,
+        cmd: &'a Cmd,
+    ) -> Option<impl std::future::Future<Output = Result<Frame, Error>> + Send + 'a> {
+        if cmd.is_blocking() {
+            return None;
+        }
+        let rx = self.shared.try_enqueue(cmd)?;
+        let probe = crate::observe::CommandProbe::start(cmd);
+        Some(async move {
+            // The reader or the close completes every waiter; a waiter
+            // dropped unanswered means the connection went away.
+            let reply =
+                rx.await.unwrap_or_else(|_| Err(Error::OutcomeUnknown { cause: Arc::new(Error::Closed) }));
+            probe.finish(reply)
+        })
+    }
+
     /// Sends a pub/sub (un)subscribe command, which the server answers with
     /// one confirmation per name instead of a reply: `kind` is the lowercase
     /// confirmation name (`b"subscribe"`, `b"sunsubscribe"` ...) and `names`

@@ -1,7 +1,8 @@
 //! A connection that reconnects: the current [`Connection`], replaced when it breaks.
 //!
-//! The hot path is one uncontended lock and an `Arc` clone to get the live
-//! connection. When it is closed, one caller reconnects (others wait for that
+//! The hot path reads the live connection from a lock-free snapshot
+//! (`arc_swap`) and queues the command on it directly: no lock of this
+//! handle and no reference count taken per command. When it is closed, one caller reconnects (others wait for that
 //! same attempt, no storm), with exponential backoff and jitter between failed
 //! attempts; each caller makes at most one attempt, so a dead server gives a
 //! prompt error instead of a hang. A rejected password is returned at once.
@@ -19,6 +20,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
 use std::time::{Duration, Instant};
 
 use super::{ConnectOptions, Connection, PushSink};
@@ -41,7 +44,7 @@ struct Inner {
     opts: ConnectOptions,
     push: Option<PushSink>,
     on_connect: Option<OnConnect>,
-    current: Mutex<Option<Connection>>,
+    current: ArcSwapOption<Connection>,
     connecting: tokio::sync::Mutex<Backoff>,
     generation: AtomicU64,
     /// Set while the last connect attempt failed.
@@ -90,7 +93,7 @@ impl Reconnecting {
                 opts,
                 push,
                 on_connect,
-                current: Mutex::new(None),
+                current: ArcSwapOption::empty(),
                 connecting: tokio::sync::Mutex::new(Backoff {
                     failures: 0,
                     next_attempt: None,
@@ -125,8 +128,8 @@ impl Reconnecting {
     }
 
     fn live(&self) -> Option<Connection> {
-        let cur = self.inner.current.lock().unwrap_or_else(|p| p.into_inner());
-        cur.as_ref().filter(|c| !c.is_closed()).cloned()
+        let cur = self.inner.current.load();
+        cur.as_deref().filter(|c| !c.is_closed()).cloned()
     }
 
     /// The live connection, reconnecting if it broke.
@@ -187,7 +190,7 @@ impl Reconnecting {
                     conn.stopped().await;
                     return Err(Error::Closed);
                 }
-                *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+                self.inner.current.store(Some(Arc::new(conn.clone())));
                 Ok(conn)
             }
             Err(e) => {
@@ -221,12 +224,15 @@ impl Reconnecting {
         let mut resends = 0u32;
         let mut retried_unknown = false;
         loop {
-            let conn = match self.connection().await {
-                Ok(c) => c,
-                Err(e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed)) => return Err(e),
-                Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
+            let sent = match self.try_send(cmd) {
+                Some(reply) => reply.await,
+                None => match self.connection().await {
+                    Ok(conn) => conn.send(cmd).await,
+                    Err(e @ (Error::Auth(_) | Error::Tls(_) | Error::Closed)) => return Err(e),
+                    Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
+                },
             };
-            match conn.send(cmd).await {
+            match sent {
                 Err(Error::NotSent { cause })
                     if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) =>
                 {
@@ -240,6 +246,20 @@ impl Reconnecting {
                 other => return other,
             }
         }
+    }
+
+    /// The hot path: queues `cmd` on the live connection at once (see
+    /// [`Connection::try_send`]) and returns its reply's future; `None` when
+    /// there is no live connection with room, or `cmd` blocks.
+    #[inline]
+    pub(crate) fn try_send<'a>(
+        &self,
+        cmd: &'a Cmd,
+    ) -> Option<impl std::future::Future<Output = Result<Frame, Error>> + Send + 'a> {
+        // The guard is dropped before the reply is awaited: it pins the
+        // snapshot only while the command is queued.
+        let cur = self.inner.current.load();
+        cur.as_deref()?.try_send(cmd)
     }
 
     /// Sends one command and converts its reply.
@@ -261,12 +281,7 @@ impl Reconnecting {
 
     /// Why the last connection closed, if there was one.
     fn last_cause(&self) -> Option<Arc<Error>> {
-        self.inner
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(Connection::closed_reason)
+        self.inner.current.load().as_deref().and_then(Connection::closed_reason)
     }
 
     /// True while the last attempt to connect failed (the node looks down).
@@ -334,7 +349,7 @@ impl Reconnecting {
         self.inner.closed.store(true, Ordering::Release);
         // Waits for a connect in progress, which sees the flag and stops.
         let _connecting = self.inner.connecting.lock().await;
-        let current = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let current = self.inner.current.swap(None);
         if let Some(c) = current {
             c.close();
             c.stopped().await;
@@ -346,7 +361,7 @@ impl Reconnecting {
     /// as the cause, not [`Error::Closed`]: the handle stays usable, so a
     /// router sends the never-sent ones again elsewhere.
     pub(crate) fn reset(&self) {
-        if let Some(c) = self.inner.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(c) = self.inner.current.swap(None) {
             c.abandon("connection reset by the client");
         }
     }

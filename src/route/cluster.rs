@@ -49,7 +49,9 @@ mod refresh;
 mod registry;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -136,6 +138,16 @@ struct NodeConn {
     source: Option<Arc<crate::cache::Source>>,
 }
 
+/// Where [`ClusterClient::send_slot`] sends one attempt.
+enum Pick<F> {
+    /// Already queued on the node's live connection: the reply.
+    Queued(F),
+    /// This node, through its handles (connecting first if need be).
+    Node(NodeConn),
+    /// No node serves the slot in the client's map.
+    Unserved,
+}
+
 /// The slot map with a connection for every node it names.
 struct Routing {
     map: SlotMap,
@@ -149,7 +161,8 @@ struct Inner {
     opts: ClusterOptions,
     /// Per-node connection options, built from the first seed.
     template: ConnectOptions,
-    routing: RwLock<Arc<Routing>>,
+    /// Read lock-free on every command; replaced whole by `install`.
+    routing: ArcSwap<Routing>,
     nodes: std::sync::Mutex<NodeSet<NodeConn>>,
     /// Shared with the refresh task, which holds only a `Weak` to the rest.
     refresh_wanted: Arc<Notify>,
@@ -187,14 +200,6 @@ impl std::fmt::Debug for ClusterClient {
     }
 }
 
-fn lock_read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock_write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
-
 impl ClusterClient {
     /// Connects to the cluster: asks the seeds for the topology (any of them
     /// may be down) and starts the refresh task. Connections to the nodes
@@ -212,11 +217,11 @@ impl ClusterClient {
             opts.seeds.first().cloned().ok_or_else(|| Error::Config("no cluster seed URL".into()))?;
         let inner = Arc::new(Inner {
             template,
-            routing: RwLock::new(Arc::new(Routing {
+            routing: ArcSwap::from_pointee(Routing {
                 map: empty_map()?,
                 primaries: Vec::new(),
                 replicas: Vec::new(),
-            })),
+            }),
             nodes: std::sync::Mutex::new(NodeSet::new(opts.max_nodes)),
             refresh_wanted: Arc::new(Notify::new()),
             refresh_pending: AtomicBool::new(false),
@@ -270,7 +275,7 @@ impl ClusterClient {
     }
 
     fn routing(&self) -> Arc<Routing> {
-        lock_read(&self.inner.routing).clone()
+        self.inner.routing.load_full()
     }
 
     /// How many topology refreshes ran so far (start-up not counted).
@@ -452,7 +457,13 @@ impl ClusterClient {
     }
 
     /// The node to send a slot's command to.
-    fn pick(&self, routing: &Routing, slot: u16, read_only: bool, allow_replica: bool) -> Option<NodeConn> {
+    fn pick<'r>(
+        &self,
+        routing: &'r Routing,
+        slot: u16,
+        read_only: bool,
+        allow_replica: bool,
+    ) -> Option<&'r NodeConn> {
         let idx = routing.map.shard_index(slot)?;
         if read_only
             && allow_replica
@@ -464,12 +475,12 @@ impl ClusterClient {
                 if healthy > 0 {
                     let n = self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % healthy;
                     if let Some(r) = replicas.iter().filter(|r| !r.conn.is_down()).nth(n) {
-                        return Some(r.clone());
+                        return Some(r);
                     }
                 }
             }
         }
-        routing.primaries.get(idx).cloned()
+        routing.primaries.get(idx)
     }
 
     async fn send_slot(&self, c: &Cmd, slot: u16, info: &CommandInfo) -> Result<Frame, Error> {
@@ -494,21 +505,35 @@ impl ClusterClient {
             } else {
                 let target = match redirect.take() {
                     Some(node) => match self.inner.redirect_target(&node) {
-                        Ok(t) => Some(t),
+                        Ok(t) => Pick::Node(t),
                         Err(e) => return Err(e),
                     },
                     None => {
-                        let routing = self.routing();
-                        let t = self.pick(&routing, slot, read_only, allow_replica);
-                        if let Some(t) = &t {
-                            used_replica = routing.map.primary_for_slot(slot) != Some(&t.addr);
+                        // The hot path: the routing snapshot is read without a
+                        // lock or a reference count, and the command queued on
+                        // the node's live connection before the snapshot is let
+                        // go; only a node without a live connection (or a
+                        // blocking command) takes the node's handles along.
+                        let routing = self.inner.routing.load();
+                        match self.pick(&routing, slot, read_only, allow_replica) {
+                            Some(t) => {
+                                used_replica = self.inner.opts.read_from_replicas
+                                    && routing.map.primary_for_slot(slot) != Some(&t.addr);
+                                // Blocking commands go to a pooled connection (`send_on`).
+                                let queued = if info.is_blocking() { None } else { t.conn.try_send(c) };
+                                match queued {
+                                    Some(reply) => Pick::Queued(reply),
+                                    None => Pick::Node(t.clone()),
+                                }
+                            }
+                            None => Pick::Unserved,
                         }
-                        t
                     }
                 };
                 match target {
-                    Some(t) => self.send_on(&t, c, info).await,
-                    None => Err(Error::Server(crate::error::ServerError::from_line(&format!(
+                    Pick::Queued(reply) => reply.await,
+                    Pick::Node(t) => self.send_on(&t, c, info).await,
+                    Pick::Unserved => Err(Error::Server(crate::error::ServerError::from_line(&format!(
                         "CLUSTERDOWN Hash slot {slot} not served (client view)"
                     ))?)),
                 }

@@ -88,7 +88,7 @@ pub fn plan(cmd: &Cmd) -> Result<Plan, Error> {
     if let Some(policy) = info.fan_out {
         return Ok(Plan { info, target: Target::AllPrimaries(policy) });
     }
-    if cmd.is("PUBLISH") {
+    if info.keys == crate::cmd::KeySpec::None && cmd.is("PUBLISH") {
         // Any node accepts PUBLISH and the cluster bus forwards it to every
         // subscriber, but two nodes may forward in either order: one node per
         // channel (the primary of its slot) keeps one publisher's messages in order.

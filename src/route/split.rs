@@ -194,6 +194,11 @@ pub fn split_by_slot(cmd: &Cmd) -> Result<Split, Error> {
 /// As [`split_by_slot`].
 pub fn split_with_info(cmd: &Cmd, info: &CommandInfo) -> Result<Split, Error> {
     let Some(kind) = info.split else {
+        if let crate::cmd::KeySpec::At(i) = info.keys {
+            // One key at a known place (GET, SET, HGET ...): the usual case,
+            // without walking the arguments through the generic key iterator.
+            return Ok(cmd.arg_at(i).map_or(Split::Keyless, |key| Split::Single(key_slot(key))));
+        }
         return Ok(match slot_of_keys(info.keys.keys_in(cmd))? {
             Some(slot) => Split::Single(slot),
             None => Split::Keyless,

@@ -16,7 +16,7 @@ impl Inner {
     /// [`Error::TooManyNodes`] when the map names more than `max_nodes`
     /// nodes; the current map stays.
     pub(super) fn install(&self, mut map: SlotMap) -> Result<(), Error> {
-        let previous = lock_read(&self.routing).clone();
+        let previous = self.routing.load_full();
         map.set_version(previous.map.version().max(map.version()).saturating_add(1));
         let addrs: Vec<NodeAddr> = map.nodes().into_iter().cloned().collect();
         let (dropped, primaries, replicas) = {
@@ -44,7 +44,7 @@ impl Inner {
                 .map(|s| previous.map.primary_for_slot(s) != map.primary_for_slot(s))
                 .collect()
         });
-        *lock_write(&self.routing) = Arc::new(Routing { map, primaries, replicas });
+        self.routing.store(Arc::new(Routing { map, primaries, replicas }));
         // After the swap: reads from now on use the new owners.
         if let (Some(cache), Some(changed)) = (&self.cache, changed) {
             cache.drop_slots(&changed);
@@ -56,7 +56,7 @@ impl Inner {
 
     /// True when some replica of the current map is loading or of unknown health.
     pub(super) fn has_settling_replicas(&self) -> bool {
-        let routing = lock_read(&self.routing).clone();
+        let routing = self.routing.load_full();
         routing
             .map
             .shards()
@@ -68,7 +68,7 @@ impl Inner {
     /// Asks up to three nodes for the topology and installs the consensus;
     /// says what changed.
     pub(super) async fn refresh(&self) -> Result<crate::observe::TopologyChange, Error> {
-        let routing = lock_read(&self.routing).clone();
+        let routing = self.routing.load_full();
         let mut candidates: Vec<ConnectOptions> = Vec::new();
         let mut addrs: Vec<NodeAddr> = routing.map.nodes().into_iter().cloned().collect();
         rand::seq::SliceRandom::shuffle(addrs.as_mut_slice(), &mut rand::rng());

@@ -46,7 +46,7 @@ impl Inner {
 
     /// The primaries of the current map with the options to reach them.
     pub(super) fn primary_targets(&self) -> Vec<(NodeAddr, ConnectOptions)> {
-        let routing = lock_read(&self.routing).clone();
+        let routing = self.routing.load_full();
         let mut out: Vec<(NodeAddr, ConnectOptions)> = Vec::new();
         for p in &routing.primaries {
             if !out.iter().any(|(a, _)| *a == p.addr) {
