@@ -7,7 +7,7 @@
 #   DURATION=10s bench/run-e2e.sh            # the full run (about 10 minutes)
 #   DURATION=2s CONCURRENCY=16 CLUSTER_CONCURRENCY=16 FAILOVER_DURATION=8s FAILOVER_AT=3s \
 #       BASELINE_REQUESTS=100000 bench/run-e2e.sh   # a smoke run
-#   STAGES=cache DURATION=10s bench/run-e2e.sh    # client-side caches only (about 3 minutes)
+#   STAGES=cache DURATION=10s bench/run-e2e.sh    # client-side caches only (about 2 minutes)
 #
 # Settings (environment):
 #   DURATION             measured time of each load run (default 10s)
@@ -211,8 +211,13 @@ if [[ " $STAGES " == *" cache "* ]]; then
         "client-side cache)."
     say
 fi
+# The plain stages' load shape (the cache stage has its own, said above).
+shape=""
+if [[ " $STAGES " =~ \ (standalone|cluster|failover)\  ]]; then
+    shape=" keys $KEYS, value $VALUE_SIZE B, GET:SET $RATIO;"
+fi
 say "Machine: $(nproc) cores, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "$("$valkey" --version | cut -d' ' -f1-3); keys $KEYS, value $VALUE_SIZE B, GET:SET $RATIO;" \
+    "$("$valkey" --version | cut -d' ' -f1-3);$shape" \
     "each client one process, tokio multi-thread runtime with 2 workers."
 say
 
