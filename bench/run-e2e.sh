@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of redwire, redis-rs and fred against real Valkey, on this machine only
 # (127.0.0.1): standalone, 6-node cluster (with and without replica reads), and a primary killed
-# under load. Every server is started here on free ports and stopped by its pid at the end.
+# under load; and, on request, the client-side caches of redwire and redis-rs on Zipf keys (stage
+# `cache`). Every server is started here on free ports and stopped by its pid at the end.
 #
 #   DURATION=10s bench/run-e2e.sh            # the full run (about 10 minutes)
 #   DURATION=2s CONCURRENCY=16 CLUSTER_CONCURRENCY=16 FAILOVER_DURATION=8s FAILOVER_AT=3s \
 #       BASELINE_REQUESTS=100000 bench/run-e2e.sh   # a smoke run
+#   STAGES=cache DURATION=10s bench/run-e2e.sh    # client-side caches only (about 2 minutes)
 #
 # Settings (environment):
 #   DURATION             measured time of each load run (default 10s)
 #   CONCURRENCY          standalone task counts (default "1 16 128 512")
 #   CLUSTER_CONCURRENCY  cluster task counts (default "16 128 512")
 #   CLIENTS              libraries (default "redwire redis-rs fred")
-#   STAGES               any of "standalone cluster failover" (default all three)
+#   STAGES               any of "standalone cluster failover cache" (default the first three)
 #   FAILOVER_CLIENTS     tasks in the failover run (default 128)
 #   FAILOVER_DURATION    length of the failover run (default 20s)
 #   FAILOVER_AT          when the primary is killed (default 5s)
 #   BASELINE_REQUESTS    requests of the redis-benchmark C baseline (default 1000000)
 #   KEYS, VALUE_SIZE, RATIO   load shape (default 10000, 64, 80:20)
+#   CACHE_CONCURRENCY    task counts of the cache stage (default "128")
+#   CACHE_KEYS, CACHE_RATIO, CACHE_ZIPF_S   its load shape (default 100000, 95:5, 0.99): Zipf keys
+#   CACHE_CLIENTS        its libraries (default "redwire redis-rs"; fred has no managed client-side
+#                        cache and is left out). Each runs with its cache off, then on (`e2e --cache`),
+#                        URLs with ?protocol=resp3, first on one server, then on the 6-node cluster
+#   CACHE_TOPOLOGIES     default "standalone cluster"
 #   PLOTS                1: also draw the failover runs as SVG (default 0): one picture per
 #                        client (failover-<client>.svg) and all of them side by side on the
 #                        same axes (failover.svg)
@@ -40,6 +48,12 @@ KEYS="${KEYS:-10000}"
 VALUE_SIZE="${VALUE_SIZE:-64}"
 RATIO="${RATIO:-80:20}"
 PLOTS="${PLOTS:-0}"
+CACHE_CONCURRENCY="${CACHE_CONCURRENCY:-128}"
+CACHE_KEYS="${CACHE_KEYS:-100000}"
+CACHE_RATIO="${CACHE_RATIO:-95:5}"
+CACHE_ZIPF_S="${CACHE_ZIPF_S:-0.99}"
+CACHE_CLIENTS="${CACHE_CLIENTS:-redwire redis-rs}"
+CACHE_TOPOLOGIES="${CACHE_TOPOLOGIES:-standalone cluster}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -127,9 +141,16 @@ start_server() {
 run_e2e() {
     local file="$1"
     shift
-    log "e2e $*"
+    run_e2e_shaped "$file" "$KEYS" "$RATIO" "$@"
+}
+
+# run_e2e_shaped OUTFILE KEYS RATIO ARGS...: as run_e2e, with this many keys and this GET:SET.
+run_e2e_shaped() {
+    local file="$1" keys="$2" ratio="$3"
+    shift 3
+    log "e2e --keys $keys --ratio $ratio $*"
     local rc=0
-    "$e2e" --json --keys "$KEYS" --value-size "$VALUE_SIZE" --ratio "$RATIO" "$@" \
+    "$e2e" --json --keys "$keys" --value-size "$VALUE_SIZE" --ratio "$ratio" "$@" \
         >>"$file" 2>>"$file.log" || rc=$?
     if [ "$rc" -ne 0 ]; then
         log "  exit code $rc (2 = wrong values read; 1 = could not start, see $file.log)"
@@ -169,10 +190,11 @@ start_cluster() {
     return 1
 }
 
+# cluster_urls [QUERY]: the six nodes' URLs, comma separated, each ending in QUERY (e.g. ?protocol=resp3).
 cluster_urls() {
-    local urls=() port
+    local urls=() port query="${1:-}"
     for port in $(seq "$cluster_base" $((cluster_base + 5))); do
-        urls+=("redis://127.0.0.1:$port")
+        urls+=("redis://127.0.0.1:$port$query")
     done
     local IFS=,
     echo "${urls[*]}"
@@ -182,8 +204,20 @@ say "# redwire end-to-end run, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say
 say "Command: \`STAGES=\"$STAGES\" DURATION=$DURATION CONCURRENCY=\"$CONCURRENCY\" CLUSTER_CONCURRENCY=\"$CLUSTER_CONCURRENCY\" FAILOVER_CLIENTS=$FAILOVER_CLIENTS FAILOVER_DURATION=$FAILOVER_DURATION FAILOVER_AT=$FAILOVER_AT bench/run-e2e.sh\`"
 say
+if [[ " $STAGES " == *" cache "* ]]; then
+    say "Cache stage: \`CACHE_CONCURRENCY=\"$CACHE_CONCURRENCY\" CACHE_KEYS=$CACHE_KEYS CACHE_RATIO=$CACHE_RATIO CACHE_ZIPF_S=$CACHE_ZIPF_S CACHE_CLIENTS=\"$CACHE_CLIENTS\" CACHE_TOPOLOGIES=\"$CACHE_TOPOLOGIES\"\`;" \
+        "value $VALUE_SIZE B; every client with its own cache's defaults (redwire \`CacheOptions::default()\`:" \
+        "100 000 entries, 64 MiB; redis-rs \`CacheConfig::new()\`: 10 000 keys LRU); fred left out (no managed" \
+        "client-side cache)."
+    say
+fi
+# The plain stages' load shape (the cache stage has its own, said above).
+shape=""
+if [[ " $STAGES " =~ \ (standalone|cluster|failover)\  ]]; then
+    shape=" keys $KEYS, value $VALUE_SIZE B, GET:SET $RATIO;"
+fi
 say "Machine: $(nproc) cores, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "$("$valkey" --version | cut -d' ' -f1-3); keys $KEYS, value $VALUE_SIZE B, GET:SET $RATIO;" \
+    "$("$valkey" --version | cut -d' ' -f1-3);$shape" \
     "each client one process, tokio multi-thread runtime with 2 workers."
 say
 
@@ -247,8 +281,45 @@ if [[ " $STAGES " == *" failover "* ]]; then
     fi
 fi
 
+if [[ " $STAGES " == *" cache "* ]]; then
+    cache_clients=()
+    for client in $CACHE_CLIENTS; do
+        if [ "$client" = fred ]; then
+            log "cache stage: fred left out (no managed client-side cache, only the tracking interface)"
+            continue
+        fi
+        cache_clients+=("$client")
+    done
+    zipf=(--keys-dist zipf --zipf-s "$CACHE_ZIPF_S")
+    # cache_runs TOPOLOGY-ARGS...: every client and task count, its cache off then on.
+    cache_runs() {
+        local c client cache flag
+        for c in $CACHE_CONCURRENCY; do
+            for client in "${cache_clients[@]}"; do
+                for cache in off on; do
+                    flag=()
+                    if [ "$cache" = on ]; then flag=(--cache); fi
+                    run_e2e_shaped "$out/cache.jsonl" "$CACHE_KEYS" "$CACHE_RATIO" --client "$client" "$@" \
+                        --clients "$c" --duration "$DURATION" "${zipf[@]}" "${flag[@]}"
+                done
+            done
+        done
+    }
+    if [[ " $CACHE_TOPOLOGIES " == *" standalone "* ]]; then
+        port="$(free_ports 1)"
+        start_server "$port" "$out/cache-standalone"
+        cache_runs --url "redis://127.0.0.1:$port/?protocol=resp3"
+        stop_servers
+    fi
+    if [[ " $CACHE_TOPOLOGIES " == *" cluster "* ]]; then
+        start_cluster "$out/cache-cluster"
+        cache_runs --cluster "$(cluster_urls '/?protocol=resp3')"
+        stop_servers
+    fi
+fi
+
 files=()
-for f in standalone cluster failover; do
+for f in standalone cluster cache failover; do
     if [ -s "$out/$f.jsonl" ]; then files+=("$out/$f.jsonl"); fi
 done
 if [ "${#files[@]}" -gt 0 ]; then

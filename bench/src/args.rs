@@ -1,9 +1,10 @@
 //! The command line of `e2e`, and the small parsers it needs (durations like
-//! `10s`, read:write ratios like `80:20`). Pure: no IO.
+//! `10s`, read:write ratios like `80:20`, Zipf exponents). Pure: no IO.
 
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use redwire_load::KeyDist;
 
 /// The client library a run drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -27,6 +28,15 @@ impl ClientKind {
             ClientKind::Fred => "fred",
         }
     }
+}
+
+/// How the load picks keys (`--keys-dist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeysDist {
+    /// Every key equally often.
+    Uniform,
+    /// Zipf-distributed, key 0 hottest, with exponent `--zipf-s`.
+    Zipf,
 }
 
 /// `e2e`: one verified GET/SET load run of one client library.
@@ -60,6 +70,17 @@ pub struct Args {
     /// GET:SET ratio, e.g. 80:20.
     #[arg(long, default_value = "80:20", value_parser = parse_ratio)]
     pub ratio: Ratio,
+    /// How keys are picked: uniform, or zipf (key 0 hottest; exponent --zipf-s).
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub keys_dist: KeysDist,
+    /// The Zipf exponent s (with --keys-dist zipf): key i drawn in proportion to 1/(i+1)^s.
+    #[arg(long, default_value = "0.99", value_parser = parse_zipf_s)]
+    pub zipf_s: f64,
+    /// Turn on the client's own client-side cache: redwire's (`connect_cached`,
+    /// `ClusterOptions::cache`), redis-rs's `cache-aio` (the URL must ask for
+    /// RESP3: `?protocol=resp3`). fred has none and is refused.
+    #[arg(long)]
+    pub cache: bool,
     /// Send SIGKILL to --kill-pid this long after the measured run starts.
     #[arg(long, value_parser = parse_duration, requires = "kill_pid")]
     pub kill_primary_at: Option<Duration>,
@@ -79,7 +100,9 @@ pub struct Args {
 }
 
 impl Args {
-    /// Checks what clap cannot express: `--replicas` needs `--cluster`.
+    /// Checks what clap cannot express: `--replicas` needs `--cluster`;
+    /// `--cache` needs a client with a managed cache (not fred), reads from
+    /// primaries (no `--replicas`), and for redis-rs URLs that ask for RESP3.
     ///
     /// # Errors
     /// A message for the user.
@@ -87,7 +110,38 @@ impl Args {
         if self.replicas && !self.is_cluster() {
             return Err("--replicas needs --cluster".into());
         }
+        if self.cache {
+            if self.client == ClientKind::Fred {
+                return Err("--cache: fred has no managed client-side cache (only its CLIENT TRACKING \
+                            interface, which leaves storing and invalidating values to the caller); \
+                            use --cache with redwire or redis-rs"
+                    .into());
+            }
+            if self.replicas {
+                return Err("--cache reads from primaries (a cached read is served locally, and \
+                            redwire ignores replica reads with a cache): drop --replicas"
+                    .into());
+            }
+            if self.client == ClientKind::RedisRs && !self.urls().all(asks_resp3) {
+                return Err(
+                    "--cache: redis-rs caches only over RESP3; add ?protocol=resp3 to every URL".into()
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The server URL, or every cluster seed.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.url.iter().chain(&self.cluster).map(String::as_str)
+    }
+
+    /// The key distribution for the load generator.
+    pub fn key_dist(&self) -> KeyDist {
+        match self.keys_dist {
+            KeysDist::Uniform => KeyDist::Uniform,
+            KeysDist::Zipf => KeyDist::Zipf(self.zipf_s),
+        }
     }
 
     /// True for a cluster run.
@@ -117,6 +171,32 @@ pub fn parse_ratio(text: &str) -> Result<Ratio, String> {
         return Err(format!("ratio {text:?}: weights must add up to more than 0"));
     }
     Ok(Ratio { get, set })
+}
+
+/// Parses a Zipf exponent: a finite number from 0 to 10 (0 is uniform; the
+/// usual skew is 0.99).
+///
+/// # Errors
+/// A message for anything else.
+pub fn parse_zipf_s(text: &str) -> Result<f64, String> {
+    let s: f64 = text.trim().parse().map_err(|_| format!("zipf exponent {text:?}: bad number"))?;
+    if !(0.0..=10.0).contains(&s) {
+        return Err(format!("zipf exponent {text:?}: must be between 0 and 10"));
+    }
+    Ok(s)
+}
+
+/// True when a URL's query asks for RESP3 (`protocol=resp3` or `protocol=3`).
+pub fn asks_resp3(url: &str) -> bool {
+    let Some((_, query)) = url.split_once('?') else { return false };
+    let query = query.split('#').next().unwrap_or(query);
+    query.split('&').any(|param| match param.split_once('=') {
+        Some((name, value)) => {
+            name.eq_ignore_ascii_case("protocol")
+                && (value.eq_ignore_ascii_case("resp3") || value.trim() == "3")
+        }
+        None => false,
+    })
 }
 
 /// Parses `10s`, `500ms`, `2m`, or a plain number of seconds.
@@ -188,6 +268,79 @@ mod tests {
         assert!(standalone_replicas.check().is_err());
         assert!(a.check().is_ok());
         assert!(Args::try_parse_from(["e2e", "--client", "fred", "--url", "u", "--kill-pid", "3"]).is_err());
+        assert_eq!(a.keys_dist, KeysDist::Uniform);
+        assert_eq!(a.key_dist(), KeyDist::Uniform);
+        assert!(!a.cache);
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        let a = Args::try_parse_from(std::iter::once("e2e").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        a.check()?;
+        Ok(a)
+    }
+
+    #[test]
+    fn key_distribution() {
+        let a = parse(&["--client", "redwire", "--url", "redis://h", "--keys-dist", "zipf"]).unwrap();
+        assert_eq!(a.key_dist(), KeyDist::Zipf(0.99));
+        let a =
+            parse(&["--client", "redwire", "--url", "redis://h", "--keys-dist", "zipf", "--zipf-s", "1.2"])
+                .unwrap();
+        assert_eq!(a.key_dist(), KeyDist::Zipf(1.2));
+        let a = parse(&["--client", "redwire", "--url", "redis://h", "--zipf-s", "1.2"]).unwrap();
+        assert_eq!(a.key_dist(), KeyDist::Uniform, "the exponent alone changes nothing");
+        assert!(parse(&["--client", "redwire", "--url", "redis://h", "--keys-dist", "pareto"]).is_err());
+        assert!(parse(&["--client", "redwire", "--url", "redis://h", "--zipf-s", "-1"]).is_err());
+        assert!(parse(&["--client", "redwire", "--url", "redis://h", "--zipf-s", "x"]).is_err());
+        assert_eq!(parse_zipf_s("0"), Ok(0.0));
+        assert_eq!(parse_zipf_s(" 0.99 "), Ok(0.99));
+        assert!(parse_zipf_s("NaN").is_err());
+        assert!(parse_zipf_s("inf").is_err());
+        assert!(parse_zipf_s("11").is_err());
+    }
+
+    #[test]
+    fn cache_flag() {
+        let a = parse(&["--client", "redwire", "--url", "redis://h", "--cache"]).unwrap();
+        assert!(a.cache);
+        let a = parse(&["--client", "redwire", "--cluster", "redis://a:1,redis://b:2", "--cache"]).unwrap();
+        assert!(a.cache && a.is_cluster());
+        let a = parse(&["--client", "redis-rs", "--url", "redis://h:1/?protocol=resp3", "--cache"]).unwrap();
+        assert!(a.cache);
+        parse(&[
+            "--client",
+            "redis-rs",
+            "--cluster",
+            "redis://a:1?protocol=3,redis://b:2?protocol=RESP3",
+            "--cache",
+        ])
+        .unwrap();
+        let err = parse(&["--client", "redis-rs", "--url", "redis://h:1", "--cache"]).unwrap_err();
+        assert!(err.contains("RESP3"), "{err}");
+        let err =
+            parse(&["--client", "redis-rs", "--cluster", "redis://a:1?protocol=3,redis://b:2", "--cache"])
+                .unwrap_err();
+        assert!(err.contains("every URL"), "{err}");
+        let err = parse(&["--client", "fred", "--url", "redis://h", "--cache"]).unwrap_err();
+        assert!(err.contains("fred has no managed client-side cache"), "{err}");
+        let err =
+            parse(&["--client", "redwire", "--cluster", "redis://a:1", "--replicas", "--cache"]).unwrap_err();
+        assert!(err.contains("--replicas"), "{err}");
+        // Without --cache a RESP3 URL and fred are fine.
+        parse(&["--client", "fred", "--url", "redis://h"]).unwrap();
+        parse(&["--client", "redis-rs", "--url", "redis://h?protocol=resp3"]).unwrap();
+    }
+
+    #[test]
+    fn resp3_in_the_query() {
+        assert!(asks_resp3("redis://h:1/?protocol=resp3"));
+        assert!(asks_resp3("redis://h:1?db=2&protocol=3"));
+        assert!(asks_resp3("redis://h?protocol=RESP3#insecure"));
+        assert!(!asks_resp3("redis://h?protocol=resp2"));
+        assert!(!asks_resp3("redis://h"));
+        assert!(!asks_resp3("redis://h?resp3"));
+        assert!(!asks_resp3("redis://h?xprotocol=3"));
     }
 }
 

@@ -12,6 +12,14 @@
 //!   connection). The one setting added is a reconnect policy: without one
 //!   fred does not reconnect at all, so a failover would only measure that.
 //!
+//! With `--cache` each library's own client-side cache is on, its defaults
+//! again: redwire `Client::connect_cached` / `ClusterOptions::cache` with
+//! `CacheOptions::default()`; redis-rs `cache-aio` with `CacheConfig::new()`
+//! (through `AsyncConnectionConfig::set_cache_config`, or
+//! `ClusterClientBuilder::cache_config`; RESP3 only). Reads go through the
+//! same calls as without it; [`Driver::cache_stats`] reads each library's
+//! own counters. fred has no managed cache (`Args::check` refuses it).
+//!
 //! Not here: the load itself and its verification (`redwire-load`, driven
 //! through the `redwire_load::Driver` impl at the end of this file).
 
@@ -26,6 +34,7 @@ use redwire::commands::StringCommands;
 pub use redwire_load::Failure;
 
 use crate::args::{host_port, Args, ClientKind};
+use crate::summary::CacheCounters;
 
 /// A client ready to send; clone it once per task.
 #[derive(Clone)]
@@ -85,9 +94,13 @@ impl Driver {
             (ClientKind::Redwire, Some(url)) => {
                 let opts =
                     redwire::url::parse_url(url).map_err(|e| setup_failure("redwire URL", e.to_string()))?;
-                let client = redwire::Client::connect(opts, redwire::PoolOptions::default())
-                    .await
-                    .map_err(|e| setup_failure("redwire connect", e.to_string()))?;
+                let pool = redwire::PoolOptions::default();
+                let client = if args.cache {
+                    redwire::Client::connect_cached(opts, pool, redwire::cache::CacheOptions::default()).await
+                } else {
+                    redwire::Client::connect(opts, pool).await
+                }
+                .map_err(|e| setup_failure("redwire connect", e.to_string()))?;
                 Ok(Driver::Redwire(client))
             }
             (ClientKind::Redwire, None) => {
@@ -101,6 +114,7 @@ impl Driver {
                     seeds,
                     read_from_replicas: args.replicas,
                     read_your_writes: false,
+                    cache: args.cache.then(redwire::cache::CacheOptions::default),
                     ..Default::default()
                 };
                 let client = redwire::cluster::ClusterClient::connect(opts)
@@ -111,8 +125,12 @@ impl Driver {
             (ClientKind::RedisRs, Some(url)) => {
                 let client =
                     redis::Client::open(url).map_err(|e| setup_failure("redis-rs URL", e.to_string()))?;
+                let mut config = redis::AsyncConnectionConfig::new();
+                if args.cache {
+                    config = config.set_cache_config(redis::caching::CacheConfig::new());
+                }
                 let conn = client
-                    .get_multiplexed_async_connection()
+                    .get_multiplexed_async_connection_with_config(&config)
                     .await
                     .map_err(|e| setup_failure("redis-rs connect", e.to_string()))?;
                 Ok(Driver::RedisRs(conn))
@@ -123,6 +141,9 @@ impl Driver {
                     // What `read_from_replicas()` did before it was deprecated.
                     builder =
                         builder.read_routing_strategy(redis::cluster_read_routing::RandomReplicaStrategy);
+                }
+                if args.cache {
+                    builder = builder.cache_config(redis::caching::CacheConfig::new());
                 }
                 let client = builder.build().map_err(|e| setup_failure("redis-rs cluster", e.to_string()))?;
                 let conn = client
@@ -153,6 +174,18 @@ impl Driver {
                 client.init().await.map_err(|e| setup_failure("fred connect", e.to_string()))?;
                 Ok(Driver::Fred { client, replicas: args.replicas })
             }
+        }
+    }
+
+    /// The client-side cache's counters, from the library itself; `None`
+    /// without a cache.
+    pub fn cache_stats(&self) -> Option<CacheCounters> {
+        match self {
+            Driver::Redwire(c) => c.cache_stats().map(redwire_counters),
+            Driver::RedwireCluster(c) => c.cache_stats().map(redwire_counters),
+            Driver::RedisRs(c) => c.get_cache_statistics().map(redis_counters),
+            Driver::RedisRsCluster(c) => c.get_cache_statistics().map(redis_counters),
+            Driver::Fred { .. } => None,
         }
     }
 
@@ -222,6 +255,15 @@ impl redwire_load::Driver for Driver {
     ) -> impl std::future::Future<Output = Result<(), Failure>> + Send {
         Driver::set(self, key, value)
     }
+}
+
+fn redwire_counters(s: redwire::cache::CacheStats) -> CacheCounters {
+    CacheCounters { hits: s.hits, misses: s.misses, invalidations: s.invalidations }
+}
+
+fn redis_counters(s: redis::caching::CacheStatistics) -> CacheCounters {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    CacheCounters { hits: n(s.hit), misses: n(s.miss), invalidations: n(s.invalidate) }
 }
 
 fn redwire_failure(e: redwire::Error) -> Failure {

@@ -6,13 +6,13 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | [`args`] | the command line of `e2e` (duration, ratio, topology parsing) |
-//! | [`driver`] | one enum over the three clients: connect, `GET`, `SET`, error kinds; the `redwire_load::Driver` for it |
+//! | [`args`] | the command line of `e2e` (duration, ratio, topology, key distribution, `--cache`) |
+//! | [`driver`] | one enum over the three clients: connect (with or without their client-side cache), `GET`, `SET`, error kinds, cache counters; the `redwire_load::Driver` for it |
 //! | [`load`] | one run: the shared generator (`redwire-load`), the kill, the summary |
 //! | [`watch`] | the failover helpers: SIGKILL at a time, wait for a replica's promotion |
 //! | [`failover`] | pure analysis of a failover run (re-exported from `redwire-load`) |
 //! | [`summary`] | the JSON record of a run (written by `e2e`, read by `e2e-report` and `e2e-plot`) |
-//! | [`report`] | markdown tables and redwire/peer ratios from many records |
+//! | [`report`] | markdown tables, redwire/peer and cache on/off ratios from many records |
 //! | `recorder` | feature `metrics`: the cheap recorder `e2e` installs to measure redwire's `metrics` feature |
 //!
 //! Not here: the load loop, the verification of every `GET`, the histograms

@@ -12,11 +12,11 @@
 use std::time::Duration;
 
 use redwire_load::measure::latency_bins;
-use redwire_load::{Failure, Marker, Mix, Report};
+use redwire_load::{Failure, KeyDist, Marker, Mix, Report};
 
 use crate::args::Ratio;
 use crate::driver::Driver;
-use crate::summary::Summary;
+use crate::summary::{CacheCounters, Summary};
 
 /// Time before the measured run during which replicas catch up with the prefill.
 const REPLICA_SETTLE: Duration = Duration::from_secs(1);
@@ -45,13 +45,19 @@ pub struct LoadConfig {
     pub value_size: usize,
     /// GET:SET weights.
     pub ratio: Ratio,
+    /// How keys are picked.
+    pub keys_dist: KeyDist,
+    /// The driver was connected with its client-side cache (recorded; the
+    /// driver itself decides how it reads).
+    pub cache: bool,
     /// Reads may be served by replicas, so older versions are allowed.
     pub replicas: bool,
     /// Kill a primary during the run.
     pub kill: Option<KillPlan>,
 }
 
-/// Prefills, runs the load (killing the primary if planned), and summarizes it.
+/// Prefills, runs the load (killing the primary if planned), and summarizes
+/// it, with the cache's counters when the driver has a cache.
 ///
 /// # Errors
 /// A `setup` failure when the prefill fails; errors during the run are
@@ -60,10 +66,13 @@ pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) 
     let mut load = redwire_load::LoadConfig::new(cfg.clients, cfg.duration, cfg.keys, "e2e:");
     load.value_size = cfg.value_size;
     load.mix = Mix::get_set(cfg.ratio.get, cfg.ratio.set);
+    load.keys_dist = cfg.keys_dist;
     load.replicas = cfg.replicas;
     if cfg.replicas {
         load.settle = REPLICA_SETTLE;
     }
+    // A handle on the same client (clones share its cache) to read the counters at the end.
+    let counters = driver.clone();
     let running = redwire_load::start(driver, load).await?;
     let killer = cfg.kill.clone().map(|plan| {
         let marker = running.marker();
@@ -74,7 +83,7 @@ pub async fn run(driver: Driver, cfg: LoadConfig, client: &str, topology: &str) 
         // The watcher gives up at the end of the grace time at the latest.
         let _ = k.await;
     }
-    Ok(summarize(&report, &cfg, client, topology))
+    Ok(summarize(&report, &cfg, counters.cache_stats(), client, topology))
 }
 
 /// Kills at the planned time and marks it, then waits for the promotion and marks that.
@@ -98,7 +107,13 @@ async fn kill_and_watch(marker: Marker, plan: KillPlan) {
     }
 }
 
-fn summarize(r: &Report, cfg: &LoadConfig, client: &str, topology: &str) -> Summary {
+fn summarize(
+    r: &Report,
+    cfg: &LoadConfig,
+    cache_stats: Option<CacheCounters>,
+    client: &str,
+    topology: &str,
+) -> Summary {
     Summary {
         client: client.to_string(),
         topology: topology.to_string(),
@@ -107,6 +122,16 @@ fn summarize(r: &Report, cfg: &LoadConfig, client: &str, topology: &str) -> Summ
         keys: cfg.keys,
         value_size: cfg.value_size,
         ratio: format!("{}:{}", cfg.ratio.get, cfg.ratio.set),
+        keys_dist: match cfg.keys_dist {
+            KeyDist::Uniform => "uniform".into(),
+            KeyDist::Zipf(_) => "zipf".into(),
+        },
+        zipf_s: match cfg.keys_dist {
+            KeyDist::Uniform => None,
+            KeyDist::Zipf(s) => Some(s),
+        },
+        cache: cfg.cache,
+        cache_stats,
         duration_s: r.elapsed.as_secs_f64(),
         ops: r.ops,
         ops_per_sec: r.ops_per_sec(),

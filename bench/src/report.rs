@@ -4,7 +4,14 @@
 //! Ratios: `ops/s ×` is redwire's ops/s divided by the row's (above 1 =
 //! redwire faster); `CPU ×` is redwire's CPU per op divided by the row's
 //! (below 1 = redwire cheaper). Rows without a redwire run of the same
-//! shape show `-`.
+//! shape show `-`. A shape includes the key distribution and whether the
+//! client's cache was on, so those never mix.
+//!
+//! Runs with a Zipf key distribution or a client-side cache (the `cache`
+//! stage) have their own table ([`cache_table`]); it adds the hit rate and
+//! the ratios of each client with its cache on to the same client with it
+//! off (`on/off ops/s ×` above 1 = the cache made it faster; `on/off CPU ×`
+//! below 1 = cheaper).
 
 use std::fmt::Write;
 
@@ -22,6 +29,17 @@ fn same_shape(a: &Summary, b: &Summary) -> bool {
         && a.replicas == b.replicas
         && a.clients == b.clients
         && a.failover.is_some() == b.failover.is_some()
+        && a.cache == b.cache
+        && same_keys(a, b)
+}
+
+fn same_keys(a: &Summary, b: &Summary) -> bool {
+    a.keys == b.keys && a.keys_dist == b.keys_dist && a.zipf_s == b.zipf_s && a.ratio == b.ratio
+}
+
+/// A run of the plain matrix: uniform keys, no client-side cache.
+fn is_plain(s: &Summary) -> bool {
+    !s.cache && s.keys_dist == "uniform"
 }
 
 fn ratio(num: f64, den: f64) -> String {
@@ -58,7 +76,7 @@ fn sorted<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<&'a Summary> {
 
 /// The throughput table of the runs of one topology without a failover.
 pub fn load_table(runs: &[Summary], topology: &str) -> String {
-    let rows = sorted(runs.iter().filter(|s| s.topology == topology && s.failover.is_none()));
+    let rows = sorted(runs.iter().filter(|s| s.topology == topology && s.failover.is_none() && is_plain(s)));
     let mut out = String::new();
     if rows.is_empty() {
         return out;
@@ -106,6 +124,93 @@ pub fn load_table(runs: &[Summary], topology: &str) -> String {
             errors_cell(s),
             verify_cell(s),
             if cluster { format!(" {} |", s.stale_reads) } else { String::new() }
+        );
+    }
+    out
+}
+
+fn topology_rank(name: &str) -> usize {
+    ["standalone", "cluster"].iter().position(|t| *t == name).unwrap_or(2)
+}
+
+fn hit_rate_cell(s: &Summary) -> String {
+    match (s.cache, s.hit_rate()) {
+        (false, _) => "-".into(),
+        (true, Some(r)) => format!("{:.1}%", r * 100.0),
+        (true, None) => "n/a".into(),
+    }
+}
+
+/// The runs with Zipf keys or a client-side cache (the `cache` stage), every
+/// topology: hit rate, and the ratios cache on / cache off per client and
+/// redwire / peer per cache setting.
+pub fn cache_table(runs: &[Summary]) -> String {
+    let mut rows: Vec<&Summary> = runs.iter().filter(|s| s.failover.is_none() && !is_plain(s)).collect();
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    rows.sort_by(|a, b| {
+        let key = |s: &Summary| {
+            (
+                topology_rank(&s.topology),
+                s.replicas,
+                s.clients,
+                s.keys,
+                s.keys_label(),
+                client_rank(&s.client),
+                s.cache,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let _ = writeln!(
+        out,
+        "| topology | tasks | keys | GET:SET | client | cache | ops/s | p50 µs | p99 µs | CPU µs/op | hit rate | on/off ops/s × | on/off CPU × | redwire ops/s × | redwire CPU × | errors | verify failures |"
+    );
+    let _ = writeln!(out, "|---|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
+    for s in &rows {
+        let off = runs.iter().find(|r| {
+            s.cache
+                && !r.cache
+                && r.client == s.client
+                && r.topology == s.topology
+                && r.replicas == s.replicas
+                && r.clients == s.clients
+                && r.failover.is_none()
+                && same_keys(r, s)
+        });
+        let (on_off_ops, on_off_cpu) = match off {
+            Some(r) => (ratio(s.ops_per_sec, r.ops_per_sec), ratio(s.cpu_us_per_op, r.cpu_us_per_op)),
+            None => ("-".into(), "-".into()),
+        };
+        let redwire = runs.iter().find(|r| r.client == "redwire" && same_shape(r, s));
+        let (ops_x, cpu_x) = match redwire {
+            Some(r) => (ratio(r.ops_per_sec, s.ops_per_sec), ratio(r.cpu_us_per_op, s.cpu_us_per_op)),
+            None => ("-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} {} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
+            s.topology,
+            if s.replicas { " (replica reads)" } else { "" },
+            s.clients,
+            s.keys,
+            s.keys_label(),
+            s.ratio,
+            s.client,
+            if s.cache { "on" } else { "off" },
+            s.ops_per_sec,
+            s.p50_us,
+            s.p99_us,
+            s.cpu_us_per_op,
+            hit_rate_cell(s),
+            on_off_ops,
+            on_off_cpu,
+            ops_x,
+            cpu_x,
+            errors_cell(s),
+            verify_cell(s),
         );
     }
     out
@@ -199,7 +304,7 @@ mod tests {
 
     use super::*;
     use crate::failover::FailoverReport;
-    use crate::summary::Second;
+    use crate::summary::{CacheCounters, Second};
 
     fn run(client: &str, topology: &str, clients: usize, ops_per_sec: f64, cpu: f64) -> Summary {
         Summary {
@@ -210,6 +315,10 @@ mod tests {
             keys: 10_000,
             value_size: 64,
             ratio: "80:20".into(),
+            keys_dist: "uniform".into(),
+            zipf_s: None,
+            cache: false,
+            cache_stats: None,
             duration_s: 10.0,
             ops: (ops_per_sec * 10.0) as u64,
             ops_per_sec,
@@ -267,6 +376,76 @@ mod tests {
         assert!(t.contains("| no | 16 | redis-rs |"), "{t}");
         assert!(t.contains("| 3 (timeout 3) | **2** (missing 2) | 0 |"), "{t}");
         assert!(t.contains("| - | - |"), "no redwire run, no ratio: {t}");
+    }
+
+    fn cached(client: &str, topology: &str, cache: bool, ops_per_sec: f64, cpu: f64) -> Summary {
+        let mut s = run(client, topology, 128, ops_per_sec, cpu);
+        s.keys = 100_000;
+        s.ratio = "95:5".into();
+        s.keys_dist = "zipf".into();
+        s.zipf_s = Some(0.99);
+        s.cache = cache;
+        if cache {
+            s.cache_stats = Some(CacheCounters { hits: 9, misses: 1, invalidations: 0 });
+        }
+        s
+    }
+
+    #[test]
+    fn cache_table_has_hit_rates_and_both_ratios() {
+        let mut stale = cached("redis-rs", "standalone", true, 300_000.0, 2.0);
+        stale.verify_failures = 4;
+        stale.verify_failures_by_reason.insert("older than acknowledged".into(), 4);
+        let runs = vec![
+            cached("redis-rs", "standalone", false, 100_000.0, 5.0),
+            stale,
+            cached("redwire", "standalone", true, 400_000.0, 1.0),
+            cached("redwire", "standalone", false, 100_000.0, 4.0),
+            cached("redwire", "cluster", false, 50_000.0, 4.0),
+            run("redwire", "standalone", 128, 1.0, 1.0),
+        ];
+        let t = cache_table(&runs);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2 + 5, "the uniform run without a cache stays out: {t}");
+        assert!(lines[0].contains("| hit rate |") && lines[0].contains("| on/off ops/s × |"), "{t}");
+        assert!(
+            lines[2].starts_with("| standalone | 128 | 100000 zipf s=0.99 | 95:5 | redwire | off | 100000 |"),
+            "{t}"
+        );
+        assert!(lines[2].contains("| - | - | - | 1.00 | 1.00 |"), "off: no hit rate, no on/off ratio: {t}");
+        assert!(lines[3].contains("| redwire | on | 400000 |"), "{t}");
+        assert!(lines[3].contains("| 90.0% | 4.00 | 0.25 | 1.00 | 1.00 |"), "{t}");
+        assert!(
+            lines[4].contains("| redis-rs | off | 100000 |") && lines[4].contains("| 1.00 | 0.80 |"),
+            "{t}"
+        );
+        assert!(lines[5].contains("| redis-rs | on | 300000 |"), "{t}");
+        assert!(lines[5].contains("| 90.0% | 3.00 | 0.40 | 1.33 | 0.50 |"), "{t}");
+        assert!(lines[5].ends_with("| 0 | **4** (older than acknowledged 4) |"), "{t}");
+        assert!(lines[6].starts_with("| cluster | 128 |"), "cluster after standalone: {t}");
+        // The plain tables leave the cache stage's runs out.
+        let plain = load_table(&runs, "standalone");
+        assert_eq!(plain.lines().count(), 3, "{plain}");
+        assert!(load_table(&runs[..1], "standalone").is_empty());
+    }
+
+    #[test]
+    fn older_records_read_as_uniform_without_cache() {
+        let s = run("fred", "standalone", 16, 1.0, 1.0);
+        let mut v = serde_json::to_value(&s).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for field in ["keys_dist", "zipf_s", "cache", "cache_stats"] {
+            o.remove(field);
+        }
+        let back: Summary = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.keys_label(), "uniform");
+        assert_eq!(back.hit_rate(), None);
+        let mut z = cached("redwire", "standalone", true, 1.0, 1.0);
+        assert_eq!(z.keys_label(), "zipf s=0.99");
+        z.cache_stats = Some(CacheCounters { hits: 0, misses: 0, invalidations: 0 });
+        assert_eq!(z.hit_rate(), None);
+        assert_eq!(hit_rate_cell(&z), "n/a");
     }
 
     #[test]

@@ -29,6 +29,19 @@ pub struct Summary {
     pub value_size: usize,
     /// `GET:SET` weights.
     pub ratio: String,
+    /// How keys were picked: `uniform`, or `zipf` with [`Summary::zipf_s`].
+    #[serde(default = "uniform")]
+    pub keys_dist: String,
+    /// The Zipf exponent, for `keys_dist == "zipf"`.
+    #[serde(default)]
+    pub zipf_s: Option<f64>,
+    /// The client's own client-side cache was on (`e2e --cache`).
+    #[serde(default)]
+    pub cache: bool,
+    /// The cache's counters at the end of the run, from the library itself
+    /// (present with `cache`).
+    #[serde(default)]
+    pub cache_stats: Option<CacheCounters>,
     /// Measured wall time.
     pub duration_s: f64,
     /// Successful operations.
@@ -79,7 +92,45 @@ pub struct Summary {
     pub failover: Option<FailoverReport>,
 }
 
+fn uniform() -> String {
+    "uniform".into()
+}
+
+/// A client-side cache's counters, as the library reports them: redwire's
+/// `CacheStats`, redis-rs's `CacheStatistics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCounters {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Cacheable reads that went to the server.
+    pub misses: u64,
+    /// Entries dropped on the server's word or the client's own write
+    /// (redwire: keys; redis-rs: cached items, LRU evictions included).
+    pub invalidations: u64,
+}
+
+impl CacheCounters {
+    /// `hits / (hits + misses)`; `None` without any lookup.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let total = self.hits.saturating_add(self.misses);
+        (total > 0).then(|| self.hits as f64 / total as f64)
+    }
+}
+
 impl Summary {
+    /// The hit rate of the run's cache, when it had one that was asked.
+    pub fn hit_rate(&self) -> Option<f64> {
+        self.cache_stats.as_ref().and_then(CacheCounters::hit_rate)
+    }
+
+    /// How keys were picked, for people: `uniform` or `zipf s=0.99`.
+    pub fn keys_label(&self) -> String {
+        match self.zipf_s {
+            Some(s) if self.keys_dist == "zipf" => format!("zipf s={s}"),
+            _ => self.keys_dist.clone(),
+        }
+    }
+
     /// The data of this run's picture, labelled `label`; the kill and the
     /// promotion are marked for a failover run.
     pub fn plot_run(&self, label: &str) -> PlotRun {

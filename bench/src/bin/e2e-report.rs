@@ -1,8 +1,9 @@
 //! `e2e-report FILE...`: markdown tables from the JSON lines that `e2e
-//! --json` printed (other lines are skipped): standalone, cluster, and
-//! failover sections, with redwire/peer ratios from the same files.
+//! --json` printed (other lines are skipped): standalone, cluster, client-side
+//! cache (Zipf keys, cache on and off) and failover sections, with
+//! redwire/peer and cache on/off ratios from the same files.
 
-use redwire_bench::report::{failover_table, load_table, parse_summaries};
+use redwire_bench::report::{cache_table, failover_table, load_table, parse_summaries};
 
 fn main() {
     let mut runs = Vec::new();
@@ -25,6 +26,7 @@ fn main() {
     for (title, table) in [
         ("End to end: standalone", load_table(&runs, "standalone")),
         ("End to end: cluster", load_table(&runs, "cluster")),
+        ("Client-side cache: Zipf keys, cache off and on", cache_table(&runs)),
         ("Failover under load", failover_table(&runs)),
     ] {
         if !table.is_empty() {

@@ -53,6 +53,8 @@ fn main() {
             keys: args.keys.max(1),
             value_size: args.value_size,
             ratio: args.ratio,
+            keys_dist: args.key_dist(),
+            cache: args.cache,
             replicas: args.replicas,
             kill: match (args.kill_primary_at, args.kill_pid) {
                 (Some(at), Some(pid)) => Some(KillPlan { at, pid, watch: args.watch_promotion.clone() }),
@@ -95,13 +97,15 @@ fn main() {
 
 fn plot_title(s: &Summary) -> String {
     format!(
-        "{} {}{}, {} tasks, {:.1} s, GET:SET {}, {:.0} ops/s, p99 {} us, {} errors, {} verify failures",
+        "{} {}{}{}, {} tasks, {:.1} s, GET:SET {}, {} keys, {:.0} ops/s, p99 {} us, {} errors, {} verify failures",
         s.client,
         s.topology,
         if s.replicas { " (replica reads)" } else { "" },
+        if s.cache { " (cache)" } else { "" },
         s.clients,
         s.duration_s,
         s.ratio,
+        s.keys_label(),
         s.ops_per_sec,
         s.p99_us,
         s.errors,
@@ -140,6 +144,22 @@ fn print_summary(s: &Summary, json: bool) {
         s.stale_reads,
         s.older_after_failover,
         s.unfinished_tasks
+    );
+    println!(
+        "keys {} ({}), cache {}",
+        s.keys,
+        s.keys_label(),
+        match (&s.cache_stats, s.hit_rate()) {
+            (Some(c), rate) => format!(
+                "on: hit rate {}, hits {}, misses {}, invalidations {}",
+                rate.map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0)),
+                c.hits,
+                c.misses,
+                c.invalidations
+            ),
+            (None, _) if s.cache => "on (no counters)".into(),
+            (None, _) => "off".into(),
+        }
     );
     if let Some(f) = &s.first_verify_failure {
         println!("first verify failure: {f}");
