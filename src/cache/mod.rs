@@ -55,7 +55,9 @@ pub struct CacheStats {
     pub hits: u64,
     /// Reads of cacheable commands that went to the server.
     pub misses: u64,
-    /// Keys invalidated (by the server, or by this client's writes).
+    /// Invalidations (from the server, or this client's own writes) that
+    /// dropped a cached key or marked a read of it in flight; those of keys
+    /// this cache knew nothing of are not counted.
     pub invalidations: u64,
     /// Replies evicted to keep the bounds.
     pub evictions: u64,

@@ -68,7 +68,7 @@ async fn cooperate() {
         n >= HITS_PER_YIELD
     });
     if due {
-        tokio::task::yield_now().await;
+        crate::conn::YieldOnce(false).await;
     }
 }
 

@@ -338,12 +338,15 @@ impl Store {
         true
     }
 
-    /// Drops every reply of `key` and marks its tickets.
+    /// Drops every reply of `key` and marks its tickets. Counted as an
+    /// invalidation only when it did either (a key never read is not).
     pub(crate) fn invalidate(&self, key: &[u8]) {
         let mut shard = self.lock(self.shard_of(key));
-        shard.invalidate(key);
+        let counted = shard.invalidate(key);
         drop(shard);
-        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        if counted {
+            self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Drops everything; tickets out now are void.
@@ -421,18 +424,28 @@ impl Shard {
         seen
     }
 
-    fn remove_key(&mut self, key: &[u8]) {
-        if let Some(n) = self.map.get(key).copied() {
-            self.remove_node(n);
+    /// Drops `key`'s node; true when there was one.
+    fn remove_key(&mut self, key: &[u8]) -> bool {
+        match self.map.get(key).copied() {
+            Some(n) => {
+                self.remove_node(n);
+                true
+            }
+            None => false,
         }
     }
 
-    fn invalidate(&mut self, key: &[u8]) {
-        if let Some(p) = self.pending.get_mut(key) {
-            self.clock += 1;
-            p.invalidated_at = self.clock;
-        }
-        self.remove_key(key);
+    /// Marks `key`'s tickets and drops its replies; true when it did either.
+    fn invalidate(&mut self, key: &[u8]) -> bool {
+        let marked = match self.pending.get_mut(key) {
+            Some(p) => {
+                self.clock += 1;
+                p.invalidated_at = self.clock;
+                true
+            }
+            None => false,
+        };
+        self.remove_key(key) || marked
     }
 
     fn clear(&mut self) {

@@ -614,7 +614,7 @@ pub(crate) async fn run_writer(
 /// (the callers a reply batch woke), and resumes after them. Unlike
 /// `tokio::task::yield_now`, which defers the task until the runtime has
 /// polled the IO driver, it costs no `epoll_wait` per batch.
-struct YieldOnce(bool);
+pub(crate) struct YieldOnce(pub(crate) bool);
 
 impl std::future::Future for YieldOnce {
     type Output = ();

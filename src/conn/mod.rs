@@ -33,6 +33,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 pub use driver::PushSink;
+pub(crate) use driver::YieldOnce;
 pub use options::{Address, ConnectOptions, Protocol, Roots, TlsOptions};
 pub use reconnect::{OnConnect, Reconnecting};
 

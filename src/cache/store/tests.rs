@@ -278,3 +278,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn only_invalidations_that_drop_or_mark_something_count() {
+    let st = store(1 << 20, 100);
+    let src = ready();
+    let now = Instant::now();
+    // A key this cache never saw: nothing to drop, no read to mark.
+    st.invalidate(b"never-read");
+    assert_eq!(st.stats().invalidations, 0);
+    // A cached key counts once; invalidating it again finds nothing.
+    assert!(put(&st, &src, "k", "v", now));
+    st.invalidate(b"k");
+    st.invalidate(b"k");
+    assert_eq!(st.stats().invalidations, 1);
+    // A read in flight is marked (and its reply then not cached): counted.
+    let t = st.begin(b"j", &src).expect("ticket");
+    st.invalidate(b"j");
+    assert_eq!(st.stats().invalidations, 2);
+    assert!(!st.complete(t, get_id(), &val("old"), now));
+}
