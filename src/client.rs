@@ -165,16 +165,25 @@ impl Client {
     /// [`Client::send`] without the cache.
     pub(crate) async fn send_uncached(&self, c: &Cmd) -> Result<Frame, Error> {
         check_shared(c)?;
-        if c.is_blocking() {
-            // A blocking command would stall every caller queued behind it.
-            return self.exclusive().await?.send(c).await;
-        }
-        if is_known_blocking(c) {
-            // Unmarked, it would also be cut off by the response timeout,
-            // closing the shared connection under every other caller.
-            return self.exclusive().await?.send(&c.clone().blocking()).await;
+        if c.is_blocking() || is_known_blocking(c) {
+            // Boxed: the pooled path's future would otherwise make every
+            // command's future larger (futures are moved on every call).
+            return Box::pin(self.send_blocking(c)).await;
         }
         self.conn.send(c).await
+    }
+
+    /// A blocking command, on a pooled connection of its own: on the shared
+    /// one it would stall every caller queued behind it, and, unmarked, be
+    /// cut off by the response timeout, closing the shared connection under
+    /// every other caller.
+    async fn send_blocking(&self, c: &Cmd) -> Result<Frame, Error> {
+        let mut conn = self.exclusive().await?;
+        if c.is_blocking() {
+            conn.send(c).await
+        } else {
+            conn.send(&c.clone().blocking()).await
+        }
     }
 
     /// Sends one command and converts its reply.

@@ -64,6 +64,11 @@ async fn commands_route_split_and_fan_out() {
     let cluster = Cluster::start();
     for replicas in [false, true] {
         let c = client(&cluster, replicas).await;
+        // Futures are moved on every call: the one-slot path's stays small
+        // (the slow paths are boxed; it was 4.4 KB before they were).
+        let get = cmd("GET").arg("k0");
+        let size = std::mem::size_of_val(&c.send(&get));
+        assert!(size <= 1024, "ClusterClient::send's future is {size} bytes");
         c.send(&cmd("FLUSHALL")).await.expect("flushall fans out");
         for i in 0..300 {
             c.query::<()>(&cmd("SET").arg(format!("k{i}")).arg(format!("v{i}"))).await.expect("set");

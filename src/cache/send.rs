@@ -85,22 +85,38 @@ impl Cache {
         c: &Cmd,
         opted_in: bool,
     ) -> Result<Frame, Error> {
+        // Hits and other commands keep this future small (it is moved on
+        // every call); a read that missed, and MGET, go through boxed
+        // futures of their own.
         match kind(c) {
-            Kind::Read => self.read(backend, c, opted_in).await,
-            Kind::Mget => self.mget(backend, c).await,
+            Kind::Read => match c.arg_at(1).filter(|k| self.opts.covers(k)) {
+                Some(key) => {
+                    let rest = || c.args().skip(2);
+                    if let Some(hit) =
+                        self.store.get(key, Instant::now(), |id| id_matches(id, c.name(), rest()))
+                    {
+                        cooperate().await;
+                        return Ok(hit);
+                    }
+                    Box::pin(self.read_missed(backend, c, key, opted_in)).await
+                }
+                None => backend.send_uncached(c).await,
+            },
+            Kind::Mget => Box::pin(self.mget(backend, c)).await,
             Kind::Other => self.other(backend, c).await,
         }
     }
 
-    async fn read<B: Backend>(&self, backend: &B, c: &Cmd, opted_in: bool) -> Result<Frame, Error> {
-        let Some(key) = c.arg_at(1).filter(|k| self.opts.covers(k)) else {
-            return backend.send_uncached(c).await;
-        };
+    /// A cacheable read of `key` the store did not answer: sent, with a
+    /// ticket taken first, and its reply cached when that is still right.
+    async fn read_missed<B: Backend>(
+        &self,
+        backend: &B,
+        c: &Cmd,
+        key: &[u8],
+        opted_in: bool,
+    ) -> Result<Frame, Error> {
         let rest = || c.args().skip(2);
-        if let Some(hit) = self.store.get(key, Instant::now(), |id| id_matches(id, c.name(), rest())) {
-            cooperate().await;
-            return Ok(hit);
-        }
         let opt_in = self.opts.mode == CacheMode::OptIn;
         if opt_in && !opted_in {
             return backend.send_uncached(c).await;

@@ -63,6 +63,13 @@ struct Backoff {
     last_error: Option<Error>,
 }
 
+/// What [`Reconnecting::send`] has resent of one command so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Resends {
+    resends: u32,
+    retried_unknown: bool,
+}
+
 const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(10);
 const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(2);
 /// Most sends of one command after `NotSent` (each on a new connection).
@@ -221,8 +228,21 @@ impl Reconnecting {
     /// # Cancel safety
     /// Cancel-safe (see [`Connection::send`]).
     pub async fn send(&self, cmd: &Cmd) -> Result<Frame, Error> {
-        let mut resends = 0u32;
-        let mut retried_unknown = false;
+        // The usual case, queued at once on the live connection, keeps this
+        // future small (it is moved on every call); reconnecting, waiting for
+        // room and resending live in a boxed future of their own.
+        let mut retry = Resends::default();
+        if let Some(reply) = self.try_send(cmd) {
+            if let Some(done) = self.judge(cmd, reply.await, &mut retry) {
+                return done;
+            }
+        }
+        Box::pin(self.send_slow(cmd, retry)).await
+    }
+
+    /// [`Reconnecting::send`] past its first queued attempt: connects when
+    /// needed, waits for room, and resends as the failure semantics allow.
+    async fn send_slow(&self, cmd: &Cmd, mut retry: Resends) -> Result<Frame, Error> {
         loop {
             let sent = match self.try_send(cmd) {
                 Some(reply) => reply.await,
@@ -232,19 +252,35 @@ impl Reconnecting {
                     Err(e) => return Err(Error::NotSent { cause: Arc::new(e) }),
                 },
             };
-            match sent {
-                Err(Error::NotSent { cause })
-                    if resends < MAX_RESENDS && !matches!(*cause, Error::Closed) =>
-                {
-                    resends += 1;
-                    observe::resend(&self.inner.opts, &self.inner.counters, &cause, resends);
-                }
-                Err(Error::OutcomeUnknown { cause }) if !retried_unknown && is_safe_to_repeat(cmd) => {
-                    retried_unknown = true;
-                    observe::resend(&self.inner.opts, &self.inner.counters, &cause, 1);
-                }
-                other => return other,
+            if let Some(done) = self.judge(cmd, sent, &mut retry) {
+                return done;
             }
+        }
+    }
+
+    /// The result of one attempt: `Some` to return it, `None` to send again
+    /// (a command never written, up to [`MAX_RESENDS`] times; one whose
+    /// outcome is unknown, once, when repeating it is safe).
+    fn judge(
+        &self,
+        cmd: &Cmd,
+        sent: Result<Frame, Error>,
+        retry: &mut Resends,
+    ) -> Option<Result<Frame, Error>> {
+        match sent {
+            Err(Error::NotSent { cause })
+                if retry.resends < MAX_RESENDS && !matches!(*cause, Error::Closed) =>
+            {
+                retry.resends += 1;
+                observe::resend(&self.inner.opts, &self.inner.counters, &cause, retry.resends);
+                None
+            }
+            Err(Error::OutcomeUnknown { cause }) if !retry.retried_unknown && is_safe_to_repeat(cmd) => {
+                retry.retried_unknown = true;
+                observe::resend(&self.inner.opts, &self.inner.counters, &cause, 1);
+                None
+            }
+            other => Some(other),
         }
     }
 

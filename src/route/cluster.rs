@@ -371,6 +371,16 @@ impl ClusterClient {
         let plan = plan(c)?;
         match plan.target {
             Target::Slot(slot) => self.send_slot(c, slot, &plan.info).await,
+            // Boxed, so that the one-slot case's future stays small.
+            _ => Box::pin(self.send_planned(c, plan)).await,
+        }
+    }
+
+    /// A command with a plan other than one slot: any primary, every
+    /// primary, or split by slot.
+    async fn send_planned(&self, c: &Cmd, plan: crate::route::Plan) -> Result<Frame, Error> {
+        match plan.target {
+            Target::Slot(slot) => self.send_slot(c, slot, &plan.info).await,
             Target::AnyPrimary => self.send_any(c, &plan.info).await,
             Target::AllPrimaries(policy) => {
                 let replies = self.fan_out(c, &plan.info).await?;
@@ -483,21 +493,83 @@ impl ClusterClient {
         routing.primaries.get(idx)
     }
 
+    /// Sends a command whose keys are in `slot`, following redirects and
+    /// retrying as the policy says. The first attempt, when it can be queued
+    /// at once on the node's live connection, runs inline and keeps this
+    /// future small (it is moved on every call); anything else (connecting,
+    /// redirects, retries, blocking commands) runs in a boxed future.
     async fn send_slot(&self, c: &Cmd, slot: u16, info: &CommandInfo) -> Result<Frame, Error> {
         let read_only = info.is_read_only();
         if !read_only {
             self.note_write(slot);
         }
+        let started = Instant::now();
+        let first = match self.pick_and_queue(c, slot, info, read_only, true) {
+            (Pick::Queued(reply), used_replica) => {
+                let result = reply.await;
+                if matches!(&result, Ok(f) if !matches!(f, Frame::SimpleError(_) | Frame::BlobError(_))) {
+                    return result;
+                }
+                Some((result, used_replica))
+            }
+            // Nothing was queued: the loop picks again.
+            _ => None,
+        };
+        Box::pin(self.send_slot_slow(c, slot, info, started, first)).await
+    }
+
+    /// Picks the node for `slot` from the routing snapshot (read without a
+    /// lock or a reference count) and, unless `c` blocks, queues `c` on its
+    /// live connection before the snapshot is let go; only a node without a
+    /// live connection (or a blocking command) takes the node's handles
+    /// along. Also says whether the node is a replica.
+    fn pick_and_queue<'c>(
+        &self,
+        c: &'c Cmd,
+        slot: u16,
+        info: &CommandInfo,
+        read_only: bool,
+        allow_replica: bool,
+    ) -> (Pick<impl std::future::Future<Output = Result<Frame, Error>> + Send + 'c>, bool) {
+        let routing = self.inner.routing.load();
+        match self.pick(&routing, slot, read_only, allow_replica) {
+            Some(t) => {
+                let used_replica =
+                    self.inner.opts.read_from_replicas && routing.map.primary_for_slot(slot) != Some(&t.addr);
+                // Blocking commands go to a pooled connection (`send_on`).
+                let queued = if info.is_blocking() { None } else { t.conn.try_send(c) };
+                match queued {
+                    Some(reply) => (Pick::Queued(reply), used_replica),
+                    None => (Pick::Node(t.clone()), used_replica),
+                }
+            }
+            None => (Pick::Unserved, false),
+        }
+    }
+
+    /// [`ClusterClient::send_slot`] from its first attempt's result
+    /// (`first`, with whether a replica answered), or from the start.
+    async fn send_slot_slow(
+        &self,
+        c: &Cmd,
+        slot: u16,
+        info: &CommandInfo,
+        started: Instant,
+        mut first: Option<(Result<Frame, Error>, bool)>,
+    ) -> Result<Frame, Error> {
+        let read_only = info.is_read_only();
         let retry_safe = is_retry_safe(c, info);
         let policy = self.inner.opts.retry;
-        let started = Instant::now();
         let mut attempt = 0u32;
         let mut redirect: Option<NodeAddr> = None;
         let mut asking: Option<NodeAddr> = None;
         let mut allow_replica = true;
         loop {
             let mut used_replica = false;
-            let result = if let Some(node) = asking.take() {
+            let result = if let Some((result, replica)) = first.take() {
+                used_replica = replica;
+                result
+            } else if let Some(node) = asking.take() {
                 match self.inner.redirect_target(&node) {
                     Ok(target) => self.send_asking(&target, c, info).await,
                     Err(e) => Err(e),
@@ -509,25 +581,9 @@ impl ClusterClient {
                         Err(e) => return Err(e),
                     },
                     None => {
-                        // The hot path: the routing snapshot is read without a
-                        // lock or a reference count, and the command queued on
-                        // the node's live connection before the snapshot is let
-                        // go; only a node without a live connection (or a
-                        // blocking command) takes the node's handles along.
-                        let routing = self.inner.routing.load();
-                        match self.pick(&routing, slot, read_only, allow_replica) {
-                            Some(t) => {
-                                used_replica = self.inner.opts.read_from_replicas
-                                    && routing.map.primary_for_slot(slot) != Some(&t.addr);
-                                // Blocking commands go to a pooled connection (`send_on`).
-                                let queued = if info.is_blocking() { None } else { t.conn.try_send(c) };
-                                match queued {
-                                    Some(reply) => Pick::Queued(reply),
-                                    None => Pick::Node(t.clone()),
-                                }
-                            }
-                            None => Pick::Unserved,
-                        }
+                        let (target, replica) = self.pick_and_queue(c, slot, info, read_only, allow_replica);
+                        used_replica = replica;
+                        target
                     }
                 };
                 match target {
