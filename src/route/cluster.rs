@@ -7,7 +7,10 @@
 //!
 //! One GET: [`plan`] finds the slot, the current `Routing`
 //! (slot map + one multiplexed connection per node, swapped whole on every
-//! topology change) gives the node, the connection sends. A failed attempt is
+//! topology change, read lock-free) gives the node, and the command is queued
+//! on its live connection while that snapshot is held; the first attempt runs
+//! inline, everything after it (connecting, redirects, retries) in a boxed
+//! future, so the common path's future stays small. A failed attempt is
 //! classified by the pure [`classify`]: MOVED patches the
 //! slot and resends at once (and schedules a refresh), ASK sends
 //! `ASKING` + the command as one pipeline to the importing node, TRYAGAIN /
