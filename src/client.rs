@@ -205,7 +205,7 @@ impl Client {
     /// anything is sent; connection failures for the pipeline as a whole.
     pub async fn pipeline(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
-        let _writes = self.cache.as_ref().map(|c| c.writes(cmds));
+        let _writes = self.own_writes(cmds);
         let mut resends = 0;
         loop {
             let conn = self
@@ -217,6 +217,19 @@ impl Client {
                 Err(Error::NotSent { .. }) if resends < 3 => resends += 1,
                 other => return other,
             }
+        }
+    }
+
+    /// With a cache: the keys `cmds` write are invalidated now and again
+    /// when the guard drops (after their replies).
+    pub(crate) fn own_writes<'a>(&'a self, cmds: &'a [Cmd]) -> Option<crate::cache::Writes<'a>> {
+        self.cache.as_ref().map(|c| c.writes(cmds))
+    }
+
+    /// With a cache: the keys `cmds` write are invalidated now.
+    pub(crate) fn invalidate_own_writes(&self, cmds: &[Cmd]) {
+        if let Some(c) = &self.cache {
+            c.cache.invalidate_writes(cmds);
         }
     }
 
@@ -233,7 +246,7 @@ impl Client {
     /// refused a command of the transaction (none ran); connection failures.
     pub async fn transaction(&self, cmds: &[Cmd]) -> Result<Vec<Frame>, Error> {
         check_batch(cmds)?;
-        let _writes = self.cache.as_ref().map(|c| c.writes(cmds));
+        let _writes = self.own_writes(cmds);
         let mut resends = 0;
         loop {
             let conn = self

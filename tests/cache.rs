@@ -348,3 +348,79 @@ async fn an_invalidation_during_the_read_keeps_its_reply_out_of_the_cache() {
     assert_eq!(race_gets.load(Ordering::SeqCst), 2, "the next read is a hit");
     c.close().await;
 }
+
+/// A batch of this client's own writes (a pipeline, an atomic pipeline, a
+/// `WATCH` transaction, which runs on a connection of its own) drops the
+/// keys it writes at once, on one server and on a cluster: the read right
+/// after it sees the new value, never the cached one. Each round first
+/// waits until the key is served from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_own_writes_invalidate_at_once() {
+    let server = Server::start();
+    let cluster = Cluster::start();
+    for protocol in PROTOCOLS {
+        let one = cached(&server, protocol, CacheOptions::new()).await;
+        own_batches(&one, || stats(&one).hits, &format!("one:{protocol}")).await;
+        one.close().await;
+        let many = cluster_client(&cluster, protocol, Some(CacheOptions::new())).await;
+        let hits = || many.cache_stats().expect("cache").hits;
+        own_batches(&many, hits, &format!("cluster:{protocol}")).await;
+        many.close().await;
+    }
+}
+
+async fn own_batches<C>(c: &C, hits: impl Fn() -> u64, tag: &str)
+where
+    C: redwire::commands::Execute + redwire::pipeline::PipelineExecutor,
+{
+    use redwire::commands::StringCommands;
+    use redwire::pipeline::{pipe, transaction};
+
+    for how in ["pipeline", "atomic", "watch"] {
+        let k = format!("{tag}:{how}");
+        c.set(&k, "0").await.expect("set");
+        let mut current = "0".to_string();
+        for i in 1..=10 {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let before = hits();
+                let got = c.get(&k).await.expect("get");
+                assert_eq!(got.as_deref(), Some(current.as_bytes()), "{tag} {how}: before round {i}");
+                if hits() > before {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{tag} {how}: never served from the cache");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let v = i.to_string();
+            match how {
+                "pipeline" => {
+                    let mut p = pipe();
+                    p.set(&k, &v);
+                    p.query_frames(c).await.expect("pipeline");
+                }
+                "atomic" => {
+                    let mut p = pipe();
+                    p.atomic().set(&k, &v);
+                    p.query_frames(c).await.expect("atomic pipeline");
+                }
+                _ => {
+                    let _: Frame = transaction(c, &[&k], |_watched| {
+                        let (k, v) = (k.clone(), v.clone());
+                        async move {
+                            let mut p = pipe();
+                            p.atomic().set(k, v);
+                            Ok(p)
+                        }
+                    })
+                    .await
+                    .expect("transaction");
+                }
+            }
+            // At once: no waiting for the server's invalidation.
+            let got = c.get(&k).await.expect("get");
+            assert_eq!(got.as_deref(), Some(v.as_bytes()), "{tag} {how}: round {i} read a stale value");
+            current = v;
+        }
+    }
+}

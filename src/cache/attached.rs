@@ -47,12 +47,21 @@ impl Attached {
     /// Invalidates the keys `cmds` write, now and again when the guard drops
     /// (after their replies).
     pub(crate) fn writes<'a>(&'a self, cmds: &'a [Cmd]) -> Writes<'a> {
-        self.cache.invalidate_writes(cmds);
-        Writes { cache: &self.cache, cmds }
+        self.cache.writes(cmds)
     }
 }
 
-/// See [`Attached::writes`].
+impl Cache {
+    /// Invalidates the keys `cmds` write, now and again when the guard drops
+    /// (after their replies, whatever they are): what a batch of this
+    /// client's own writes (a pipeline, a transaction) does to its cache.
+    pub(crate) fn writes<'a>(&'a self, cmds: &'a [Cmd]) -> Writes<'a> {
+        self.invalidate_writes(cmds);
+        Writes { cache: self, cmds }
+    }
+}
+
+/// See [`Cache::writes`].
 pub(crate) struct Writes<'a> {
     cache: &'a Cache,
     cmds: &'a [Cmd],

@@ -40,7 +40,7 @@ mod tracker;
 
 use std::sync::{Arc, Mutex};
 
-pub(crate) use attached::{Attached, Cluster};
+pub(crate) use attached::{Attached, Cluster, Writes};
 pub use options::{CacheMode, CacheOptions};
 pub(crate) use store::Source;
 

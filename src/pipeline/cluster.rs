@@ -64,6 +64,9 @@ pub(crate) async fn pipeline(client: &ClusterClient, cmds: &[Cmd]) -> Result<Vec
             _ => None,
         });
     }
+    // This client's own writes drop their cached keys at once, before and
+    // after (the commands that go alone through `send` do so themselves too).
+    let _writes = client.own_writes(cmds);
     let mut results: Vec<Option<Result<Frame, Error>>> = (0..cmds.len()).map(|_| None).collect();
     // A command that goes alone is a barrier: the per-node pipelines before
     // it finish first, those after it start after it, so every key sees the
@@ -256,6 +259,7 @@ pub(crate) async fn atomic(client: &ClusterClient, cmds: &[Cmd]) -> Result<Vec<F
         }
     }
     let slot = slot.unwrap_or(0);
+    let _writes = client.own_writes(cmds);
     let mut attempt = 0u32;
     loop {
         let (_, node) = client.primary_for_slot(slot)?;

@@ -335,6 +335,14 @@ pub trait PipelineExecutor: sealed::Sealed + Send + Sync {
     /// [`Error::CrossSlot`] on a cluster when the keys span slots; pool
     /// timeouts and connect errors.
     fn watch_connection(&self, watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send;
+
+    /// The client's own writes `cmds` went (or are about to go) out on a
+    /// connection of their own: with a client-side cache, the keys they
+    /// write are dropped from it at once. Without one, nothing.
+    #[doc(hidden)]
+    fn own_writes_done(&self, cmds: &[Cmd]) {
+        let _ = cmds;
+    }
 }
 
 impl PipelineExecutor for Client {
@@ -348,6 +356,10 @@ impl PipelineExecutor for Client {
 
     fn watch_connection(&self, _watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send {
         self.exclusive()
+    }
+
+    fn own_writes_done(&self, cmds: &[Cmd]) {
+        self.invalidate_own_writes(cmds);
     }
 }
 
@@ -363,6 +375,10 @@ impl PipelineExecutor for ClusterClient {
     fn watch_connection(&self, watch: &Cmd) -> impl Future<Output = Result<Pooled, Error>> + Send {
         let slot = cluster::keys_slot(watch.args().skip(1));
         async move { self.pooled_for_slot(slot?.unwrap_or(0)).await }
+    }
+
+    fn own_writes_done(&self, cmds: &[Cmd]) {
+        self.invalidate_own_writes(cmds);
     }
 }
 
@@ -388,6 +404,14 @@ impl PipelineExecutor for AnyClient {
             AnyClient::Standalone(c) => c.watch_connection(watch).await,
             AnyClient::Cluster(c) => c.watch_connection(watch).await,
             AnyClient::Sentinel(c) => c.master().watch_connection(watch).await,
+        }
+    }
+
+    fn own_writes_done(&self, cmds: &[Cmd]) {
+        match self {
+            AnyClient::Standalone(c) => c.own_writes_done(cmds),
+            AnyClient::Cluster(c) => c.own_writes_done(cmds),
+            AnyClient::Sentinel(c) => c.master().own_writes_done(cmds),
         }
     }
 }

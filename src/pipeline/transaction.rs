@@ -80,6 +80,7 @@ pub(crate) async fn atomic_standalone(client: &Client, cmds: &[Cmd]) -> Result<V
     for c in cmds {
         check_shared(c)?;
     }
+    let _writes = client.own_writes(cmds);
     let mut resends = 0;
     loop {
         let conn = client.multiplexed().connection().await.map_err(connect_error)?;
@@ -197,7 +198,12 @@ where
             }
         };
         let mut guard = conn.lock().await;
-        match exec_on(&mut guard, pipe.commands()).await {
+        // The transaction runs on a connection of its own: this client's
+        // cache drops the keys it writes at once, before and after.
+        client.own_writes_done(pipe.commands());
+        let result = exec_on(&mut guard, pipe.commands()).await;
+        client.own_writes_done(pipe.commands());
+        match result {
             Ok(frames) => return pipe.convert(frames),
             Err(Error::TransactionAborted { .. }) => continue,
             Err(e) => return Err(e),

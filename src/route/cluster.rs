@@ -358,6 +358,19 @@ impl ClusterClient {
         self.inner.cache.as_ref().map(|c| c.stats())
     }
 
+    /// With a cache: the keys `cmds` write are invalidated now and again
+    /// when the guard drops (after their replies).
+    pub(crate) fn own_writes<'a>(&'a self, cmds: &'a [Cmd]) -> Option<crate::cache::Writes<'a>> {
+        self.inner.cache.as_ref().map(|c| c.writes(cmds))
+    }
+
+    /// With a cache: the keys `cmds` write are invalidated now.
+    pub(crate) fn invalidate_own_writes(&self, cmds: &[Cmd]) {
+        if let Some(c) = &self.inner.cache {
+            c.invalidate_writes(cmds);
+        }
+    }
+
     /// The source and connection of `key`'s primary, for the cache.
     pub(crate) fn cache_target(&self, key: &[u8]) -> Option<(Arc<crate::cache::Source>, Reconnecting)> {
         let routing = self.routing();
