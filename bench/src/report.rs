@@ -50,6 +50,14 @@ fn ratio(num: f64, den: f64) -> String {
     }
 }
 
+/// `top`'s ops/s and CPU per op over `bottom`'s, as table cells; dashes without `top`.
+fn ratios(top: Option<&Summary>, bottom: &Summary) -> (String, String) {
+    match top {
+        Some(t) => (ratio(t.ops_per_sec, bottom.ops_per_sec), ratio(t.cpu_us_per_op, bottom.cpu_us_per_op)),
+        None => ("-".into(), "-".into()),
+    }
+}
+
 fn errors_cell(s: &Summary) -> String {
     if s.errors == 0 {
         return "0".into();
@@ -96,10 +104,7 @@ pub fn load_table(runs: &[Summary], topology: &str) -> String {
     );
     for s in &rows {
         let redwire = runs.iter().find(|r| r.client == "redwire" && same_shape(r, s));
-        let (ops_x, cpu_x) = match redwire {
-            Some(r) => (ratio(r.ops_per_sec, s.ops_per_sec), ratio(r.cpu_us_per_op, s.cpu_us_per_op)),
-            None => ("-".into(), "-".into()),
-        };
+        let (ops_x, cpu_x) = ratios(redwire, s);
         let _ = writeln!(
             out,
             "| {}{} | {} | {:.0} | {} | {} | {} | {:.2} | {} | {} | {} | {} |{}",
@@ -180,15 +185,13 @@ pub fn cache_table(runs: &[Summary]) -> String {
                 && r.failover.is_none()
                 && same_keys(r, s)
         });
+        // This run over the same client's run with the cache off.
         let (on_off_ops, on_off_cpu) = match off {
-            Some(r) => (ratio(s.ops_per_sec, r.ops_per_sec), ratio(s.cpu_us_per_op, r.cpu_us_per_op)),
+            Some(r) => ratios(Some(s), r),
             None => ("-".into(), "-".into()),
         };
         let redwire = runs.iter().find(|r| r.client == "redwire" && same_shape(r, s));
-        let (ops_x, cpu_x) = match redwire {
-            Some(r) => (ratio(r.ops_per_sec, s.ops_per_sec), ratio(r.cpu_us_per_op, s.cpu_us_per_op)),
-            None => ("-".into(), "-".into()),
-        };
+        let (ops_x, cpu_x) = ratios(redwire, s);
         let _ = writeln!(
             out,
             "| {}{} | {} | {} {} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
