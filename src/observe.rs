@@ -47,7 +47,7 @@
 //! |---|---|---|---|
 //! | `redwire_commands_total` | counter | `outcome` = `ok`, `server_error` (+ `kind` = `WRONGTYPE`, `ERR` ...), `not_sent`, `outcome_unknown`, `timeout`, `error` | one per command sent on a connection: a command resent after `NotSent` counts once per attempt; a pipeline counts each of its commands (a transaction: `MULTI`, each queued command, `EXEC`) |
 //! | `redwire_command_duration_seconds` | histogram | `command` (upper-cased name; `OTHER` past 256 names) | from queueing to the reply, single commands |
-//! | `redwire_in_flight` | gauge | | commands waiting for a reply, all connections |
+//! | `redwire_in_flight` | gauge | | commands written and waiting for a reply, all connections (updated once per write and per batch of replies) |
 //! | `redwire_redirects_total` | counter | `kind` = `moved`, `ask` | redirects followed |
 //! | `redwire_retries_total` | counter | `decision` = `backoff`, `refresh` | cluster retries after transient errors |
 //! | `redwire_resends_total` | counter | | commands sent again on a new connection |
@@ -67,6 +67,20 @@ mod handles;
 mod stats;
 
 pub(crate) use command::CommandProbe;
+
+/// `n` commands were written (positive) or answered or failed (negative):
+/// `redwire_in_flight` moves by `n`. The connection driver calls it once per
+/// write and once per batch of replies, not per command. Nothing without
+/// the `metrics` feature.
+#[inline]
+pub(crate) fn in_flight(n: i64) {
+    #[cfg(feature = "metrics")]
+    if n != 0 {
+        handles::in_flight(n as f64);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = n;
+}
 pub(crate) use events::*;
 pub(crate) use stats::Counters;
 pub use stats::Stats;

@@ -459,6 +459,20 @@ fn metrics_count_a_known_workload_exactly() {
             let replies = client.pipeline(&pipeline).await.expect("pipeline");
             assert_eq!(replies.len(), 5);
 
+            // A command written and waiting for its reply is in flight: a
+            // BLPOP on an empty list (on a pooled connection of its own).
+            let waiting = client.clone();
+            let blocked =
+                tokio::spawn(async move { waiting.send(&cmd("BLPOP").arg("obs:empty").arg("0.3")).await });
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while recorder.gauge("redwire_in_flight") < 1.0 {
+                assert!(Instant::now() < deadline, "the BLPOP was never counted in flight");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(recorder.gauge("redwire_in_flight"), 1.0);
+            assert!(blocked.await.expect("join").expect("blpop").is_null(), "BLPOP timed out");
+            assert_eq!(recorder.gauge("redwire_in_flight"), 0.0);
+
             // The pool: one connection in use, a second checkout times out.
             let held = client.exclusive().await.expect("checkout");
             assert_eq!(recorder.gauge("redwire_pool_in_use"), 1.0);
@@ -470,7 +484,8 @@ fn metrics_count_a_known_workload_exactly() {
         });
     });
     let names = recorder.counter_names();
-    assert_eq!(recorder.counter("redwire_commands_total{outcome=ok}"), 1 + 100 + 3, "{names:?}");
+    // SET, 100 GETs, the pipeline's 3 good replies, the BLPOP that timed out.
+    assert_eq!(recorder.counter("redwire_commands_total{outcome=ok}"), 1 + 100 + 3 + 1, "{names:?}");
     assert_eq!(
         recorder.counter("redwire_commands_total{kind=WRONGTYPE,outcome=server_error}"),
         10 + 2,

@@ -400,13 +400,15 @@ impl Shared {
     /// writes nothing more. Tasks are woken so they exit. Idempotent.
     pub(crate) fn fail(&self, error: Error) {
         let cause = Arc::new(error);
-        let (queue, head_seq, partial, sent, waker) = {
+        let (queue, head_seq, partial, sent, waker, unanswered) = {
             let mut st = self.lock();
             if st.closed.is_some() {
                 return;
             }
             st.closed = Some(cause.clone());
             self.is_closed.store(true, Ordering::Release);
+            // Written and unanswered: no longer in flight (counted below).
+            let unanswered = st.taken_seq - st.head_seq;
             st.wbuf.clear();
             st.wlens.clear();
             // Lock order: state, then gate. Closing the gate and reading the
@@ -416,8 +418,16 @@ impl Shared {
                 gate.closed = true;
                 (gate.ledger.sent(), gate.waker.take())
             };
-            (std::mem::take(&mut st.queue), st.head_seq, std::mem::take(&mut st.partial), sent, waker)
+            (
+                std::mem::take(&mut st.queue),
+                st.head_seq,
+                std::mem::take(&mut st.partial),
+                sent,
+                waker,
+                unanswered,
+            )
         };
+        crate::observe::in_flight(-(unanswered as i64));
         if let Some(w) = waker {
             w.wake();
         }
@@ -556,6 +566,8 @@ pub(crate) async fn run_writer(
                 Some(start)
             }
         };
+        // Outside the lock; the gauge's moves add up whatever their order.
+        crate::observe::in_flight(if start_seq.is_some() { lens.len() as i64 } else { 0 });
         let Some(start_seq) = start_seq else {
             shared.wake_writer.notified().await;
             // Let callers woken by the same reply batch queue their next
@@ -697,9 +709,11 @@ fn dispatch(
     pubsub_mode: bool,
 ) -> Result<(), Error> {
     let mut replies = 0u64;
+    let answered;
     let mut result = Ok(());
     {
         let mut st = shared.lock();
+        let head_before = st.head_seq;
         for frame in frames.drain(..) {
             if is_pubsub_frame(&frame, pubsub_mode) {
                 match offer_confirmation(&mut st, frame, done) {
@@ -736,7 +750,9 @@ fn dispatch(
                 }
             }
         }
+        answered = st.head_seq - head_before;
     }
+    crate::observe::in_flight(-(answered as i64));
     if replies > 0 {
         shared.replies.fetch_add(replies, Ordering::Release);
         if shared.waiting_for_space.load(Ordering::Acquire) > 0 {

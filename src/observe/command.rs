@@ -18,9 +18,6 @@ pub(crate) struct CommandProbe<'a> {
     /// When the command was queued; `None` when nothing needs the time.
     #[cfg(any(feature = "metrics", feature = "tracing"))]
     start: Option<Instant>,
-    /// Still counted in `redwire_in_flight`.
-    #[cfg(feature = "metrics")]
-    pending: bool,
     #[cfg(not(any(feature = "metrics", feature = "tracing")))]
     _cmd: std::marker::PhantomData<&'a Cmd>,
 }
@@ -29,17 +26,10 @@ impl<'a> CommandProbe<'a> {
     /// Starts timing `cmd`.
     #[inline]
     pub(crate) fn start(cmd: &'a Cmd) -> CommandProbe<'a> {
-        #[cfg(feature = "metrics")]
-        super::handles::in_flight(1.0);
         #[cfg(any(feature = "metrics", feature = "tracing"))]
         {
             let timed = cfg!(feature = "metrics") || trace_enabled();
-            CommandProbe {
-                cmd,
-                start: timed.then(Instant::now),
-                #[cfg(feature = "metrics")]
-                pending: true,
-            }
+            CommandProbe { cmd, start: timed.then(Instant::now) }
         }
         #[cfg(not(any(feature = "metrics", feature = "tracing")))]
         {
@@ -50,15 +40,12 @@ impl<'a> CommandProbe<'a> {
 
     /// Records the outcome and passes the result through.
     #[inline]
-    #[allow(unused_mut)]
-    pub(crate) fn finish(mut self, result: Result<Frame, Error>) -> Result<Frame, Error> {
+    pub(crate) fn finish(self, result: Result<Frame, Error>) -> Result<Frame, Error> {
         #[cfg(any(feature = "metrics", feature = "tracing"))]
         {
             let elapsed = self.start.map(|s| s.elapsed());
             #[cfg(feature = "metrics")]
             {
-                self.pending = false;
-                super::handles::in_flight(-1.0);
                 match (&result, elapsed) {
                     (Ok(f), Some(d)) if !f.is_error() => super::handles::with_command(self.cmd.name(), |h| {
                         h.ok.increment(1);
@@ -86,16 +73,6 @@ impl<'a> CommandProbe<'a> {
             }
         }
         result
-    }
-}
-
-#[cfg(feature = "metrics")]
-impl Drop for CommandProbe<'_> {
-    fn drop(&mut self) {
-        if self.pending {
-            // Dropped before its reply (the caller gave up): no longer waiting.
-            super::handles::in_flight(-1.0);
-        }
     }
 }
 
