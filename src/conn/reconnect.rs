@@ -2,10 +2,11 @@
 //!
 //! The hot path reads the live connection from a lock-free snapshot
 //! (`arc_swap`) and queues the command on it directly: no lock of this
-//! handle and no reference count taken per command. When it is closed, one caller reconnects (others wait for that
-//! same attempt, no storm), with exponential backoff and jitter between failed
-//! attempts; each caller makes at most one attempt, so a dead server gives a
-//! prompt error instead of a hang. A rejected password is returned at once.
+//! handle and no reference count taken per command. When it is closed, one
+//! caller reconnects (others wait for that same attempt, no storm), with
+//! exponential backoff and jitter between failed attempts; each caller makes
+//! at most one attempt, so a dead server gives a prompt error instead of a
+//! hang. A rejected password is returned at once.
 //!
 //! Setup commands ([`Reconnecting::add_setup`], e.g. `CLIENT TRACKING ON`)
 //! are sent on every new connection before any caller can use it, so a
@@ -20,9 +21,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use std::time::{Duration, Instant};
 
 use super::{ConnectOptions, Connection, PushSink};
 use crate::cmd::{Cmd, FromReply};
