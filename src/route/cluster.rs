@@ -56,7 +56,6 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-
 use tokio::sync::Notify;
 
 use super::fetch::{fetch_topology, node_options};
